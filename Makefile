@@ -1,0 +1,147 @@
+# Nested AMD-SVM hypervisor: build, run and test.
+#   make          build build/hv.efi, build/l1test.efi and build/usb.img
+#   make run      boot build/usb.img in QEMU (TCG, or KVM on an AMD host)
+#   make test     unit tests (cmocka) + integration tests (pytest, QEMU)
+#   make deps     install the build/test dependencies from Debian (idempotent)
+
+BUILD   := build
+CC      := gcc
+NASM    := nasm
+PYTHON  := python3
+Q       := @
+
+NEWLIB      := $(BUILD)/newlib/x86_64-elf
+NEWLIB_LIBC := $(NEWLIB)/lib/libc.a
+EFI_INC     := /usr/include/efi
+EFI_LIB     := /usr/lib
+
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+
+# --- the core: freestanding, linked at the top 2 GiB, no SSE in our own code
+CORE_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-pic -fno-pie \
+	-mcmodel=kernel -mno-red-zone -fno-stack-protector -mgeneral-regs-only \
+	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables -I. \
+	-isystem $(NEWLIB)/include -MMD -MP
+CORE_C   := hv/entry.c hv/log.c hv/fpu.c hv/exception.c hv/symbols.c \
+	hv/memory.c hv/svm_report.c lib/newlib_glue.c lib/ringbuf.c \
+	lib/page_alloc.c arch/x86/uart16550.c arch/x86/cpu_features.c \
+	arch/x86/svm_probe.c arch/x86/svm_exit_names.c boot/config.c
+CORE_ASM := arch/x86/exception_stubs.asm
+CORE_OBJ := $(CORE_C:%.c=$(BUILD)/core/%.o) $(CORE_ASM:%.asm=$(BUILD)/core/%.o)
+
+# --- UEFI applications (GNU-EFI): the loader and the L1 test program
+EFI_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fpic -fshort-wchar \
+	-mno-red-zone -fno-stack-protector -fno-strict-aliasing \
+	-maccumulate-outgoing-args -I. -I$(EFI_INC) -I$(EFI_INC)/x86_64 \
+	-I$(EFI_INC)/protocol -MMD -MP
+EFI_LDFLAGS := -nostdlib -znocombreloc -z noexecstack -T $(EFI_LIB)/elf_x86_64_efi.lds \
+	-shared -Bsymbolic -z defs -L$(EFI_LIB) $(EFI_LIB)/crt0-efi-x86_64.o
+EFI_LIBS := -lefi -lgnuefi
+EFI_SECTIONS := -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel \
+	-j .rela -j .rel.* -j .rela.* -j .reloc
+
+LOADER_C   := boot/main.c boot/console.c boot/config.c boot/file.c \
+	boot/core_load.c boot/core_tables.c boot/next_stage.c \
+	arch/x86/uart16550.c arch/x86/cpu_features.c arch/x86/svm_probe.c
+LOADER_ASM := boot/enter_core.asm boot/core_blob.asm
+LOADER_OBJ := $(LOADER_C:%.c=$(BUILD)/boot/%.o) $(LOADER_ASM:%.asm=$(BUILD)/boot/%.o)
+
+L1_C   := tests/l1/main.c arch/x86/uart16550.c
+L1_OBJ := $(L1_C:%.c=$(BUILD)/l1/%.o)
+
+# --- host unit tests: tests/unit/test_X.c plus the sources under test
+UNIT_CFLAGS := -std=gnu11 -O1 -g $(WARN) -I. -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -MMD -MP
+UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb
+UNIT_SRC_config       := boot/config.c
+UNIT_SRC_ringbuf      := lib/ringbuf.c
+UNIT_SRC_page_alloc   := lib/page_alloc.c
+UNIT_SRC_cpu_features := arch/x86/cpu_features.c
+UNIT_SRC_vmcb         := arch/x86/svm_exit_names.c
+UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/unit/test_%)
+
+.PHONY: all deps run test unit integration clean distclean
+all: $(BUILD)/hv.efi $(BUILD)/l1test.efi $(BUILD)/usb.img
+
+# Installs only what is missing; cheap when everything is there.
+deps:
+	$(Q)tools/install-deps.sh
+
+$(NEWLIB_LIBC): tools/build-newlib.sh | deps
+	@echo "  NEWLIB  (once, about a minute)"
+	$(Q)tools/build-newlib.sh $(BUILD)/newlib
+
+$(BUILD)/core/%.o: %.c | $(NEWLIB_LIBC)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CORE_CFLAGS) -c $< -o $@
+
+$(BUILD)/core/%.o: %.asm | deps
+	@mkdir -p $(dir $@)
+	$(Q)$(NASM) -f elf64 -g -F dwarf $< -o $@
+
+$(BUILD)/core.elf: $(CORE_OBJ) linker.ld $(NEWLIB_LIBC)
+	@echo "  LD      $@"
+	$(Q)ld -nostdlib -static -z max-page-size=4096 -z noexecstack -T linker.ld -o $@ \
+		$(CORE_OBJ) $(NEWLIB_LIBC)
+
+# What the loader embeds: no debug info, but the symbol table for backtraces.
+$(BUILD)/core.bin.elf: $(BUILD)/core.elf
+	$(Q)objcopy --strip-debug $< $@
+
+$(BUILD)/boot/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (efi)"
+	$(Q)$(CC) $(EFI_CFLAGS) -c $< -o $@
+
+$(BUILD)/boot/boot/core_blob.o: boot/core_blob.asm $(BUILD)/core.bin.elf
+	@mkdir -p $(dir $@)
+	$(Q)$(NASM) -f elf64 -DCORE_ELF='"$(BUILD)/core.bin.elf"' $< -o $@
+
+$(BUILD)/boot/%.o: %.asm | deps
+	@mkdir -p $(dir $@)
+	$(Q)$(NASM) -f elf64 $< -o $@
+
+$(BUILD)/l1/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (efi)"
+	$(Q)$(CC) $(EFI_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.so:
+	@echo "  LD      $@"
+	$(Q)ld $(EFI_LDFLAGS) $^ -o $@ $(EFI_LIBS)
+$(BUILD)/hv.so: $(LOADER_OBJ)
+$(BUILD)/l1test.so: $(L1_OBJ)
+
+$(BUILD)/%.efi: $(BUILD)/%.so
+	$(Q)objcopy $(EFI_SECTIONS) --target efi-app-x86_64 --subsystem=10 $< $@
+
+$(BUILD)/usb.img: $(BUILD)/hv.efi $(BUILD)/l1test.efi boot/hv.cfg tools/mkimage.sh
+	@echo "  IMAGE   $@"
+	$(Q)tools/mkimage.sh $@ $(BUILD)/hv.efi boot/hv.cfg $(BUILD)/l1test.efi
+
+run: all
+	$(Q)$(PYTHON) tools/qemu.py --image $(BUILD)/usb.img $(RUN_ARGS)
+
+$(BUILD)/unit/test_%: tests/unit/test_%.c | deps
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@ (host)"
+	$(Q)$(CC) $(UNIT_CFLAGS) $< $(UNIT_SRC_$*) -o $@ -lcmocka
+
+unit: $(UNIT_BINS)
+	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: all
+	$(Q)$(PYTHON) -m pytest -q tests/integration
+
+test: unit integration
+
+clean:
+	rm -rf $(BUILD)/core $(BUILD)/boot $(BUILD)/l1 $(BUILD)/unit $(BUILD)/*.efi \
+		$(BUILD)/*.so $(BUILD)/*.elf $(BUILD)/usb.img
+
+# Also drops the cached newlib build.
+distclean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,166 @@
+/* BOOTX64.EFI: the hypervisor's UEFI loader.
+ *
+ * Reads the config beside itself, checks the CPU, reserves the hypervisor's
+ * memory, places the core there with its own page tables, GDT/TSS/IDT and
+ * stacks, and enters it on the boot CPU. Then it starts the next stage. If
+ * anything keeps the hypervisor from starting, it says why and boots on as
+ * if the hypervisor were not there. */
+#include <efi.h>
+#include <efilib.h>
+#include "boot/config.h"
+#include "boot/console.h"
+#include "boot/core_load.h"
+#include "boot/core_tables.h"
+#include "boot/file.h"
+#include "boot/next_stage.h"
+#include "arch/x86/svm_probe.h"
+#include "hv/boot_info.h"
+
+#define CONFIG_FILE L"HV.CFG"
+#define MIB (1024ULL * 1024)
+#define MIN_PHYS_MAP (64ULL << 30) /* identity map at least the low 64 GiB */
+
+extern const UINT8 core_elf_start[], core_elf_end[];
+extern int hv_enter_core(struct hv_enter_args *args);
+
+/* Config diagnostics arrive before the console exists (its port is in the
+ * config): keep them and print them once it does. */
+struct diag_buffer {
+    char text[2048];
+    UINTN len;
+};
+
+static void keep_diag(void *ctx, unsigned line, const char *msg)
+{
+    struct diag_buffer *d = ctx;
+    (void)line;
+    while (*msg && d->len + 2 < sizeof d->text)
+        d->text[d->len++] = *msg++;
+    d->text[d->len++] = 0;
+}
+
+static void load_config(EFI_LOADED_IMAGE *self, struct hv_config *cfg)
+{
+    struct diag_buffer diags = { .len = 0 };
+    config_defaults(cfg);
+    CHAR16 *dir = file_own_dir(self);
+    CHAR16 *path = dir ? PoolPrint(L"%s%s", dir, CONFIG_FILE) : NULL;
+    void *text = NULL;
+    UINTN size = 0;
+    EFI_STATUS st = path ? file_read(self->DeviceHandle, path, &text, &size) : EFI_NOT_FOUND;
+    if (!EFI_ERROR(st))
+        config_parse(cfg, text, size, keep_diag, &diags);
+    console_init(cfg);
+    if (EFI_ERROR(st))
+        lprintf(LOG_INFO, "no config file %s (%r): using defaults", path ? path : CONFIG_FILE, st);
+    else
+        lprintf(LOG_INFO, "config %s: %d bytes", path, size);
+    for (UINTN i = 0; i < diags.len; i += strlena((CHAR8 *)diags.text + i) + 1)
+        lprintf(LOG_WARN, "config: %a", diags.text + i);
+    if (text)
+        FreePool(text);
+    if (path)
+        FreePool(path);
+    if (dir)
+        FreePool(dir);
+}
+
+/* Highest address any memory-map entry covers: RAM, and MMIO the firmware
+ * reports. The core's identity map spans at least that. */
+static UINT64 memory_map_top(void)
+{
+    UINTN n, key, desc_size;
+    UINT32 desc_version;
+    EFI_MEMORY_DESCRIPTOR *map = LibMemoryMap(&n, &key, &desc_size, &desc_version);
+    UINT64 top = 0;
+    for (UINTN i = 0; map && i < n; i++) {
+        EFI_MEMORY_DESCRIPTOR *d = (void *)((UINT8 *)map + i * desc_size);
+        UINT64 end = d->PhysicalStart + d->NumberOfPages * EFI_PAGE_SIZE;
+        if (end > top)
+            top = end;
+    }
+    if (map)
+        FreePool(map);
+    return top;
+}
+
+static UINT32 count_cpus(void)
+{
+    /* EFI_MP_SERVICES_PROTOCOL (PI spec, vol. 2); GNU-EFI has no header. */
+    static EFI_GUID mp_guid = { 0x3fdda605, 0xa76e, 0x4f46,
+                                { 0xad, 0x29, 0x12, 0xf4, 0x53, 0x1b, 0x3d, 0x08 } };
+    struct mp_services {
+        EFI_STATUS (EFIAPI *get_number_of_processors)(struct mp_services *, UINTN *, UINTN *);
+    } *mp = NULL;
+    UINTN total = 1, enabled = 1;
+    if (!EFI_ERROR(LibLocateProtocol(&mp_guid, (void **)&mp)) && mp)
+        uefi_call_wrapper(mp->get_number_of_processors, 3, mp, &total, &enabled);
+    return (UINT32)total;
+}
+
+static BOOLEAN svm_usable(void)
+{
+    struct svm_caps caps;
+    svm_probe(&caps);
+    if (caps.verdict == SVM_OK)
+        return TRUE;
+    lprintf(LOG_WARN, "SVM unavailable: %a", svm_verdict_text(caps.verdict));
+    return FALSE;
+}
+
+/* Everything from reserving memory to the core's return. */
+static EFI_STATUS run_core(const struct hv_config *cfg)
+{
+    UINT64 size = (UINT64)cfg->memory_mb * MIB;
+    UINT64 region_pa;
+    EFI_STATUS st = region_reserve(size, &region_pa);
+    if (EFI_ERROR(st)) {
+        lprintf(LOG_ERROR, "cannot reserve %d MiB for the hypervisor: %r", cfg->memory_mb, st);
+        return st;
+    }
+    struct core_image img;
+    st = core_load(core_elf_start, (UINTN)(core_elf_end - core_elf_start), region_pa, size, &img);
+    if (EFI_ERROR(st)) {
+        lprintf(LOG_ERROR, "embedded core image is unusable: %r", st);
+        return st;
+    }
+    UINT64 top = memory_map_top();
+    UINT64 map_top = top > MIN_PHYS_MAP ? (top + (1ULL << 30) - 1) & ~((1ULL << 30) - 1) : MIN_PHYS_MAP;
+    struct core_layout lay;
+    st = core_tables_build(region_pa, size, &img, count_cpus(), map_top, &lay);
+    if (EFI_ERROR(st)) {
+        lprintf(LOG_ERROR, "memory_mb=%d is too small for the core's tables: %r", cfg->memory_mb, st);
+        return st;
+    }
+    lay.info->config = *cfg;
+    lay.info->ram_top = top;
+    lprintf(LOG_INFO, "reserved %d MiB at 0x%lx; entering the core", cfg->memory_mb, region_pa);
+    lay.info->early_log_len = console_copy_log(lay.info->early_log, HV_EARLY_LOG_SIZE);
+
+    struct hv_enter_args args = {
+        .core_cr3 = lay.cr3,
+        .entry = img.entry,
+        .info_va = lay.info_va,
+        .stack_top = lay.stack_top,
+        .gdtr = (UINT64)(UINTN)&lay.gdtr,
+        .idtr = (UINT64)(UINTN)&lay.idtr,
+        .state = (UINT64)(UINTN)&lay.info->loader,
+    };
+    int rc = hv_enter_core(&args);
+    lprintf(LOG_INFO, "back in the loader (core returned %d)", rc);
+    return rc == 0 ? EFI_SUCCESS : EFI_ABORTED;
+}
+
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
+{
+    InitializeLib(image, systab);
+    EFI_LOADED_IMAGE *self = NULL;
+    uefi_call_wrapper(BS->HandleProtocol, 3, image, &LoadedImageProtocol, (void **)&self);
+    struct hv_config cfg;
+    load_config(self, &cfg);
+    lprintf(LOG_INFO, "nested SVM hypervisor loader starting");
+
+    if (!svm_usable() || EFI_ERROR(run_core(&cfg)))
+        lprintf(LOG_WARN, "continuing the boot without the hypervisor");
+    return next_stage_start(image, self, &cfg);
+}

@@ -1,0 +1,58 @@
+/* The core's entry point on the boot CPU, called by the loader's trampoline
+ * (boot/enter_core.asm) on the core's own stack, page tables, GDT and IDT. */
+#include <stdint.h>
+#include "hv/boot_info.h"
+#include "hv/exception.h"
+#include "hv/fpu.h"
+#include "hv/log.h"
+#include "hv/memory.h"
+#include "hv/svm_report.h"
+#include "hv/symbols.h"
+#include "arch/x86/svm_probe.h"
+
+#define HV_VERSION "0.1"
+
+extern const uint64_t exception_stub_table[HV_EXC_VECTORS];
+
+/* Found by the loader at the start of the image (linker.ld puts .hvheader
+ * first). */
+__attribute__((section(".hvheader"), used))
+const struct hv_core_header hv_core_header = {
+    .magic = HV_CORE_MAGIC,
+    .exception_stubs = (uint64_t)exception_stub_table,
+};
+
+/* config debug_crash=yes: a write to an address the core never maps, so the
+ * crash dump path can be tested end to end (vector, CR2, backtrace). */
+#define DEBUG_CRASH_ADDR 0xFFFF800000000000ULL
+static __attribute__((noinline)) void debug_crash(void)
+{
+    pr_warn("debug_crash=yes: faulting on purpose at %#llx", DEBUG_CRASH_ADDR);
+    *(volatile uint64_t *)DEBUG_CRASH_ADDR = 0xdead;
+}
+
+int core_entry(struct hv_boot_info *info);
+int core_entry(struct hv_boot_info *info)
+{
+    /* First: from here on the host may run newlib code that uses SSE. */
+    fpu_host_enter();
+    log_init(&info->config);
+    log_ring_append(info->early_log, info->early_log_len);
+    symbols_init(info);
+    exception_init(info->config.on_fault, HV_VBASE, HV_VBASE + info->region_size);
+    memory_init(info);
+
+    pr_info("core " HV_VERSION " running at %#lx, region %#lx, %u CPU(s) reported",
+            (uint64_t)HV_VBASE, info->region_pa, info->ncpus);
+    struct svm_caps caps;
+    svm_probe(&caps);
+    svm_report(&caps);
+    memory_report();
+
+    if (info->config.debug_crash)
+        debug_crash();
+
+    pr_info("core initialized; returning to the loader");
+    fpu_guest_restore();
+    return 0;
+}

@@ -1,0 +1,27 @@
+/* The hypervisor's log: every line goes to the serial console (if its level
+ * is enabled) and always into an in-memory ring buffer for later inspection.
+ * Lines carry the prefix "[hv] " so they stand out among the firmware's and
+ * the OS's output on the same port. */
+#pragma once
+#include <stddef.h>
+#include "boot/config.h"
+#include "lib/ringbuf.h"
+
+#define LOG_PREFIX "[hv] "
+#define LOG_LINE_MAX 512
+
+void log_init(const struct hv_config *cfg);
+void log_printf(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Unformatted output (newlib's stdout/stderr): to the console and the ring. */
+void log_write_raw(const char *s, size_t n);
+/* Appends to the ring only (e.g. the loader's lines, already on the console). */
+void log_ring_append(const char *s, size_t n);
+const struct ringbuf *log_ring(void);
+/* Straight to the UART, no formatting: for when the logger itself failed. */
+void log_emergency(const char *s);
+
+#define pr_err(...)   log_printf(LOG_ERROR, __VA_ARGS__)
+#define pr_warn(...)  log_printf(LOG_WARN, __VA_ARGS__)
+#define pr_info(...)  log_printf(LOG_INFO, __VA_ARGS__)
+#define pr_debug(...) log_printf(LOG_DEBUG, __VA_ARGS__)
