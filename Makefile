@@ -7,7 +7,7 @@
 BUILD   := build
 CC      := gcc
 NASM    := nasm
-PYTHON  := python3
+PYTHON  := /usr/bin/python3
 Q       := @
 
 NEWLIB      := $(BUILD)/newlib/x86_64-elf
@@ -123,7 +123,8 @@ $(BUILD)/usb.img: $(BUILD)/hv.efi $(BUILD)/l1test.efi boot/hv.cfg tools/mkimage.
 run: all
 	$(Q)$(PYTHON) tools/qemu.py --image $(BUILD)/usb.img $(RUN_ARGS)
 
-$(BUILD)/unit/test_%: tests/unit/test_%.c | deps
+.SECONDEXPANSION:
+$(BUILD)/unit/test_%: tests/unit/test_%.c $$(UNIT_SRC_$$*) | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (host)"
 	$(Q)$(CC) $(UNIT_CFLAGS) $< $(UNIT_SRC_$*) -o $@ -lcmocka

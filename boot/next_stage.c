@@ -6,8 +6,11 @@ EFI_STATUS next_stage_start(EFI_HANDLE self, EFI_LOADED_IMAGE *self_image,
                             const struct hv_config *cfg)
 {
     if (!cfg->next_stage[0]) {
+        /* Not EFI_SUCCESS: after a boot option returns success, the boot
+         * manager may show its menu instead of trying the next option
+         * (UEFI spec, 3.1.1); an error makes it go on with the BootOrder. */
         lprintf(LOG_INFO, "no next stage configured: returning to the firmware");
-        return EFI_SUCCESS;
+        return EFI_NOT_FOUND;
     }
     CHAR16 *path = file_widen(cfg->next_stage);
     CHAR16 *args = file_widen(cfg->cmdline);

@@ -24,10 +24,10 @@ const struct hv_core_header hv_core_header = {
 
 /* config debug_crash=yes: a write to an address the core never maps, so the
  * crash dump path can be tested end to end (vector, CR2, backtrace). */
-#define DEBUG_CRASH_ADDR 0xFFFF800000000000ULL
+#define DEBUG_CRASH_ADDR 0xFFFF800000000000UL
 static __attribute__((noinline)) void debug_crash(void)
 {
-    pr_warn("debug_crash=yes: faulting on purpose at %#llx", DEBUG_CRASH_ADDR);
+    pr_warn("debug_crash=yes: faulting on purpose at %#lx", DEBUG_CRASH_ADDR);
     *(volatile uint64_t *)DEBUG_CRASH_ADDR = 0xdead;
 }
 

@@ -4,7 +4,9 @@
 #   \EFI\BOOT\BOOTX64.EFI   the hypervisor's loader
 #   \EFI\BOOT\HV.CFG        its config
 #   \EFI\BOOT\L1TEST.EFI    the default next stage
-# The same image boots as a USB stick and as a plain disk.
+# The same image boots as a USB stick and as a plain disk. HV.CFG "-" leaves
+# the config out (the hypervisor then uses its defaults). Extra files go in
+# as SRC:\\DEST\\PATH.
 set -euo pipefail
 [ $# -ge 4 ] || { echo "usage: $0 OUT.img BOOTX64.EFI HV.CFG NEXT.EFI [SRC:DEST ...]" >&2; exit 2; }
 out=$1 loader=$2 cfg=$3 next=$4
@@ -21,7 +23,7 @@ mkfs.vfat -F 32 -n HVBOOT "$esp" >/dev/null
 export MTOOLS_SKIP_CHECK=1
 mmd -i "$esp" ::/EFI ::/EFI/BOOT
 mcopy -i "$esp" "$loader" ::/EFI/BOOT/BOOTX64.EFI
-mcopy -i "$esp" "$cfg" ::/EFI/BOOT/HV.CFG
+[ "$cfg" = "-" ] || mcopy -i "$esp" "$cfg" ::/EFI/BOOT/HV.CFG
 mcopy -i "$esp" "$next" ::/EFI/BOOT/L1TEST.EFI
 for extra in "$@"; do
     src=${extra%%:*} dest=${extra#*:}
