@@ -20,15 +20,15 @@ static bool vendor_is(const char *v, const char *want)
  */
 static bool has_ext_leaf(uint32_t ext_max, uint32_t leaf)
 {
-    return (ext_max & 0xffff0000u) == SVM_CPUID_EXT_BASE && ext_max >= leaf;
+    return (ext_max & 0xffff0000u) == CPUID_EXT_BASE && ext_max >= leaf;
 }
 
 static enum svm_verdict vm_cr_verdict(const struct svm_raw *raw)
 {
-    if (!raw->vm_cr_valid || !(raw->vm_cr & SVM_VM_CR_SVMDIS))
+    if (!raw->vm_cr_valid || !(raw->vm_cr & VM_CR_SVMDIS))
         return SVM_OK;
     /* APM 15.30.1: with LOCK set, writes to SVMDIS are ignored. */
-    if (raw->vm_cr & SVM_VM_CR_LOCK)
+    if (raw->vm_cr & VM_CR_LOCK)
         return SVM_DISABLED_BIOS;
     return SVM_DISABLED_UNLOCKED;
 }
@@ -44,17 +44,17 @@ void svm_decode(const struct svm_raw *raw, struct svm_caps *caps)
         caps->verdict = SVM_NOT_AMD;
         return;
     }
-    if (!has_ext_leaf(raw->ext_max_leaf, SVM_CPUID_EXT_FEATURES)) {
+    if (!has_ext_leaf(raw->ext_max_leaf, 0x80000001u)) {
         caps->verdict = SVM_NO_EXT_LEAF;
         return;
     }
-    if (!(raw->ext1_ecx & SVM_CPUID_80000001_ECX_SVM)) {
+    if (!(raw->ext1_ecx & CPUID_80000001_ECX_SVM)) {
         caps->verdict = SVM_NOT_SUPPORTED;
         return;
     }
     /* Without leaf 0x8000000A we know neither the revision nor the ASID
      * count, so we cannot run guests (old QEMU could expose this). */
-    if (!has_ext_leaf(raw->ext_max_leaf, SVM_CPUID_SVM_LEAF)) {
+    if (!has_ext_leaf(raw->ext_max_leaf, CPUID_SVM_LEAF)) {
         caps->verdict = SVM_NO_EXT_LEAF;
         return;
     }

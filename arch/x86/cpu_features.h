@@ -17,15 +17,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "arch/x86/svm.h" /* MSR_VM_CR, CPUID leaf numbers */
 
-#define SVM_CPUID_EXT_BASE          0x80000000u
-#define SVM_CPUID_EXT_FEATURES      0x80000001u
-#define SVM_CPUID_SVM_LEAF          0x8000000Au
-#define SVM_CPUID_80000001_ECX_SVM  (1u << 2)
-
-#define SVM_MSR_VM_CR               0xC0010114u
-#define SVM_VM_CR_LOCK              (1ull << 3) /* APM 15.30.1 */
-#define SVM_VM_CR_SVMDIS            (1ull << 4)
+#define CPUID_EXT_BASE 0x80000000u /* extended leaves are 0x8000xxxx */
 
 /* Bit numbers in CPUID Fn8000_000A EDX (APM Vol. 3, E.4.9). */
 #define SVM_FEAT_NP                     0  /* nested paging */

@@ -201,19 +201,9 @@ const char *svm_exit_name(uint64_t code);
 /* ------------------------------------------------------------------------ */
 /* SVM MSRs (APM Vol. 2 15.30)                                              */
 /* ------------------------------------------------------------------------ */
-/*
- * Plain 0x...u literals (the style of arch/x86/cpu.h) so that an identical
- * definition elsewhere is a legal, silent redefinition; guarded as well.
- */
-#ifndef MSR_VM_CR
 #define MSR_VM_CR                   0xC0010114u
-#endif
-#ifndef MSR_VM_HSAVE_PA
 #define MSR_VM_HSAVE_PA             0xC0010117u
-#endif
-#ifndef MSR_TSC_RATIO
 #define MSR_TSC_RATIO               0xC0000104u
-#endif
 
 /* VM_CR bits (APM 15.30.1). */
 #define VM_CR_DPD                   (UINT64_C(1) << 0) /* debug port disable */
@@ -225,14 +215,8 @@ const char *svm_exit_name(uint64_t code);
 /* TSC_RATIO: fixed point 8.32, bits 39:0; 1.0 = 1 << 32 (APM 15.30.5). */
 #define TSC_RATIO_DEFAULT           (UINT64_C(1) << 32)
 
-/*
- * EFER (APM Vol. 2 3.1.7).  Guarded because a generic x86 MSR header may
- * define the same architectural names; the values are identical.
- */
-#ifndef MSR_EFER
+/* EFER (APM Vol. 2 3.1.7). */
 #define MSR_EFER                    0xC0000080u
-#endif
-#ifndef EFER_SCE
 #define EFER_SCE                    (UINT64_C(1) << 0)  /* SYSCALL/SYSRET */
 #define EFER_LME                    (UINT64_C(1) << 8)  /* long mode enable */
 #define EFER_LMA                    (UINT64_C(1) << 10) /* long mode active */
@@ -241,7 +225,6 @@ const char *svm_exit_name(uint64_t code);
 #define EFER_LMSLE                  (UINT64_C(1) << 13) /* long mode seg limit */
 #define EFER_FFXSR                  (UINT64_C(1) << 14) /* fast FXSAVE/FXRSTOR */
 #define EFER_TCE                    (UINT64_C(1) << 15) /* translation cache ext */
-#endif
 
 /* ------------------------------------------------------------------------ */
 /* CPUID (APM Vol. 3 E.4.9 and Table E-4)                                   */
@@ -253,29 +236,3 @@ const char *svm_exit_name(uint64_t code);
 #define CPUID_SVM_LEAF              UINT32_C(0x8000000A)
 #define CPUID_SVM_EAX_REV_MASK      UINT32_C(0xFF)
 
-#define SVM_FEATURE_NP                      (UINT32_C(1) << 0)  /* nested paging */
-#define SVM_FEATURE_LBRV                    (UINT32_C(1) << 1)  /* LBR virtualization */
-#define SVM_FEATURE_SVML                    (UINT32_C(1) << 2)  /* SVM lock */
-#define SVM_FEATURE_NRIPS                   (UINT32_C(1) << 3)  /* nRIP save */
-#define SVM_FEATURE_TSC_RATE_MSR            (UINT32_C(1) << 4)
-#define SVM_FEATURE_VMCB_CLEAN              (UINT32_C(1) << 5)
-#define SVM_FEATURE_FLUSH_BY_ASID           (UINT32_C(1) << 6)
-#define SVM_FEATURE_DECODE_ASSISTS          (UINT32_C(1) << 7)
-#define SVM_FEATURE_PAUSE_FILTER            (UINT32_C(1) << 10)
-#define SVM_FEATURE_PAUSE_FILTER_THRESHOLD  (UINT32_C(1) << 12)
-#define SVM_FEATURE_AVIC                    (UINT32_C(1) << 13)
-#define SVM_FEATURE_V_VMSAVE_VMLOAD         (UINT32_C(1) << 15)
-#define SVM_FEATURE_VGIF                    (UINT32_C(1) << 16)
-#define SVM_FEATURE_GMET                    (UINT32_C(1) << 17)
-#define SVM_FEATURE_X2AVIC                  (UINT32_C(1) << 18)
-#define SVM_FEATURE_SSS_CHECK               (UINT32_C(1) << 19)
-#define SVM_FEATURE_SPEC_CTRL               (UINT32_C(1) << 20) /* V_SPEC_CTRL */
-#define SVM_FEATURE_ROGPT                   (UINT32_C(1) << 21)
-#define SVM_FEATURE_HOST_MCE_OVERRIDE       (UINT32_C(1) << 23)
-#define SVM_FEATURE_TLBI_CTL                (UINT32_C(1) << 24) /* VMCB 090h bit 7 */
-#define SVM_FEATURE_VNMI                    (UINT32_C(1) << 25)
-#define SVM_FEATURE_IBS_VIRT                (UINT32_C(1) << 26)
-#define SVM_FEATURE_EXT_LVT_OFFSET_FAULT_CHG (UINT32_C(1) << 27)
-#define SVM_FEATURE_VMCB_ADDR_CHK_CHG       (UINT32_C(1) << 28)
-#define SVM_FEATURE_BUS_LOCK_THRESHOLD      (UINT32_C(1) << 29)
-#define SVM_FEATURE_IDLE_HLT_INTERCEPT      (UINT32_C(1) << 30)

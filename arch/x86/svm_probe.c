@@ -1,8 +1,6 @@
 #include "arch/x86/svm_probe.h"
 #include "arch/x86/cpu.h"
 
-#define MSR_VM_CR 0xC0010114u
-#define CPUID_EXT_SVM_BIT (1u << 2) /* CPUID 0x80000001 ECX */
 
 static void read_vendor(char vendor[13])
 {
@@ -21,12 +19,12 @@ void svm_probe(struct svm_caps *caps)
     if (raw.ext_max_leaf >= 0x80000001u)
         raw.ext1_ecx = cpuid(0x80000001u, 0).ecx;
     /* VM_CR exists only where SVM does: reading it elsewhere would #GP. */
-    if (raw.ext1_ecx & CPUID_EXT_SVM_BIT) {
+    if (raw.ext1_ecx & CPUID_80000001_ECX_SVM) {
         raw.vm_cr_valid = true;
         raw.vm_cr = rdmsr(MSR_VM_CR);
     }
-    if (raw.ext_max_leaf >= 0x8000000Au) {
-        struct cpuid_regs r = cpuid(0x8000000Au, 0);
+    if (raw.ext_max_leaf >= CPUID_SVM_LEAF) {
+        struct cpuid_regs r = cpuid(CPUID_SVM_LEAF, 0);
         raw.svm_eax = r.eax;
         raw.svm_ebx = r.ebx;
         raw.svm_edx = r.edx;

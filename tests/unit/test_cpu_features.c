@@ -186,7 +186,7 @@ static void test_no_svm_bit(void **state)
 {
     (void)state;
     struct svm_raw r = good_raw();
-    r.ext1_ecx = ~SVM_CPUID_80000001_ECX_SVM; /* everything but SVM */
+    r.ext1_ecx = ~CPUID_80000001_ECX_SVM; /* everything but SVM */
     r.vm_cr_valid = false;
     struct svm_caps c = decode(&r);
 
@@ -204,7 +204,7 @@ static void test_svmdis_locked(void **state)
     (void)state;
     struct svm_raw r = good_raw();
     r.svm_edx = 0x0001bcff;
-    r.vm_cr = SVM_VM_CR_SVMDIS | SVM_VM_CR_LOCK;
+    r.vm_cr = VM_CR_SVMDIS | VM_CR_LOCK;
     struct svm_caps c = decode(&r);
 
     assert_int_equal(c.verdict, SVM_DISABLED_BIOS);
@@ -219,7 +219,7 @@ static void test_svmdis_unlocked(void **state)
 {
     (void)state;
     struct svm_raw r = good_raw();
-    r.vm_cr = SVM_VM_CR_SVMDIS;
+    r.vm_cr = VM_CR_SVMDIS;
     struct svm_caps c = decode(&r);
 
     assert_int_equal(c.verdict, SVM_DISABLED_UNLOCKED);
@@ -233,7 +233,7 @@ static void test_vm_cr_other_bits(void **state)
     struct svm_raw r = good_raw();
 
     /* Locked enabled by firmware: fine. */
-    r.vm_cr = SVM_VM_CR_LOCK;
+    r.vm_cr = VM_CR_LOCK;
     assert_int_equal(decode(&r).verdict, SVM_OK);
 
     /* Unrelated bits (DPD, R_INIT, DIS_A20M, high bits) do not matter. */
@@ -241,9 +241,9 @@ static void test_vm_cr_other_bits(void **state)
     assert_int_equal(decode(&r).verdict, SVM_OK);
 
     /* ... and do not mask SVMDIS either. */
-    r.vm_cr |= SVM_VM_CR_SVMDIS;
+    r.vm_cr |= VM_CR_SVMDIS;
     assert_int_equal(decode(&r).verdict, SVM_DISABLED_UNLOCKED);
-    r.vm_cr |= SVM_VM_CR_LOCK;
+    r.vm_cr |= VM_CR_LOCK;
     assert_int_equal(decode(&r).verdict, SVM_DISABLED_BIOS);
 }
 
@@ -252,7 +252,7 @@ static void test_vm_cr_not_read_is_ignored(void **state)
     (void)state;
     struct svm_raw r = good_raw();
     r.vm_cr_valid = false;
-    r.vm_cr = SVM_VM_CR_SVMDIS | SVM_VM_CR_LOCK; /* junk: never read */
+    r.vm_cr = VM_CR_SVMDIS | VM_CR_LOCK; /* junk: never read */
     struct svm_caps c = decode(&r);
 
     assert_int_equal(c.verdict, SVM_OK);
