@@ -23,10 +23,14 @@ CORE_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-pic -fno-pie \
 	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables -I. \
 	-isystem $(NEWLIB)/include -MMD -MP
 CORE_C   := hv/entry.c hv/log.c hv/fpu.c hv/exception.c hv/symbols.c \
-	hv/memory.c hv/svm_report.c lib/newlib_glue.c lib/ringbuf.c \
+	hv/memory.c hv/svm_report.c hv/launch.c hv/run_loop.c hv/vcpu.c \
+	hv/exit_dispatch.c hv/exit_cpuid.c hv/exit_msr.c hv/exit_vmmcall.c \
+	hv/exit_svm_insn.c hv/exit_npf.c hv/exit_shutdown.c hv/guest_mem.c \
+	hv/npt.c hv/insn_len.c hv/stats.c hv/tlb.c arch/x86/svm_bitmaps.c \
+	lib/newlib_glue.c lib/ringbuf.c \
 	lib/page_alloc.c arch/x86/uart16550.c arch/x86/cpu_features.c \
 	arch/x86/svm_probe.c arch/x86/svm_exit_names.c boot/config.c
-CORE_ASM := arch/x86/exception_stubs.asm
+CORE_ASM := arch/x86/exception_stubs.asm arch/x86/vmrun.asm
 CORE_OBJ := $(CORE_C:%.c=$(BUILD)/core/%.o) $(CORE_ASM:%.asm=$(BUILD)/core/%.o)
 
 # --- UEFI applications (GNU-EFI): the loader and the L1 test program
@@ -46,18 +50,23 @@ LOADER_C   := boot/main.c boot/console.c boot/config.c boot/file.c \
 LOADER_ASM := boot/enter_core.asm boot/core_blob.asm
 LOADER_OBJ := $(LOADER_C:%.c=$(BUILD)/boot/%.o) $(LOADER_ASM:%.asm=$(BUILD)/boot/%.o)
 
-L1_C   := tests/l1/main.c arch/x86/uart16550.c
-L1_OBJ := $(L1_C:%.c=$(BUILD)/l1/%.o)
+L1_C   := tests/l1/main.c tests/l1/l1_checks.c tests/l1/fpu_check.c \
+	tests/l1/bench.c arch/x86/uart16550.c
+L1_ASM := tests/l1/fault_catch.asm tests/l1/fpu_exits.asm
+L1_OBJ := $(L1_C:%.c=$(BUILD)/l1/%.o) $(L1_ASM:%.asm=$(BUILD)/l1/%.o)
 
 # --- host unit tests: tests/unit/test_X.c plus the sources under test
 UNIT_CFLAGS := -std=gnu11 -O1 -g $(WARN) -I. -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -MMD -MP
-UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb
+UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb svm_bitmaps npt insn_len
 UNIT_SRC_config       := boot/config.c
 UNIT_SRC_ringbuf      := lib/ringbuf.c
 UNIT_SRC_page_alloc   := lib/page_alloc.c
 UNIT_SRC_cpu_features := arch/x86/cpu_features.c
 UNIT_SRC_vmcb         := arch/x86/svm_exit_names.c
+UNIT_SRC_svm_bitmaps  := arch/x86/svm_bitmaps.c
+UNIT_SRC_npt          := hv/npt.c
+UNIT_SRC_insn_len     := hv/insn_len.c
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/unit/test_%)
 
 .PHONY: all deps run test unit integration clean distclean
@@ -102,6 +111,10 @@ $(BUILD)/boot/%.o: %.asm | deps
 	@mkdir -p $(dir $@)
 	$(Q)$(NASM) -f elf64 $< -o $@
 
+$(BUILD)/l1/%.o: %.asm | deps
+	@mkdir -p $(dir $@)
+	$(Q)$(NASM) -f elf64 $< -o $@
+
 $(BUILD)/l1/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (efi)"
@@ -132,7 +145,14 @@ $(BUILD)/unit/test_%: tests/unit/test_%.c $$(UNIT_SRC_$$*) | deps
 unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: all
+# A Debian kernel and a busybox initramfs to boot as L1 (cached).
+LINUX_L1 := $(BUILD)/linux/.stamp
+$(LINUX_L1): tools/linux-l1.sh tests/l1/linux/init tests/l1/linux/hvcheck.c | deps
+	@echo "  LINUX   $(BUILD)/linux (Debian kernel + initramfs, cached)"
+	$(Q)tools/linux-l1.sh $(BUILD)/linux
+	$(Q)touch $@
+
+integration: all $(LINUX_L1)
 	$(Q)$(PYTHON) -m pytest -q tests/integration
 
 test: unit integration

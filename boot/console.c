@@ -1,7 +1,7 @@
 #include "boot/console.h"
 #include "arch/x86/uart16550.h"
 
-#define LINE_MAX 256
+#define LINE_MAX 1024 /* AsciiVSPrint fills at most half: it formats in UCS-2 */
 #define KEPT_MAX 4096
 
 static struct uart16550 uart;

@@ -1,6 +1,11 @@
 ; hv_enter_core(struct hv_enter_args *args): switch from the firmware's CPU
-; state to the core's (page tables, GDT, TSS, IDT, stack), call the core's
-; entry, and come back to exactly the state the loader had.
+; state to the core's (page tables, GDT, TSS, IDT, stack) and call the core's
+; entry. The state saved here is what the core turns into L1's (VMCB01): when
+; the hypervisor starts, the loader resumes as L1 at this function's return
+; address with RAX = 0, and the code after "call rax" never runs. If the
+; core returns (it could not start), the path below restores the loader's
+; state exactly (except TR, which cannot be reloaded with a null selector;
+; OVMF runs with TR = 0 and never uses it in long mode).
 ; The loader is position independent (a UEFI image), so everything here is
 ; RIP-relative. This page and the argument blocks are identity mapped in both
 ; the firmware's and the core's page tables, which is what makes the CR3
@@ -30,6 +35,8 @@ default rel
 %define LS_SS      114
 %define LS_GDTR    116
 %define LS_IDTR    126
+%define LS_TR      136
+%define LS_LDTR    138
 ; struct hv_enter_args
 %define EA_CR3     0
 %define EA_ENTRY   8
@@ -82,6 +89,8 @@ hv_enter_core:
     mov [r11 + LS_SS], ss
     sgdt [r11 + LS_GDTR]
     sidt [r11 + LS_IDTR]
+    str word [r11 + LS_TR]
+    sldt word [r11 + LS_LDTR]
 
     ; Into the core's world. The stack stays the loader's (identity mapped
     ; in the core's tables too) until everything is loaded.

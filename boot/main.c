@@ -13,6 +13,7 @@
 #include "boot/core_tables.h"
 #include "boot/file.h"
 #include "boot/next_stage.h"
+#include "arch/x86/cpu.h"
 #include "arch/x86/svm_probe.h"
 #include "hv/boot_info.h"
 
@@ -65,9 +66,35 @@ static void load_config(EFI_LOADED_IMAGE *self, struct hv_config *cfg)
         FreePool(dir);
 }
 
-/* Highest address any memory-map entry covers: RAM, and MMIO the firmware
- * reports. The core's identity map spans at least that. */
-static UINT64 memory_map_top(void)
+/* Memory the OS may use as RAM (and so may hand to the hypervisor as a
+ * buffer): everything but reserved, MMIO and unusable ranges. */
+static BOOLEAN is_ram(UINT32 type)
+{
+    switch (type) {
+    case EfiLoaderCode: case EfiLoaderData: case EfiBootServicesCode:
+    case EfiBootServicesData: case EfiRuntimeServicesCode:
+    case EfiRuntimeServicesData: case EfiConventionalMemory:
+    case EfiACPIReclaimMemory: case EfiACPIMemoryNVS:
+        return TRUE;
+    }
+    return FALSE;
+}
+
+static void add_ram(struct hv_boot_info *info, UINT64 base, UINT64 size)
+{
+    struct hv_ram_range *last = info->nram ? &info->ram[info->nram - 1] : NULL;
+    if (last && last->base + last->size == base)
+        last->size += size;
+    else if (info->nram < HV_MAX_RAM_RANGES)
+        info->ram[info->nram++] = (struct hv_ram_range){ base, size };
+    else
+        lprintf(LOG_WARN, "more than %d RAM ranges: 0x%lx+0x%lx not listed", HV_MAX_RAM_RANGES, base, size);
+}
+
+/* Walks the memory map: the RAM ranges (into info, when given) and the
+ * highest address any entry covers, RAM or MMIO the firmware reports (the
+ * core's identity map spans at least that). */
+static UINT64 memory_map_scan(struct hv_boot_info *info)
 {
     UINTN n, key, desc_size;
     UINT32 desc_version;
@@ -75,9 +102,11 @@ static UINT64 memory_map_top(void)
     UINT64 top = 0;
     for (UINTN i = 0; map && i < n; i++) {
         EFI_MEMORY_DESCRIPTOR *d = (void *)((UINT8 *)map + i * desc_size);
-        UINT64 end = d->PhysicalStart + d->NumberOfPages * EFI_PAGE_SIZE;
-        if (end > top)
-            top = end;
+        UINT64 size = d->NumberOfPages * EFI_PAGE_SIZE;
+        if (d->PhysicalStart + size > top)
+            top = d->PhysicalStart + size;
+        if (info && is_ram(d->Type))
+            add_ram(info, d->PhysicalStart, size);
     }
     if (map)
         FreePool(map);
@@ -124,7 +153,7 @@ static EFI_STATUS run_core(const struct hv_config *cfg)
         lprintf(LOG_ERROR, "embedded core image is unusable: %r", st);
         return st;
     }
-    UINT64 top = memory_map_top();
+    UINT64 top = memory_map_scan(NULL);
     UINT64 map_top = top > MIN_PHYS_MAP ? (top + (1ULL << 30) - 1) & ~((1ULL << 30) - 1) : MIN_PHYS_MAP;
     struct core_layout lay;
     st = core_tables_build(region_pa, size, &img, count_cpus(), map_top, &lay);
@@ -134,6 +163,7 @@ static EFI_STATUS run_core(const struct hv_config *cfg)
     }
     lay.info->config = *cfg;
     lay.info->ram_top = top;
+    memory_map_scan(lay.info);
     lprintf(LOG_INFO, "reserved %d MiB at 0x%lx; entering the core", cfg->memory_mb, region_pa);
     lay.info->early_log_len = console_copy_log(lay.info->early_log, HV_EARLY_LOG_SIZE);
 
@@ -147,8 +177,18 @@ static EFI_STATUS run_core(const struct hv_config *cfg)
         .state = (UINT64)(UINTN)&lay.info->loader,
     };
     int rc = hv_enter_core(&args);
-    lprintf(LOG_INFO, "back in the loader (core returned %d)", rc);
-    return rc == 0 ? EFI_SUCCESS : EFI_ABORTED;
+    if (rc != 0) {
+        lprintf(LOG_ERROR, "the hypervisor could not start (core returned %d)", rc);
+        return EFI_ABORTED;
+    }
+    char sig[13];
+    struct cpuid_regs r = cpuid(0x40000000u, 0);
+    CopyMem(sig, &r.ebx, 4);
+    CopyMem(sig + 4, &r.ecx, 4);
+    CopyMem(sig + 8, &r.edx, 4);
+    sig[12] = 0;
+    lprintf(LOG_INFO, "loader resumed as L1 (CPUID 0x40000000: \"%a\")", sig);
+    return EFI_SUCCESS;
 }
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)

@@ -40,6 +40,14 @@ struct hv_loader_state {
     uint64_t fs_base, gs_base;
     uint16_t cs, ds, es, fs, gs, ss;
     uint8_t gdtr[10], idtr[10];
+    uint16_t tr, ldtr;
+};
+
+/* RAM as the firmware's memory map describes it (merged, sorted): where L1
+ * may point the hypervisor at buffers. */
+#define HV_MAX_RAM_RANGES 64
+struct hv_ram_range {
+    uint64_t base, size;
 };
 
 struct hv_boot_info {
@@ -54,6 +62,8 @@ struct hv_boot_info {
     uint64_t phys_map_top;           /* identity map covers [0, phys_map_top) */
     uint32_t ncpus;                  /* CPUs the firmware reported */
     uint32_t early_log_len;
+    uint32_t nram;
+    struct hv_ram_range ram[HV_MAX_RAM_RANGES];
     struct hv_config config;
     struct hv_loader_state loader;   /* filled by the trampoline */
     char early_log[HV_EARLY_LOG_SIZE]; /* loader's log lines, for the ring */
@@ -72,6 +82,8 @@ _Static_assert(offsetof(struct hv_loader_state, cs) == 104, "trampoline offset")
 _Static_assert(offsetof(struct hv_loader_state, ss) == 114, "trampoline offset");
 _Static_assert(offsetof(struct hv_loader_state, gdtr) == 116, "trampoline offset");
 _Static_assert(offsetof(struct hv_loader_state, idtr) == 126, "trampoline offset");
+_Static_assert(offsetof(struct hv_loader_state, tr) == 136, "trampoline offset");
+_Static_assert(offsetof(struct hv_loader_state, ldtr) == 138, "trampoline offset");
 
 /* Arguments of hv_enter_core() (boot/enter_core.asm), all physical addresses
  * except entry, info_va and stack_top, which are the core's virtual ones. */

@@ -1,5 +1,9 @@
 /* The core's entry point on the boot CPU, called by the loader's trampoline
- * (boot/enter_core.asm) on the core's own stack, page tables, GDT and IDT. */
+ * (boot/enter_core.asm) on the core's own stack, page tables, GDT and IDT.
+ * It does not return when all goes well: the loader's state becomes L1's,
+ * and the loader resumes as L1 right after its call into the core. A
+ * return (non-zero) means the hypervisor could not start, and the loader
+ * boots on without it. */
 #include <stdint.h>
 #include "hv/boot_info.h"
 #include "hv/exception.h"
@@ -9,6 +13,10 @@
 #include "hv/svm_report.h"
 #include "hv/symbols.h"
 #include "arch/x86/svm_probe.h"
+#include "hv/guest_mem.h"
+#include "hv/launch.h"
+#include "hv/tlb.h"
+#include "hv/vcpu.h"
 
 #define HV_VERSION "0.1"
 
@@ -51,8 +59,14 @@ int core_entry(struct hv_boot_info *info)
 
     if (info->config.debug_crash)
         debug_crash();
-
-    pr_info("core initialized; returning to the loader");
-    fpu_guest_restore();
-    return 0;
+    if (caps.verdict != SVM_OK) { /* the loader checked; be safe anyway */
+        pr_err("SVM unusable: %s", svm_verdict_text(caps.verdict));
+        fpu_guest_restore();
+        return 1;
+    }
+    tlb_init(svm_has(&caps, SVM_FEAT_FLUSH_BY_ASID));
+    vcpu_init_caps(svm_has(&caps, SVM_FEAT_NRIPS));
+    guest_mem_init(info);
+    pr_info("core initialized");
+    launch_l1(info); /* the loader resumes as L1; we stay in the run loop */
 }

@@ -58,3 +58,6 @@ void memory_report(void)
             image_size / 1024, (pool_offset - image_size) / 1024, heap_size / 1024,
             page_alloc_free_pages(&pages) * 4);
 }
+
+uint64_t hv_region_pa(void) { return region_pa; }
+uint64_t hv_region_size(void) { return region_size; }

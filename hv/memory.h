@@ -13,3 +13,5 @@ void *hv_pa_to_va(uint64_t pa);
 bool hv_owns_pa(uint64_t pa, uint64_t len);
 struct page_alloc *hv_pages(void);
 void memory_report(void);
+uint64_t hv_region_pa(void);
+uint64_t hv_region_size(void);

@@ -26,8 +26,9 @@ class Boot:
         return [l.strip() for l in self.console.splitlines() if l.startswith(prefix)]
 
 
-def make_image(tmp_path, config, name="usb.img"):
-    """config: the HV.CFG text, or None for an image without one."""
+def make_image(tmp_path, config, name="usb.img", extra_files=()):
+    """config: the HV.CFG text, or None for an image without one.
+    extra_files: (src, dest) pairs copied to the ESP, dest like \\EFI\\x\\y."""
     cfg = "-"
     if config is not None:
         cfg = str(tmp_path / "hv.cfg")
@@ -36,16 +37,20 @@ def make_image(tmp_path, config, name="usb.img"):
     img = str(tmp_path / name)
     subprocess.run([os.path.join(ROOT, "tools", "mkimage.sh"), img,
                     os.path.join(BUILD, "hv.efi"), cfg,
-                    os.path.join(BUILD, "l1test.efi")], check=True)
+                    os.path.join(BUILD, "l1test.efi"),
+                    *(f"{src}:{dest}" for src, dest in extra_files)], check=True)
     return img
 
 
-def boot(tmp_path, image, *, boot="usb", cpu=None, timeout=90, until=None, extra=()):
+def boot(tmp_path, image, *, boot="usb", cpu=None, mem=None, timeout=90, until=None,
+         extra=()):
     log = str(tmp_path / "serial.log")
     argv = ["--image", image, "--boot", boot, "--serial-file", log,
             "--timeout", str(timeout), "--accel", "tcg"]
     if cpu:
         argv += ["--cpu", cpu]
+    if mem:
+        argv += ["--mem", mem]
     if until:
         argv += ["--until", until]
     argv += ["--", *extra]

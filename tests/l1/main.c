@@ -1,13 +1,17 @@
-/* The L1 test program: the default next stage. For now it reports that it
- * runs and what it was given, then powers the machine off; it grows into our
- * own small guest hypervisor that drives the nested paths from inside L1.
+/* The L1 test program: the default next stage. Run under the hypervisor, it
+ * checks the hypervisor from inside L1 and reports each check by name; it
+ * grows into our own small guest hypervisor that drives the nested paths.
  *
  * Output goes straight to COM1 with the prefix "[l1test] ". Its command line
- * (LoadOptions) may hold:
- *   exit=N   end QEMU through isa-debug-exit (port 0xf4) with status N
- *            instead of an ACPI power-off (QEMU then exits with 2N+1). */
-#include <efi.h>
-#include <efilib.h>
+ * (LoadOptions) selects what it does:
+ *   (empty)        show what CPUID leaf 0x40000000 says, then power off
+ *   checks         run the L1 checks; "[l1test] N passed, M failed"
+ *   triple-fault   make the CPU triple-fault (the hypervisor dumps L1)
+ *   bench          the exit round-trip benchmark (tests/l1/bench.c)
+ *   exit=N         at the end, leave QEMU through isa-debug-exit (port 0xf4)
+ *                  with status N instead of an ACPI power-off (QEMU then
+ *                  exits with 2N+1); "checks" uses exit=1 when a check fails */
+#include "tests/l1/l1test.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/uart16550.h"
 
@@ -15,18 +19,56 @@
 #define DEBUG_EXIT_PORT 0xF4
 
 static struct uart16550 com1;
+static int passed, failed;
 
-static void say(const char *fmt, ...)
+static void vsay(const char *prefix, const char *fmt, va_list ap)
 {
-    char line[256] = "[l1test] ";
-    UINTN n = strlena((CHAR8 *)line);
-    va_list ap;
-    va_start(ap, fmt);
+    char line[1024]; /* AsciiVSPrint fills at most half (it works in UCS-2) */
+    UINTN n = 0;
+    for (const char *p = "[l1test] "; *p; p++)
+        line[n++] = *p;
+    for (const char *p = prefix; *p; p++)
+        line[n++] = *p;
     AsciiVSPrint((CHAR8 *)line + n, sizeof line - n - 1, (const CHAR8 *)fmt, ap);
-    va_end(ap);
     n = strlena((CHAR8 *)line);
     line[n++] = '\n';
     uart_write(&com1, line, n);
+}
+
+void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsay("", fmt, ap);
+    va_end(ap);
+}
+
+void check(int ok, const char *name, const char *fmt, ...)
+{
+    char prefix[96];
+    UINTN n = 0;
+    for (const char *p = ok ? "PASS " : "FAIL "; *p; p++)
+        prefix[n++] = *p;
+    for (const char *p = name; *p && n < sizeof prefix - 4; p++)
+        prefix[n++] = *p;
+    if (!ok && fmt[0]) {
+        prefix[n++] = ':';
+        prefix[n++] = ' ';
+    }
+    prefix[n] = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsay(prefix, ok ? "" : fmt, ap);
+    va_end(ap);
+    if (ok)
+        passed++;
+    else
+        failed++;
+}
+
+int checks_failed(void)
+{
+    return failed;
 }
 
 /* LoadOptions as ASCII (the loader passes UCS-2). */
@@ -39,19 +81,48 @@ static void options_ascii(EFI_LOADED_IMAGE *li, char *out, UINTN size)
     out[i] = 0;
 }
 
-static int find_exit_code(const char *opts)
+/* The value of "word" or "word=N" in the options: 1 (or N) if present. */
+static int option(const char *opts, const char *word)
 {
+    UINTN len = strlena((const CHAR8 *)word);
     for (const char *p = opts; *p; p++) {
-        if ((p == opts || p[-1] == ' ') && p[0] == 'e' && p[1] == 'x' &&
-            p[2] == 'i' && p[3] == 't' && p[4] == '=') {
-            int v = 0;
-            for (p += 5; *p >= '0' && *p <= '9'; p++)
-                v = v * 10 + (*p - '0');
-            return v;
-        }
+        if ((p != opts && p[-1] != ' ') || strncmpa((const CHAR8 *)p, (const CHAR8 *)word, len))
+            continue;
+        if (p[len] == ' ' || p[len] == 0)
+            return 1;
+        if (p[len] != '=')
+            continue;
+        int v = 0;
+        for (p += len + 1; *p >= '0' && *p <= '9'; p++)
+            v = v * 10 + (*p - '0');
+        return v;
     }
     return -1;
 }
+
+static void demo(void)
+{
+    struct cpuid_regs r = cpuid(0x40000000u, 0);
+    char sig[13];
+    CopyMem(sig, &r.ebx, 4);
+    CopyMem(sig + 4, &r.ecx, 4);
+    CopyMem(sig + 8, &r.edx, 4);
+    for (int i = 0; i < 12; i++)
+        if (sig[i] < 0x20 || sig[i] > 0x7E)
+            sig[i] = '.';
+    sig[12] = 0;
+    say("CPUID 0x40000000: max leaf 0x%x, signature \"%a\"; hypervisor bit %d", r.eax, sig,
+        (int)(cpuid(1, 0).ecx >> 31));
+}
+
+static void triple_fault(void)
+{
+    say("triple-faulting on purpose");
+    static const struct __attribute__((packed)) { uint16_t limit; uint64_t base; } no_idt = { 0, 0 };
+    __asm__ volatile("cli; lidt %0; int3" ::"m"(no_idt));
+}
+
+void run_bench(EFI_HANDLE image);
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 {
@@ -63,7 +134,19 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     options_ascii(li, opts, sizeof opts);
     say("next stage running; cmdline: \"%a\"", opts);
 
-    int code = find_exit_code(opts);
+    int code = option(opts, "exit");
+    if (option(opts, "triple-fault") > 0)
+        triple_fault();
+    else if (option(opts, "bench") > 0)
+        run_bench(image);
+    else if (option(opts, "checks") > 0) {
+        run_l1_checks(systab);
+        say("%d passed, %d failed", passed, failed);
+        if (failed && code < 0)
+            code = 1;
+    } else
+        demo();
+
     if (code >= 0) {
         say("exiting through isa-debug-exit with status %d", code);
         outl(DEBUG_EXIT_PORT, (UINT32)code);

@@ -1,0 +1,84 @@
+; svm_run(struct guest_regs *regs, uint64_t vmcb_pa, uint64_t host_state_pa)
+; One guest entry and exit (APM Vol. 2, 15.5 and 15.6):
+;   VMLOAD  the guest's FS, GS, TR, LDTR, KernelGsBase, STAR... from its VMCB
+;   VMRUN   (the CPU saves the host's RIP, RSP, RAX, CR*, EFER, segments in
+;           the VM_HSAVE_PA area and restores them at #VMEXIT)
+;   VMSAVE  the guest's FS, GS, TR, ... back into its VMCB
+;   VMLOAD  the host's own TR, FS, GS, ... (host_state_pa), since #VMEXIT
+;           does not restore them
+; The guest GPRs other than RAX/RSP travel through *regs.
+bits 64
+default rel
+section .text
+
+%define G_RBX 0
+%define G_RCX 8
+%define G_RDX 16
+%define G_RSI 24
+%define G_RDI 32
+%define G_RBP 40
+%define G_R8  48
+%define G_R9  56
+%define G_R10 64
+%define G_R11 72
+%define G_R12 80
+%define G_R13 88
+%define G_R14 96
+%define G_R15 104
+
+global svm_run
+svm_run:
+    push rbp
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    push rdx                    ; host_state_pa
+    push rdi                    ; regs
+    mov rax, rsi                ; VMRUN/VMLOAD/VMSAVE take the VMCB in RAX
+
+    vmload
+    mov rbx, [rdi + G_RBX]
+    mov rcx, [rdi + G_RCX]
+    mov rdx, [rdi + G_RDX]
+    mov rsi, [rdi + G_RSI]
+    mov rbp, [rdi + G_RBP]
+    mov r8,  [rdi + G_R8]
+    mov r9,  [rdi + G_R9]
+    mov r10, [rdi + G_R10]
+    mov r11, [rdi + G_R11]
+    mov r12, [rdi + G_R12]
+    mov r13, [rdi + G_R13]
+    mov r14, [rdi + G_R14]
+    mov r15, [rdi + G_R15]
+    mov rdi, [rdi + G_RDI]
+    vmrun
+    ; #VMEXIT: RAX, RSP and the rest of the host state are back.
+    vmsave
+    push rdi                    ; guest RDI; [rsp + 8] is regs
+    mov rdi, [rsp + 8]
+    mov [rdi + G_RBX], rbx
+    mov [rdi + G_RCX], rcx
+    mov [rdi + G_RDX], rdx
+    mov [rdi + G_RSI], rsi
+    mov [rdi + G_RBP], rbp
+    mov [rdi + G_R8],  r8
+    mov [rdi + G_R9],  r9
+    mov [rdi + G_R10], r10
+    mov [rdi + G_R11], r11
+    mov [rdi + G_R12], r12
+    mov [rdi + G_R13], r13
+    mov [rdi + G_R14], r14
+    mov [rdi + G_R15], r15
+    pop qword [rdi + G_RDI]
+    add rsp, 8                  ; regs
+    pop rax                     ; host_state_pa
+    vmload
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    pop rbp
+    ret

@@ -1,0 +1,32 @@
+#include "hv/exit_dispatch.h"
+#include "arch/x86/svm.h"
+
+/* Exit codes L0 intercepts in L1 (hv/launch.c sets the matching intercept
+ * bits); the table is indexed by code for codes below 0x100. */
+static const exit_handler_fn low_handlers[0x100] = {
+    [VMEXIT_CPUID] = exit_cpuid,
+    [VMEXIT_MSR] = exit_msr,
+    [VMEXIT_VMMCALL] = exit_vmmcall,
+    [VMEXIT_VMRUN] = exit_svm_insn,
+    [VMEXIT_VMLOAD] = exit_svm_insn,
+    [VMEXIT_VMSAVE] = exit_svm_insn,
+    [VMEXIT_STGI] = exit_svm_insn,
+    [VMEXIT_CLGI] = exit_svm_insn,
+    [VMEXIT_SKINIT] = exit_svm_insn,
+    [VMEXIT_INVLPGA] = exit_svm_insn,
+    [VMEXIT_SHUTDOWN] = exit_shutdown,
+};
+
+exit_handler_fn exit_handler_for(uint64_t exitcode)
+{
+    if (exitcode < 0x100)
+        return low_handlers[exitcode] ? low_handlers[exitcode] : exit_unexpected;
+    if (exitcode == VMEXIT_NPF)
+        return exit_npf;
+    return exit_unexpected;
+}
+
+void exit_dispatch(struct vcpu *v)
+{
+    exit_handler_for(v->vmcb->control.exitcode)(v);
+}

@@ -1,0 +1,18 @@
+/* From exit code to handler: one small handler per exit, in a table. */
+#pragma once
+#include "hv/vcpu.h"
+
+typedef void (*exit_handler_fn)(struct vcpu *v);
+
+void exit_dispatch(struct vcpu *v);
+/* The handler for an exit code (exit_unexpected for codes L0 never asked for). */
+exit_handler_fn exit_handler_for(uint64_t exitcode);
+
+/* Handlers (hv/exit_*.c). */
+void exit_cpuid(struct vcpu *v);
+void exit_msr(struct vcpu *v);
+void exit_vmmcall(struct vcpu *v);
+void exit_svm_insn(struct vcpu *v);
+void exit_shutdown(struct vcpu *v);
+void exit_npf(struct vcpu *v);
+void exit_unexpected(struct vcpu *v);

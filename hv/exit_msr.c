@@ -1,0 +1,120 @@
+/* RDMSR/WRMSR of the MSRs the MSRPM intercepts (hv/launch.c). EXITINFO1 is
+ * 0 for RDMSR and 1 for WRMSR; ECX names the MSR, EDX:EAX holds the value
+ * (APM 15.11). Everything else passes through without an exit. */
+#include "hv/exit_dispatch.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/msr.h"
+#include "arch/x86/svm.h"
+#include "hv/guest_mem.h"
+#include "hv/log.h"
+#include "hv/memory.h"
+#include "hv/tlb.h"
+
+#define VEC_GP 13
+/* EFER bits L1 may write; LMA is read-only (APM 3.1.7), SVME virtual. */
+#define EFER_WRITABLE (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | EFER_SVME | \
+                       EFER_LMSLE | EFER_FFXSR | EFER_TCE)
+/* VM_CR bits L1 can set in its own view (APM 15.30.1). */
+#define VM_CR_VIRTUAL_BITS (VM_CR_DPD | VM_CR_R_INIT | VM_CR_DIS_A20M | VM_CR_LOCK | VM_CR_SVMDIS)
+
+static void gp(struct vcpu *v)
+{
+    vcpu_inject_exception(v, VEC_GP, true, 0);
+}
+
+/* Returns false if the write must fault (#GP), as the hardware would. */
+static bool write_efer(struct vcpu *v, uint64_t val)
+{
+    struct vmcb_save *s = &v->vmcb->save;
+    if (val & ~EFER_WRITABLE)
+        return false;
+    /* Changing LME while paging is on is illegal (APM 3.1.7, 14.6.1). */
+    if ((s->cr0 & CR0_PG) && ((val ^ s->efer) & EFER_LME))
+        return false;
+    v->l1.efer_svme = val & EFER_SVME;
+    /* The real EFER keeps SVME: VMRUN requires it (15.5.1). */
+    s->efer = (val & ~EFER_LMA) | (s->efer & EFER_LMA) | EFER_SVME;
+    tlb_request(v, TLB_FLUSH_L1); /* NXE changes what translations mean */
+    return true;
+}
+
+/* VM_HSAVE_PA: 4 KiB aligned, below MAXPHYADDR (15.30.4), and never the
+ * hypervisor's own memory. */
+static bool write_hsave(struct vcpu *v, uint64_t val)
+{
+    if ((val & 0xFFF) || val >= guest_phys_limit() || hv_owns_pa(val, 4096))
+        return false;
+    v->l1.vm_hsave_pa = val;
+    return true;
+}
+
+static bool write_apic_base(uint64_t val)
+{
+    if (hv_owns_pa(val & APIC_BASE_ADDR_MASK, 4096)) {
+        pr_warn("L1 tried to move the local APIC onto the hypervisor's memory (%#lx)", val);
+        return false;
+    }
+    wrmsr(MSR_APIC_BASE, val);
+    return true;
+}
+
+static bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+    switch (msr) {
+    case MSR_EFER:
+        *val = (v->vmcb->save.efer & ~EFER_SVME) | (v->l1.efer_svme ? EFER_SVME : 0);
+        return true;
+    case MSR_VM_HSAVE_PA:
+        *val = v->l1.vm_hsave_pa;
+        return true;
+    case MSR_VM_CR:
+        *val = v->l1.vm_cr;
+        return true;
+    }
+    return false;
+}
+
+static bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+    switch (msr) {
+    case MSR_EFER:
+        return write_efer(v, val);
+    case MSR_VM_HSAVE_PA:
+        return write_hsave(v, val);
+    case MSR_VM_CR:
+        /* L1 may lock or disable SVM in its own view only. */
+        if (val & ~VM_CR_VIRTUAL_BITS)
+            return false;
+        if ((v->l1.vm_cr & VM_CR_LOCK) && ((val ^ v->l1.vm_cr) & VM_CR_SVMDIS))
+            return false;
+        v->l1.vm_cr = val;
+        return true;
+    case MSR_APIC_BASE:
+        return write_apic_base(val);
+    }
+    /* The system-configuration MSRs: a write could re-map or expose the
+     * hypervisor's memory. Dropped, with a note; reads pass through. */
+    pr_warn("L1 write to MSR %#x (%#lx) ignored: it protects the hypervisor", msr, val);
+    return true;
+}
+
+void exit_msr(struct vcpu *v)
+{
+    uint32_t msr = (uint32_t)v->regs.rcx;
+    bool ok;
+    if (v->vmcb->control.exitinfo1 == 0) {
+        uint64_t val = 0;
+        ok = msr_read(v, msr, &val);
+        if (ok) {
+            v->vmcb->save.rax = (uint32_t)val;
+            v->regs.rdx = val >> 32;
+        }
+    } else {
+        uint64_t val = (uint32_t)v->vmcb->save.rax | (v->regs.rdx << 32);
+        ok = msr_write(v, msr, val);
+    }
+    if (ok)
+        vcpu_skip_insn(v);
+    else
+        gp(v);
+}

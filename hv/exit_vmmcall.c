@@ -1,0 +1,85 @@
+/* VMMCALL from L1: the hypercall ABI of hv/hypercall_abi.h. */
+#include "hv/exit_dispatch.h"
+#include "hv/guest_mem.h"
+#include "hv/hypercall_abi.h"
+#include "hv/log.h"
+#include "hv/memory.h"
+#include "hv/stats.h"
+
+static int64_t call_version(struct vcpu *v)
+{
+    const char *s = HV_SIGNATURE;
+    uint64_t lo = 0, hi = 0;
+    for (int i = 0; i < 8; i++)
+        lo |= (uint64_t)(uint8_t)s[i] << (8 * i);
+    for (int i = 0; i < 4; i++)
+        hi |= (uint64_t)(uint8_t)s[8 + i] << (8 * i);
+    v->regs.rbx = HV_ABI_VERSION;
+    v->regs.rcx = lo;
+    v->regs.rdx = hi;
+    return HV_OK;
+}
+
+static int64_t call_stats(struct vcpu *v)
+{
+    uint64_t count, cycles;
+    if (!stats_get(v->regs.rbx, &count, &cycles))
+        return HV_EINVAL;
+    v->regs.rbx = count;
+    v->regs.rcx = cycles;
+    v->regs.rdx = stats_total_exits();
+    return HV_OK;
+}
+
+/* The text is copied once into the hypervisor's own buffer, then printed:
+ * L1 (another CPU, later) cannot change it between check and use. */
+static int64_t call_log(struct vcpu *v)
+{
+    uint64_t gpa = v->regs.rbx, len = v->regs.rcx;
+    char text[HV_LOG_MAX + 1];
+    if (len == 0 || len > HV_LOG_MAX)
+        return HV_EINVAL;
+    if (!l1_ram_ok(gpa, len))
+        return HV_EFAULT;
+    const volatile char *src = (const volatile char *)gpa; /* identity map */
+    for (uint64_t i = 0; i < len; i++) {
+        char c = src[i];
+        text[i] = (c >= 0x20 && c < 0x7F) ? c : '?';
+    }
+    text[len] = 0;
+    pr_info("L1: %s", text);
+    return HV_OK;
+}
+
+static int64_t call_meminfo(struct vcpu *v)
+{
+    v->regs.rbx = hv_region_pa();
+    v->regs.rcx = hv_region_size();
+    v->regs.rdx = guest_mem_hv_accesses();
+    return HV_OK;
+}
+
+static int64_t hypercall(struct vcpu *v, uint64_t fn)
+{
+    switch (fn) {
+    case HV_CALL_VERSION:
+        return call_version(v);
+    case HV_CALL_STATS:
+        return call_stats(v);
+    case HV_CALL_LOG:
+        return call_log(v);
+    case HV_CALL_STATS_PRINT:
+        stats_print();
+        return HV_OK;
+    case HV_CALL_MEMINFO:
+        return call_meminfo(v);
+    }
+    return HV_ENOSYS;
+}
+
+void exit_vmmcall(struct vcpu *v)
+{
+    struct vmcb_save *s = &v->vmcb->save;
+    s->rax = (uint64_t)(s->cpl ? HV_EPERM : hypercall(v, s->rax));
+    vcpu_skip_insn(v);
+}

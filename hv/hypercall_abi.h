@@ -1,0 +1,37 @@
+/* The hypercall ABI between L1 and the hypervisor (VMMCALL, 0F 01 D9).
+ *
+ * In:  RAX = function, RBX, RCX, RDX = arguments.
+ * Out: RAX = status (HV_OK or a negative HV_E*), RBX, RCX, RDX = results;
+ *      other registers are preserved. Only CPL 0 may call; from CPL > 0
+ *      every call fails with HV_EPERM. Buffers are guest-physical addresses
+ *      and must lie inside one RAM range of L1's memory map. */
+#pragma once
+
+#define HV_ABI_VERSION 0x00010000u /* major 1, minor 0 */
+#define HV_SIGNATURE "NestedSVM-HV" /* CPUID 0x40000000 EBX:ECX:EDX too */
+
+enum hv_call {
+    /* -> RBX = HV_ABI_VERSION, RCX:RDX = the 12-byte signature, zero padded
+     *    (RCX bytes 0-7, RDX bytes 8-11). */
+    HV_CALL_VERSION = 0,
+    /* RBX = exit code -> RBX = count, RCX = cycles from #VMEXIT to the next
+     * VMRUN, summed, RDX = total exits of all kinds. HV_EINVAL for an exit
+     * code the statistics do not cover. */
+    HV_CALL_STATS = 1,
+    /* RBX = GPA of text, RCX = length (1..HV_LOG_MAX): prints
+     * "[hv] L1: <text>" (non-printable bytes shown as '?'). */
+    HV_CALL_LOG = 2,
+    /* Prints the exit statistics table on the console. */
+    HV_CALL_STATS_PRINT = 3,
+    /* -> RBX = hypervisor region base, RCX = its size, RDX = number of L1
+     *    accesses to it so far (see "L1 and the hypervisor's memory"). */
+    HV_CALL_MEMINFO = 4,
+};
+
+#define HV_LOG_MAX 256
+
+#define HV_OK 0
+#define HV_ENOSYS (-1LL) /* unknown function */
+#define HV_EINVAL (-2LL) /* bad argument (length, exit code) */
+#define HV_EFAULT (-3LL) /* buffer not in L1's RAM, or in the hypervisor's */
+#define HV_EPERM (-4LL)  /* called from CPL > 0 */

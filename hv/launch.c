@@ -1,0 +1,167 @@
+#include "hv/launch.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/msr.h"
+#include "arch/x86/svm.h"
+#include "arch/x86/svm_bitmaps.h"
+#include "hv/guest_mem.h"
+#include "hv/exception.h"
+#include "hv/log.h"
+#include "hv/memory.h"
+#include "hv/run_loop.h"
+#include "hv/vcpu.h"
+
+#define L1_ASID 1
+
+/* Reset-state hidden parts for a null TR/LDTR (APM Vol. 2, 14.1.3): OVMF
+ * runs with TR=0, and the guest must still have a well-formed TR. */
+#define TR_ATTR_BUSY_TSS64 0x008B
+#define LDTR_ATTR_LDT 0x0082
+
+/* The hidden part of a segment register, from the descriptor the selector
+ * names in the loader's GDT (identity mapped, so readable here). */
+static struct vmcb_seg segment_from_gdt(uint64_t gdt_base, uint16_t sel)
+{
+    struct vmcb_seg s = { .selector = sel };
+    if ((sel & ~7) == 0)
+        return s;
+    const uint64_t *gdt = (const uint64_t *)gdt_base;
+    uint64_t d = gdt[sel >> 3];
+    uint32_t limit = (uint32_t)((d & 0xFFFF) | ((d >> 32) & 0xF0000));
+    s.attrib = vmcb_seg_attrib_from_desc(d);
+    s.limit = (s.attrib & VMCB_SEG_ATTR_G) ? (limit << 12) | 0xFFF : limit;
+    s.base = ((d >> 16) & 0xFFFFFF) | ((d >> 56) << 24);
+    if (!(s.attrib & VMCB_SEG_ATTR_S)) /* system descriptor: 16 bytes */
+        s.base |= gdt[(sel >> 3) + 1] << 32;
+    return s;
+}
+
+static void capture_segments(struct vmcb_save *g, const struct hv_loader_state *ls)
+{
+    uint64_t gdt = *(const uint64_t *)&ls->gdtr[2];
+    g->cs = segment_from_gdt(gdt, ls->cs);
+    g->ds = segment_from_gdt(gdt, ls->ds);
+    g->es = segment_from_gdt(gdt, ls->es);
+    g->ss = segment_from_gdt(gdt, ls->ss);
+    g->fs = segment_from_gdt(gdt, ls->fs);
+    g->gs = segment_from_gdt(gdt, ls->gs);
+    g->fs.base = ls->fs_base;
+    g->gs.base = ls->gs_base;
+    g->gdtr.limit = *(const uint16_t *)&ls->gdtr[0];
+    g->gdtr.base = gdt;
+    g->idtr.limit = *(const uint16_t *)&ls->idtr[0];
+    g->idtr.base = *(const uint64_t *)&ls->idtr[2];
+    g->tr = segment_from_gdt(gdt, ls->tr);
+    if (!ls->tr)
+        g->tr = (struct vmcb_seg){ .attrib = TR_ATTR_BUSY_TSS64, .limit = 0xFFFF };
+    g->ldtr = segment_from_gdt(gdt, ls->ldtr);
+    if (!ls->ldtr)
+        g->ldtr = (struct vmcb_seg){ .attrib = LDTR_ATTR_LDT, .limit = 0xFFFF };
+    g->cpl = 0;
+}
+
+/* The loader called hv_enter_core(): L1 resumes at that call's return
+ * address with RAX = 0 (success), its callee-saved registers as they were. */
+static void capture_loader(struct vcpu *v, const struct hv_loader_state *ls)
+{
+    struct vmcb_save *g = &v->vmcb01->save;
+    capture_segments(g, ls);
+    g->cr0 = ls->cr0;
+    g->cr2 = read_cr2();
+    g->cr3 = ls->cr3;
+    g->cr4 = ls->cr4;
+    g->efer = rdmsr(MSR_EFER) | EFER_SVME; /* VMRUN requires SVME (15.5.1) */
+    g->g_pat = rdmsr(MSR_PAT);
+    __asm__ volatile("mov %%dr6, %0; mov %%dr7, %1" : "=r"(g->dr6), "=r"(g->dr7));
+    g->rflags = ls->rflags;
+    g->rsp = ls->rsp + 8;
+    g->rip = *(const uint64_t *)ls->rsp;
+    g->rax = 0;
+    g->kernel_gs_base = rdmsr(MSR_KERNEL_GS_BASE);
+    g->star = rdmsr(MSR_STAR);
+    g->lstar = rdmsr(MSR_LSTAR);
+    g->cstar = rdmsr(MSR_CSTAR);
+    g->sfmask = rdmsr(MSR_SFMASK);
+    g->sysenter_cs = rdmsr(MSR_SYSENTER_CS);
+    g->sysenter_esp = rdmsr(MSR_SYSENTER_ESP);
+    g->sysenter_eip = rdmsr(MSR_SYSENTER_EIP);
+    v->regs = (struct guest_regs){
+        .rbx = ls->rbx, .rbp = ls->rbp,
+        .r12 = ls->r12, .r13 = ls->r13, .r14 = ls->r14, .r15 = ls->r15,
+    };
+    v->l1.efer_svme = (rdmsr(MSR_EFER) & EFER_SVME) != 0;
+    v->l1.vm_cr = 0;
+}
+
+/* What L0 intercepts in L1 (VMCB01). Everything else runs natively. */
+static void set_intercepts(struct vmcb_control *c)
+{
+    c->intercept_misc1 = VMCB_INTERCEPT1_CPUID | VMCB_INTERCEPT1_MSR_PROT |
+                         VMCB_INTERCEPT1_IOIO_PROT | VMCB_INTERCEPT1_INVLPGA |
+                         VMCB_INTERCEPT1_SHUTDOWN;
+    c->intercept_misc2 = VMCB_INTERCEPT2_VMRUN | VMCB_INTERCEPT2_VMMCALL |
+                         VMCB_INTERCEPT2_VMLOAD | VMCB_INTERCEPT2_VMSAVE |
+                         VMCB_INTERCEPT2_STGI | VMCB_INTERCEPT2_CLGI |
+                         VMCB_INTERCEPT2_SKINIT;
+}
+
+/* MSRs L1 must not reach on the hardware: the SVM MSRs (virtualized per
+ * vCPU), and those whose writes could map, remap or expose the hypervisor's
+ * memory (APIC base, TOM/TOM2, SYSCFG, SMM range, IORRs). */
+static const uint32_t l1_msrs_read_write[] = { MSR_EFER, MSR_VM_HSAVE_PA, MSR_VM_CR };
+static const uint32_t l1_msrs_write_only[] = {
+    MSR_APIC_BASE, MSR_SYSCFG, MSR_TOP_MEM, MSR_TOP_MEM2, MSR_IORR_BASE0,
+    MSR_IORR_MASK0, MSR_IORR_BASE1, MSR_IORR_MASK1, MSR_SMM_BASE, MSR_SMM_ADDR,
+    MSR_SMM_MASK, MSR_SVM_KEY, MSR_TSC_RATIO,
+};
+
+static void build_msrpm(uint8_t *msrpm)
+{
+    for (unsigned i = 0; i < sizeof l1_msrs_read_write / sizeof *l1_msrs_read_write; i++)
+        msrpm_set(msrpm, l1_msrs_read_write[i], true, true);
+    for (unsigned i = 0; i < sizeof l1_msrs_write_only / sizeof *l1_msrs_write_only; i++)
+        msrpm_set(msrpm, l1_msrs_write_only[i], false, true);
+}
+
+static void *alloc_zeroed(uint64_t pages, uint64_t *pa)
+{
+    *pa = page_alloc(hv_pages(), pages, 1);
+    if (!*pa) {
+        pr_err("out of hypervisor memory at launch (memory_mb too small)");
+        hv_fatal_stop();
+    }
+    uint64_t *p = hv_pa_to_va(*pa);
+    for (uint64_t i = 0; i < pages * 512; i++)
+        p[i] = 0;
+    return p;
+}
+
+void launch_l1(struct hv_boot_info *info)
+{
+    struct vcpu *v = vcpu_current();
+    uint64_t hsave_pa, msrpm_pa, iopm_pa;
+    v->vmcb01 = alloc_zeroed(1, &v->vmcb01_pa);
+    alloc_zeroed(1, &hsave_pa);
+    alloc_zeroed(1, &v->host_state_pa);
+    build_msrpm(alloc_zeroed(MSRPM_SIZE / 4096, &msrpm_pa));
+    alloc_zeroed(IOPM_SIZE / 4096, &iopm_pa); /* all ports pass through */
+
+    struct vmcb_control *c = &v->vmcb01->control;
+    set_intercepts(c);
+    c->msrpm_base_pa = msrpm_pa;
+    c->iopm_base_pa = iopm_pa;
+    c->guest_asid = L1_ASID;
+    c->nested_ctl = VMCB_NP_ENABLE;
+    c->n_cr3 = guest_mem_npt01_root();
+    v->tlb_requests = TLB_FLUSH_L1; /* whatever ASID 1 held before is stale */
+    capture_loader(v, &info->loader);
+    v->vmcb = v->vmcb01;
+    v->vmcb_pa = v->vmcb01_pa;
+
+    /* Enable SVM on this CPU (APM 15.4) and give VMRUN its host save area. */
+    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+    wrmsr(MSR_VM_HSAVE_PA, hsave_pa);
+    __asm__ volatile("vmsave %%rax" ::"a"(v->host_state_pa) : "memory");
+    pr_info("launching the loader as L1 (VMCB01 at %#lx, RIP %#lx, ASID %u)",
+            v->vmcb01_pa, v->vmcb01->save.rip, L1_ASID);
+    run_loop(v);
+}

@@ -1,0 +1,60 @@
+#include "hv/vcpu.h"
+#include "hv/exception.h"
+#include "hv/insn_len.h"
+#include "hv/log.h"
+#include "hv/stats.h"
+
+#define VEC_UD 6
+
+static struct vcpu boot_vcpu;
+static bool cpu_has_nrips;
+
+struct vcpu *vcpu_current(void)
+{
+    return &boot_vcpu;
+}
+
+void vcpu_init_caps(bool has_nrips)
+{
+    cpu_has_nrips = has_nrips;
+}
+
+void vcpu_skip_insn(struct vcpu *v)
+{
+    struct vmcb *vmcb = v->vmcb;
+    uint64_t next = insn_next_rip(vmcb->control.exitcode, vmcb->save.rip, vmcb->control.nrip,
+                                  vmcb->control.exitinfo2, cpu_has_nrips);
+    if (!next) {
+        /* Only exits with a known length call this: a bug, not L1's fault. */
+        vcpu_dump(v, "cannot advance RIP: instruction length unknown");
+        hv_fatal_stop();
+    }
+    vmcb->save.rip = next;
+    vmcb->control.int_state &= ~VMCB_INT_STATE_INTERRUPT_SHADOW;
+}
+
+void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
+{
+    v->vmcb->control.eventinj =
+        vmcb_event_make(vector, VMCB_EVENT_TYPE_EXCEPTION, has_error, error);
+}
+
+void vcpu_dump(const struct vcpu *v, const char *why)
+{
+    const struct vmcb_save *s = &v->vmcb->save;
+    const struct guest_regs *r = &v->regs;
+    pr_err("%s", why);
+    pr_err("guest RIP=%016lx RSP=%016lx RFLAGS=%016lx CPL=%u", s->rip, s->rsp, s->rflags, s->cpl);
+    pr_err("guest RAX=%016lx RBX=%016lx RCX=%016lx RDX=%016lx", s->rax, r->rbx, r->rcx, r->rdx);
+    pr_err("guest RSI=%016lx RDI=%016lx RBP=%016lx R8 =%016lx", r->rsi, r->rdi, r->rbp, r->r8);
+    pr_err("guest R9 =%016lx R10=%016lx R11=%016lx R12=%016lx", r->r9, r->r10, r->r11, r->r12);
+    pr_err("guest R13=%016lx R14=%016lx R15=%016lx", r->r13, r->r14, r->r15);
+    pr_err("guest CR0=%016lx CR2=%016lx CR3=%016lx CR4=%016lx EFER=%016lx",
+           s->cr0, s->cr2, s->cr3, s->cr4, s->efer);
+    pr_err("guest CS=%04x SS=%04x DS=%04x TR=%04x GDTR=%016lx/%04x IDTR=%016lx/%04x",
+           s->cs.selector, s->ss.selector, s->ds.selector, s->tr.selector,
+           s->gdtr.base, s->gdtr.limit, s->idtr.base, s->idtr.limit);
+    pr_err("exit code %#lx info1 %#lx info2 %#lx intinfo %#lx", v->vmcb->control.exitcode,
+           v->vmcb->control.exitinfo1, v->vmcb->control.exitinfo2, v->vmcb->control.exitintinfo);
+    stats_print_last_exits();
+}

@@ -1,0 +1,73 @@
+"""A real OS as the next stage: a Debian 12 kernel, started by our loader
+through its EFI stub with the config's cmdline, boots a tiny busybox
+initramfs whose /init (tests/l1/linux/init) reports on the serial console
+which hypervisor it runs on, then powers off. tools/linux-l1.sh prepares
+build/linux/ once (kernel from Debian's archive, initramfs)."""
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD, ROOT, boot, make_image
+
+LINUX = os.path.join(BUILD, "linux")
+# nokaslr: the same addresses every boot (debugging); mitigations=off: less
+# work for TCG. panic=-1 with QEMU's -no-reboot: a kernel panic ends QEMU at
+# once instead of rebooting into the hypervisor again until the timeout.
+CMDLINE = ("initrd=\\EFI\\linux\\initrd.img console=ttyS0 earlyprintk=serial,ttyS0 "
+           "quiet panic=-1 rdinit=/init nokaslr mitigations=off")
+CONFIG = ("next_stage = \\EFI\\linux\\vmlinuz.efi\n"
+          f"cmdline = {CMDLINE}\n")
+TIMEOUT = 240  # about 10 s today under TCG; leave room for slow CI and the guest mode
+
+
+@pytest.fixture(scope="session")
+def linux_files():
+    subprocess.run([os.path.join(ROOT, "tools", "linux-l1.sh"), LINUX], check=True)
+    return [(os.path.join(LINUX, "vmlinuz.efi"), "\\EFI\\linux\\vmlinuz.efi"),
+            (os.path.join(LINUX, "initrd.img"), "\\EFI\\linux\\initrd.img")]
+
+
+@pytest.fixture(scope="module")
+def linux_boot(tmp_path_factory, linux_files):
+    tmp = tmp_path_factory.mktemp("linux")
+    img = make_image(tmp, CONFIG, extra_files=linux_files)
+    start = time.monotonic()
+    b = boot(tmp, img, cpu="EPYC", mem="1G", timeout=TIMEOUT, extra=["-no-reboot"])
+    print(f"linux boot: {time.monotonic() - start:.1f} s, QEMU status {b.status}")
+    return b
+
+
+def assert_in_order(text, *patterns):
+    pos = 0
+    for p in patterns:
+        m = re.compile(p).search(text, pos)
+        assert m, f"{p!r} not found after offset {pos} in:\n{text[-3000:]}"
+        pos = m.end()
+
+
+def test_linux_boots_on_the_hypervisor_and_powers_off(linux_boot):
+    b = linux_boot
+    assert_in_order(
+        b.console,
+        r"\[hv\] core \S+ running at ",
+        r"\[hv\] starting next stage \\EFI\\linux\\vmlinuz.efi",
+        r"(?m)^L1LINUX: booted$",
+        r"(?m)^hvcheck: hypervisor bit=1$",
+        r"(?m)^hvcheck: leaf 0x40000000 max=0x[0-9a-f]{8} signature=",
+        r"(?m)^L1LINUX: cpuinfo hypervisor flag=yes$",
+        r"(?m)^L1LINUX: done$",
+        r"reboot: Power down",  # Linux powered off (not a panic, not a reboot)
+    )
+    assert "Kernel panic" not in b.console
+    assert b.status == 0, f"QEMU status {b.status} (124: timeout)"
+
+
+def test_linux_sees_our_cpuid_signature(linux_boot):
+    """Leaf 0x40000000 answered by our hypervisor, not by QEMU ("TCGTCGTCGTCG")
+    or the hardware: Linux really runs as our guest."""
+    assert re.search(r'(?m)^hvcheck: leaf 0x40000000 max=0x[0-9a-f]{8} signature="NestedSVM-HV"$',
+                     linux_boot.console), \
+        "\n".join(l for l in linux_boot.console.splitlines() if l.startswith("hvcheck:"))

@@ -1,0 +1,28 @@
+/* The L1 test program's shared helpers. */
+#pragma once
+#include <efi.h>
+#include <efilib.h>
+#include <stdint.h>
+#include "hv/hypercall_abi.h"
+
+void say(const char *fmt, ...);
+void check(int ok, const char *name, const char *fmt, ...);
+int checks_failed(void);
+
+struct hv_result {
+    int64_t status;
+    uint64_t rbx, rcx, rdx;
+};
+struct hv_result hv_call(uint64_t fn, uint64_t rbx, uint64_t rcx, uint64_t rdx);
+
+/* fault_catch.asm */
+extern volatile uint64_t catch_vector, catch_error, catch_skip;
+void catch_install(void);
+void catch_remove(void);
+
+/* The exception vector an MSR access raised (-1 for none). */
+int64_t try_wrmsr(uint32_t msr, uint64_t val);
+int64_t try_rdmsr(uint32_t msr, uint64_t *val);
+
+void run_l1_checks(EFI_SYSTEM_TABLE *st);
+void run_fpu_check(void);

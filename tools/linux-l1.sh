@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# linux-l1.sh OUTDIR
+# Prepares the Linux next stage of tests/integration/test_linux.py:
+#   OUTDIR/vmlinuz.efi  a Debian 12 kernel (EFI stub), from Debian's archive
+#                       (apt-get download; the package name goes in kernel.txt)
+#   OUTDIR/initrd.img   gzip'd newc cpio: busybox-static, /init and hvcheck
+#                       (tests/l1/linux/), nothing else: no modules needed
+# Cached: each output is only rebuilt when missing or older than its inputs.
+# Prints nothing unless something fails.
+set -euo pipefail
+[ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
+out=$1
+src=$(cd "$(dirname "$0")/../tests/l1/linux" && pwd)
+mkdir -p "$out"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+# Newest linux-image-6.1.0-N-amd64[-unsigned] apt knows (unsigned first on a tie).
+kernels() {
+    apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64(-unsigned)?$' |
+        awk '{print $1}' | sort -rV
+}
+
+# Downloads the newest kernel package into $tmp; output only on failure.
+download_kernel() {
+    local pkg
+    for pkg in $(kernels); do
+        if (cd "$tmp" && apt-get download -q "$pkg") >"$tmp/apt.log" 2>&1; then
+            echo "$pkg" >"$tmp/pkg"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# (a) The kernel. apt-get update only when the package lists are empty or
+# stale (no candidate downloads).
+if [ ! -s "$out/vmlinuz.efi" ]; then
+    if ! download_kernel; then
+        $SUDO apt-get update -q >"$tmp/update.log" 2>&1 || { cat "$tmp/update.log" >&2; exit 1; }
+        download_kernel || {
+            echo "$0: cannot download a linux-image-6.1.0-*-amd64 package" >&2
+            cat "$tmp/apt.log" >&2 2>/dev/null || true
+            exit 1
+        }
+    fi
+    # Only /boot/vmlinuz-* (the package's modules are ~400 MB unpacked).
+    mkdir "$tmp/deb"
+    dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp/deb" --wildcards './boot/vmlinuz-*'
+    cp "$tmp"/deb/boot/vmlinuz-* "$out/vmlinuz.efi.tmp"
+    mv "$out/vmlinuz.efi.tmp" "$out/vmlinuz.efi"
+    mv "$tmp/pkg" "$out/kernel.txt"
+    rm -rf "$tmp"/*.deb "$tmp/deb"
+fi
+
+# (b) The initramfs, rebuilt when an input changed.
+inputs=("$src/init" "$src/hvcheck.c" /bin/busybox "$0")
+stale=0
+[ -s "$out/initrd.img" ] || stale=1
+for f in "${inputs[@]}"; do
+    [ "$f" -nt "$out/initrd.img" ] && stale=1
+done
+if [ $stale -eq 1 ]; then
+    r="$tmp/root"
+    mkdir -p "$r/bin" "$r/dev" "$r/proc" "$r/sys"
+    cp /bin/busybox "$r/bin/busybox"
+    for applet in sh mount grep poweroff sleep; do   # what /init uses
+        ln -s busybox "$r/bin/$applet"
+    done
+    gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/hvcheck" "$src/hvcheck.c"
+    install -m 755 "$src/init" "$r/init"
+    # /dev/console comes from the kernel's built-in initramfs.
+    (cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+        gzip -9n >"$out/initrd.img.tmp"
+    mv "$out/initrd.img.tmp" "$out/initrd.img"
+fi
