@@ -26,9 +26,13 @@ def check_hypervisor_ran(b):
         r"\[hv\] SVM features present: NP\n",
         r"\[hv\] SVM features absent: LbrVirt SVML NRIPS ",
         r"\[hv\] memory: region ",
-        r"\[hv\] core initialized; returning to the loader",
+        r"\[hv\] NPT01: identity map of \d+ GiB guest-physical",
+        r"\[hv\] core initialized",
+        r"\[hv\] launching the loader as L1 \(VMCB01 at ",
+        r'\[hv\] loader resumed as L1 \(CPUID 0x40000000: "NestedSVM-HV"\)',
         r"\[hv\] starting next stage \\EFI\\BOOT\\L1TEST.EFI",
         r"\[l1test\] next stage running",
+        r'\[l1test\] CPUID 0x40000000: max leaf 0x40000001, signature "NestedSVM-HV"; hypervisor bit 1',
         r"\[l1test\] powering off",
     )
 
