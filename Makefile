@@ -2,6 +2,7 @@
 #   make          build build/hv.efi, build/l1test.efi and build/usb.img
 #   make run      boot build/usb.img in QEMU (TCG, or KVM on an AMD host)
 #   make test     unit tests (cmocka) + integration tests (pytest, QEMU)
+#   make bench    exit round-trip cost and memory footprint (figures)
 #   make deps     install the build/test dependencies from Debian (idempotent)
 
 BUILD   := build
@@ -25,7 +26,8 @@ CORE_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-pic -fno-pie \
 CORE_C   := hv/entry.c hv/log.c hv/fpu.c hv/exception.c hv/symbols.c \
 	hv/memory.c hv/svm_report.c hv/launch.c hv/run_loop.c hv/vcpu.c \
 	hv/exit_dispatch.c hv/exit_cpuid.c hv/exit_msr.c hv/exit_vmmcall.c \
-	hv/exit_svm_insn.c hv/exit_npf.c hv/exit_shutdown.c hv/guest_mem.c \
+	hv/exit_svm_insn.c hv/exit_npf.c hv/exit_shutdown.c hv/exit_ioio.c \
+	hv/guest_mem.c \
 	hv/npt.c hv/insn_len.c hv/stats.c hv/tlb.c arch/x86/svm_bitmaps.c \
 	lib/newlib_glue.c lib/ringbuf.c \
 	lib/page_alloc.c arch/x86/uart16550.c arch/x86/cpu_features.c \
@@ -44,7 +46,7 @@ EFI_LIBS := -lefi -lgnuefi
 EFI_SECTIONS := -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel \
 	-j .rela -j .rel.* -j .rela.* -j .reloc
 
-LOADER_C   := boot/main.c boot/console.c boot/config.c boot/file.c \
+LOADER_C   := boot/main.c boot/console.c boot/config.c boot/file.c boot/acpi.c \
 	boot/core_load.c boot/core_tables.c boot/next_stage.c \
 	arch/x86/uart16550.c arch/x86/cpu_features.c arch/x86/svm_probe.c
 LOADER_ASM := boot/enter_core.asm boot/core_blob.asm
@@ -58,7 +60,8 @@ L1_OBJ := $(L1_C:%.c=$(BUILD)/l1/%.o) $(L1_ASM:%.asm=$(BUILD)/l1/%.o)
 # --- host unit tests: tests/unit/test_X.c plus the sources under test
 UNIT_CFLAGS := -std=gnu11 -O1 -g $(WARN) -I. -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -MMD -MP
-UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb svm_bitmaps npt insn_len
+UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb svm_bitmaps npt insn_len \
+	exit_dispatch
 UNIT_SRC_config       := boot/config.c
 UNIT_SRC_ringbuf      := lib/ringbuf.c
 UNIT_SRC_page_alloc   := lib/page_alloc.c
@@ -67,9 +70,10 @@ UNIT_SRC_vmcb         := arch/x86/svm_exit_names.c
 UNIT_SRC_svm_bitmaps  := arch/x86/svm_bitmaps.c
 UNIT_SRC_npt          := hv/npt.c
 UNIT_SRC_insn_len     := hv/insn_len.c
+UNIT_SRC_exit_dispatch := hv/exit_dispatch.c
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/unit/test_%)
 
-.PHONY: all deps run test unit integration clean distclean
+.PHONY: all deps run test unit integration bench clean distclean
 all: $(BUILD)/hv.efi $(BUILD)/l1test.efi $(BUILD)/usb.img
 
 # Installs only what is missing; cheap when everything is there.
@@ -156,6 +160,10 @@ integration: all $(LINUX_L1)
 	$(Q)$(PYTHON) -m pytest -q tests/integration
 
 test: unit integration
+
+# Prints figures (cycles and instructions per exit, memory); see tools/bench.py.
+bench: all
+	$(Q)$(PYTHON) tools/bench.py
 
 clean:
 	rm -rf $(BUILD)/core $(BUILD)/boot $(BUILD)/l1 $(BUILD)/unit $(BUILD)/*.efi \

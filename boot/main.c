@@ -7,6 +7,7 @@
  * if the hypervisor were not there. */
 #include <efi.h>
 #include <efilib.h>
+#include "boot/acpi.h"
 #include "boot/config.h"
 #include "boot/console.h"
 #include "boot/core_load.h"
@@ -164,6 +165,7 @@ static EFI_STATUS run_core(const struct hv_config *cfg)
     lay.info->config = *cfg;
     lay.info->ram_top = top;
     memory_map_scan(lay.info);
+    lay.info->acpi_pm1a_cnt = acpi_pm1a_cnt_port();
     lprintf(LOG_INFO, "reserved %d MiB at 0x%lx; entering the core", cfg->memory_mb, region_pa);
     lay.info->early_log_len = console_copy_log(lay.info->early_log, HV_EARLY_LOG_SIZE);
 

@@ -61,6 +61,7 @@ struct hv_boot_info {
     uint64_t ram_top;                /* end of the highest RAM range */
     uint64_t phys_map_top;           /* identity map covers [0, phys_map_top) */
     uint32_t ncpus;                  /* CPUs the firmware reported */
+    uint16_t acpi_pm1a_cnt;          /* ACPI PM1a control port, 0 if unknown */
     uint32_t early_log_len;
     uint32_t nram;
     struct hv_ram_range ram[HV_MAX_RAM_RANGES];

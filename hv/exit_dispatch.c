@@ -6,6 +6,7 @@
 static const exit_handler_fn low_handlers[0x100] = {
     [VMEXIT_CPUID] = exit_cpuid,
     [VMEXIT_MSR] = exit_msr,
+    [VMEXIT_IOIO] = exit_ioio,
     [VMEXIT_VMMCALL] = exit_vmmcall,
     [VMEXIT_VMRUN] = exit_svm_insn,
     [VMEXIT_VMLOAD] = exit_svm_insn,

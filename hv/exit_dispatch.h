@@ -15,4 +15,8 @@ void exit_vmmcall(struct vcpu *v);
 void exit_svm_insn(struct vcpu *v);
 void exit_shutdown(struct vcpu *v);
 void exit_npf(struct vcpu *v);
+void exit_ioio(struct vcpu *v);
+/* The ports exit_ioio watches: ACPI PM1a control (0 = none) and whether to
+ * print the statistics when L1 resets or powers off. */
+void ioio_init(uint16_t pm1a_cnt_port, bool print_stats);
 void exit_unexpected(struct vcpu *v);

@@ -3,7 +3,9 @@
 #include "arch/x86/msr.h"
 #include "arch/x86/svm.h"
 #include "arch/x86/svm_bitmaps.h"
+#include "hv/exit_dispatch.h"
 #include "hv/guest_mem.h"
+#include "hv/l1_intercepts.h"
 #include "hv/exception.h"
 #include "hv/log.h"
 #include "hv/memory.h"
@@ -11,6 +13,7 @@
 #include "hv/vcpu.h"
 
 #define L1_ASID 1
+#define PORT_RESET_CONTROL 0xCF9
 
 /* Reset-state hidden parts for a null TR/LDTR (APM Vol. 2, 14.1.3): OVMF
  * runs with TR=0, and the guest must still have a well-formed TR. */
@@ -92,18 +95,6 @@ static void capture_loader(struct vcpu *v, const struct hv_loader_state *ls)
     v->l1.vm_cr = 0;
 }
 
-/* What L0 intercepts in L1 (VMCB01). Everything else runs natively. */
-static void set_intercepts(struct vmcb_control *c)
-{
-    c->intercept_misc1 = VMCB_INTERCEPT1_CPUID | VMCB_INTERCEPT1_MSR_PROT |
-                         VMCB_INTERCEPT1_IOIO_PROT | VMCB_INTERCEPT1_INVLPGA |
-                         VMCB_INTERCEPT1_SHUTDOWN;
-    c->intercept_misc2 = VMCB_INTERCEPT2_VMRUN | VMCB_INTERCEPT2_VMMCALL |
-                         VMCB_INTERCEPT2_VMLOAD | VMCB_INTERCEPT2_VMSAVE |
-                         VMCB_INTERCEPT2_STGI | VMCB_INTERCEPT2_CLGI |
-                         VMCB_INTERCEPT2_SKINIT;
-}
-
 /* MSRs L1 must not reach on the hardware: the SVM MSRs (virtualized per
  * vCPU), and those whose writes could map, remap or expose the hypervisor's
  * memory (APIC base, TOM/TOM2, SYSCFG, SMM range, IORRs). */
@@ -143,10 +134,16 @@ void launch_l1(struct hv_boot_info *info)
     alloc_zeroed(1, &hsave_pa);
     alloc_zeroed(1, &v->host_state_pa);
     build_msrpm(alloc_zeroed(MSRPM_SIZE / 4096, &msrpm_pa));
-    alloc_zeroed(IOPM_SIZE / 4096, &iopm_pa); /* all ports pass through */
+    uint8_t *iopm = alloc_zeroed(IOPM_SIZE / 4096, &iopm_pa);
+    /* All ports pass through but the two that end the machine. */
+    iopm_set(iopm, PORT_RESET_CONTROL, 1, true);
+    if (info->acpi_pm1a_cnt)
+        iopm_set(iopm, info->acpi_pm1a_cnt, 2, true);
+    ioio_init(info->acpi_pm1a_cnt, info->config.print_stats);
 
     struct vmcb_control *c = &v->vmcb01->control;
-    set_intercepts(c);
+    c->intercept_misc1 = L1_INTERCEPT_MISC1;
+    c->intercept_misc2 = L1_INTERCEPT_MISC2;
     c->msrpm_base_pa = msrpm_pa;
     c->iopm_base_pa = iopm_pa;
     c->guest_asid = L1_ASID;
@@ -161,6 +158,10 @@ void launch_l1(struct hv_boot_info *info)
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
     wrmsr(MSR_VM_HSAVE_PA, hsave_pa);
     __asm__ volatile("vmsave %%rax" ::"a"(v->host_state_pa) : "memory");
+    pr_info("memory in use after launch: %lu KiB of the page pool (VMCB01, host save "
+            "areas, MSRPM, IOPM, %lu NPT01 table pages), %lu KiB free",
+            (hv_pages()->npages - page_alloc_free_pages(hv_pages())) * 4,
+            guest_mem_table_pages(), page_alloc_free_pages(hv_pages()) * 4);
     pr_info("launching the loader as L1 (VMCB01 at %#lx, RIP %#lx, ASID %u)",
             v->vmcb01_pa, v->vmcb01->save.rip, L1_ASID);
     run_loop(v);

@@ -76,3 +76,25 @@ def assert_dump(text):
     assert re.search(r"\[hv\] error: guest CS=[0-9a-f]{4} .* IDTR=0000000000000000/0000", text)
     assert re.search(r"\[hv\] error: last \d+ exits \(oldest first\):", text)
     assert re.search(r"\[hv\] error:   #\d+ +SHUTDOWN +code 0x7f", text)
+
+
+def test_print_stats_at_power_off(tmp_path):
+    b = boot(tmp_path, make_image(tmp_path, "print_stats = yes\n"))
+    assert_order = [
+        r"\[l1test\] powering off",
+        r"\[hv\] L1 powers off or suspends the machine \(ACPI PM1a SLP_EN\)",
+        r"\[hv\] exit statistics: \d+ exits",
+        r"\[hv\]   0x72   CPUID +\d+ +\d+ +\d+",
+    ]
+    pos = 0
+    for p in assert_order:
+        m = re.compile(p).search(b.console, pos)
+        assert m, p
+        pos = m.end()
+    assert b.status == 0
+
+
+def test_no_stats_without_print_stats(tmp_path):
+    b = boot(tmp_path, make_image(tmp_path, "log_level = info\n"))
+    assert "[hv] L1 powers off or suspends the machine" in b.console
+    assert "exit statistics" not in b.console

@@ -122,7 +122,7 @@ static void triple_fault(void)
     __asm__ volatile("cli; lidt %0; int3" ::"m"(no_idt));
 }
 
-void run_bench(EFI_HANDLE image);
+void run_bench(void);
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 {
@@ -138,7 +138,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     if (option(opts, "triple-fault") > 0)
         triple_fault();
     else if (option(opts, "bench") > 0)
-        run_bench(image);
+        run_bench();
     else if (option(opts, "checks") > 0) {
         run_l1_checks(systab);
         say("%d passed, %d failed", passed, failed);

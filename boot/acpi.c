@@ -1,0 +1,64 @@
+#include "boot/acpi.h"
+#include <efilib.h>
+
+struct __attribute__((packed)) rsdp {
+    char signature[8];
+    UINT8 checksum;
+    char oem_id[6];
+    UINT8 revision;
+    UINT32 rsdt;
+    UINT32 length;
+    UINT64 xsdt;
+};
+
+struct __attribute__((packed)) sdt_header {
+    char signature[4];
+    UINT32 length;
+    UINT8 revision, checksum;
+    char oem_id[6], oem_table_id[8];
+    UINT32 oem_revision, creator_id, creator_revision;
+};
+
+/* FADT fields (ACPI 6.x, table 5.9): PM1a_CNT_BLK at 64, X_PM1a_CNT_BLK (a
+ * Generic Address Structure) at 172. */
+#define FADT_PM1A_CNT_BLK 64
+#define FADT_X_PM1A_CNT_BLK 172
+#define GAS_SYSTEM_IO 1
+
+static const struct sdt_header *find_fadt(const struct rsdp *rsdp)
+{
+    if (rsdp->revision < 2 || !rsdp->xsdt)
+        return NULL;
+    const struct sdt_header *xsdt = (const void *)(UINTN)rsdp->xsdt;
+    UINTN n = (xsdt->length - sizeof *xsdt) / 8;
+    const UINT8 *entries = (const UINT8 *)(xsdt + 1);
+    for (UINTN i = 0; i < n; i++) {
+        UINT64 pa;
+        CopyMem(&pa, (void *)(entries + 8 * i), 8); /* entries are unaligned */
+        const struct sdt_header *h = (const void *)(UINTN)pa;
+        if (h && CompareMem((void *)h->signature, "FACP", 4) == 0)
+            return h;
+    }
+    return NULL;
+}
+
+UINT16 acpi_pm1a_cnt_port(void)
+{
+    EFI_GUID acpi20 = ACPI_20_TABLE_GUID;
+    void *table = NULL;
+    if (EFI_ERROR(LibGetSystemConfigurationTable(&acpi20, &table)) || !table)
+        return 0;
+    const struct sdt_header *fadt = find_fadt(table);
+    if (!fadt)
+        return 0;
+    const UINT8 *f = (const UINT8 *)fadt;
+    if (fadt->length >= FADT_X_PM1A_CNT_BLK + 12 && f[FADT_X_PM1A_CNT_BLK] == GAS_SYSTEM_IO) {
+        UINT64 addr;
+        CopyMem(&addr, (void *)(f + FADT_X_PM1A_CNT_BLK + 4), 8);
+        if (addr && addr <= 0xFFFF)
+            return (UINT16)addr;
+    }
+    UINT32 blk;
+    CopyMem(&blk, (void *)(f + FADT_PM1A_CNT_BLK), 4);
+    return blk <= 0xFFFF ? (UINT16)blk : 0;
+}

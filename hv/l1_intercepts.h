@@ -1,0 +1,17 @@
+/* What L0 intercepts in L1 (VMCB01); everything else runs natively. Each
+ * intercept here has a handler in hv/exit_dispatch.c (a unit test checks). */
+#pragma once
+#include "arch/x86/vmcb.h"
+
+/* CPUID: the hypervisor's view of the CPU. MSR_PROT/IOIO_PROT: the MSRPM
+ * and IOPM decide per MSR and port. SHUTDOWN: L1's triple fault is dumped
+ * instead of resetting the machine unseen. INVLPGA: an SVM instruction. */
+#define L1_INTERCEPT_MISC1 (VMCB_INTERCEPT1_CPUID | VMCB_INTERCEPT1_MSR_PROT | \
+                            VMCB_INTERCEPT1_IOIO_PROT | VMCB_INTERCEPT1_INVLPGA | \
+                            VMCB_INTERCEPT1_SHUTDOWN)
+/* The SVM instructions: VMRUN must be intercepted (APM 15.5.1), the rest
+ * are L0's to emulate or refuse; VMMCALL is the hypercall. */
+#define L1_INTERCEPT_MISC2 (VMCB_INTERCEPT2_VMRUN | VMCB_INTERCEPT2_VMMCALL | \
+                            VMCB_INTERCEPT2_VMLOAD | VMCB_INTERCEPT2_VMSAVE | \
+                            VMCB_INTERCEPT2_STGI | VMCB_INTERCEPT2_CLGI | \
+                            VMCB_INTERCEPT2_SKINIT)
