@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from conftest import boot, make_image  # noqa: E402
 
 PER_TRIP = re.compile(r"\[l1test\] bench: per CPUID round trip: (\d+) ticks")
+CALIBRATION = re.compile(r"\[l1test\] bench: calibration: (\d+) instructions took (\d+) ticks")
 
 
 def run(tmp, label, cpu, icount):
@@ -28,9 +29,14 @@ def run(tmp, label, cpu, icount):
     d.mkdir()
     extra = ["-icount", "shift=0"] if icount else []
     b = boot(d, make_image(d, "cmdline = bench\n"), cpu=cpu, timeout=300, extra=extra)
-    m = PER_TRIP.search(b.console)
-    if not m:
+    m, c = PER_TRIP.search(b.console), CALIBRATION.search(b.console)
+    if not m or not c:
         sys.exit(f"bench: no figure from the {label} run:\n{b.console[-2000:]}")
+    if icount:
+        # With -icount shift=0 a tick should be one instruction: check it.
+        ratio = int(c.group(2)) / int(c.group(1))
+        if not 0.95 < ratio < 1.05:
+            sys.exit(f"bench: under -icount, {ratio:.3f} ticks per instruction, not 1")
     return int(m.group(1)), b.console
 
 

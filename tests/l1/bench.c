@@ -29,12 +29,27 @@ static uint64_t time_loop(int exit)
     return rdtsc_serialized() - t0;
 }
 
+/* RDTSC ticks for CALIBRATE_INSNS instructions of a known loop (3 per
+ * round: NOP, DEC, JNZ): tells whether a tick is an instruction (-icount
+ * shift=0) or a host cycle. */
+#define CALIBRATE_ROUNDS 100000
+#define CALIBRATE_INSNS (3 * CALIBRATE_ROUNDS)
+static uint64_t time_known_loop(void)
+{
+    uint64_t t0 = rdtsc_serialized();
+    __asm__ volatile("mov %0, %%ecx\n1: nop\n dec %%ecx\n jnz 1b" ::"i"(CALIBRATE_ROUNDS)
+                     : "ecx", "memory");
+    return rdtsc_serialized() - t0;
+}
+
 void run_bench(void)
 {
     __asm__ volatile("cli" ::: "memory");
     time_loop(1); /* warm up */
     uint64_t with_exit = time_loop(1), without = time_loop(0);
+    uint64_t known = time_known_loop();
     __asm__ volatile("sti" ::: "memory");
+    say("bench: calibration: %d instructions took %ld ticks", CALIBRATE_INSNS, known);
     say("bench: %d CPUID round trips: %ld ticks total, loop overhead %ld",
         ROUNDS, with_exit, without);
     say("bench: per CPUID round trip: %ld ticks", (with_exit - without) / ROUNDS);
