@@ -66,7 +66,11 @@ int core_entry(struct hv_boot_info *info)
     }
     tlb_init(svm_has(&caps, SVM_FEAT_FLUSH_BY_ASID));
     vcpu_init_caps(svm_has(&caps, SVM_FEAT_NRIPS));
-    guest_mem_init(info);
-    pr_info("core initialized");
-    launch_l1(info); /* the loader resumes as L1; we stay in the run loop */
+    if (guest_mem_init(info)) {
+        pr_info("core initialized");
+        launch_l1(info); /* the loader resumes as L1; we stay in the run loop */
+    }
+    pr_err("out of hypervisor memory (memory_mb=%u): not starting", info->config.memory_mb);
+    fpu_guest_restore();
+    return 2;
 }

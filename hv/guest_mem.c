@@ -45,7 +45,7 @@ static uint64_t phys_space_top(void)
     return 1ULL << bits;
 }
 
-void guest_mem_init(const struct hv_boot_info *info)
+bool guest_mem_init(const struct hv_boot_info *info)
 {
     ram = info->ram;
     nram = info->nram;
@@ -54,16 +54,15 @@ void guest_mem_init(const struct hv_boot_info *info)
     npt01_root = npt_build_identity(&npt_mem, phys_limit, info->region_pa,
                                     info->region_size, gb);
     uint64_t *decoy = npt_alloc_page(0, &decoy_pa);
-    if (!npt01_root || !decoy) {
-        pr_err("out of hypervisor memory building NPT01 (memory_mb too small)");
-        hv_fatal_stop();
-    }
+    if (!npt01_root || !decoy)
+        return false;
     for (int i = 0; i < 512; i++)
         decoy[i] = DECOY_FILL;
     pr_info("NPT01: identity map of %lu GiB guest-physical, %s pages, "
             "hypervisor region %#lx-%#lx left out, %lu table pages",
             phys_limit >> 30, gb ? "1 GiB" : "2 MiB", info->region_pa,
             info->region_pa + info->region_size - 1, npt_table_pages(&npt_mem, npt01_root));
+    return true;
 }
 
 uint64_t guest_mem_npt01_root(void) { return npt01_root; }

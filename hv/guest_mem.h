@@ -6,7 +6,8 @@
 #include <stdint.h>
 #include "hv/boot_info.h"
 
-void guest_mem_init(const struct hv_boot_info *info);
+/* false when the hypervisor's memory cannot hold NPT01. */
+bool guest_mem_init(const struct hv_boot_info *info);
 uint64_t guest_mem_npt01_root(void);
 /* Is [gpa, gpa + len) inside one RAM range of L1 and outside the
  * hypervisor's region? Only such buffers are read or written for L1. */

@@ -6,7 +6,6 @@
 #include "hv/exit_dispatch.h"
 #include "hv/guest_mem.h"
 #include "hv/l1_intercepts.h"
-#include "hv/exception.h"
 #include "hv/log.h"
 #include "hv/memory.h"
 #include "hv/run_loop.h"
@@ -116,10 +115,8 @@ static void build_msrpm(uint8_t *msrpm)
 static void *alloc_zeroed(uint64_t pages, uint64_t *pa)
 {
     *pa = page_alloc(hv_pages(), pages, 1);
-    if (!*pa) {
-        pr_err("out of hypervisor memory at launch (memory_mb too small)");
-        hv_fatal_stop();
-    }
+    if (!*pa)
+        return 0;
     uint64_t *p = hv_pa_to_va(*pa);
     for (uint64_t i = 0; i < pages * 512; i++)
         p[i] = 0;
@@ -131,10 +128,13 @@ void launch_l1(struct hv_boot_info *info)
     struct vcpu *v = vcpu_current();
     uint64_t hsave_pa, msrpm_pa, iopm_pa;
     v->vmcb01 = alloc_zeroed(1, &v->vmcb01_pa);
-    alloc_zeroed(1, &hsave_pa);
-    alloc_zeroed(1, &v->host_state_pa);
-    build_msrpm(alloc_zeroed(MSRPM_SIZE / 4096, &msrpm_pa));
+    void *hsave = alloc_zeroed(1, &hsave_pa);
+    void *host_state = alloc_zeroed(1, &v->host_state_pa);
+    uint8_t *msrpm = alloc_zeroed(MSRPM_SIZE / 4096, &msrpm_pa);
     uint8_t *iopm = alloc_zeroed(IOPM_SIZE / 4096, &iopm_pa);
+    if (!v->vmcb01 || !hsave || !host_state || !msrpm || !iopm)
+        return; /* nothing is enabled yet: the loader boots on without us */
+    build_msrpm(msrpm);
     /* All ports pass through but the two that end the machine. */
     iopm_set(iopm, PORT_RESET_CONTROL, 1, true);
     if (info->acpi_pm1a_cnt)

@@ -4,4 +4,6 @@
 #pragma once
 #include "hv/boot_info.h"
 
-__attribute__((noreturn)) void launch_l1(struct hv_boot_info *info);
+/* Returns only if it could not launch (out of hypervisor memory), before
+ * anything was enabled. */
+void launch_l1(struct hv_boot_info *info);
