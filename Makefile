@@ -29,6 +29,7 @@ CORE_C   := hv/entry.c hv/log.c hv/fpu.c hv/exception.c hv/symbols.c \
 	hv/exit_svm_insn.c hv/exit_npf.c hv/exit_shutdown.c hv/exit_ioio.c \
 	hv/guest_mem.c \
 	hv/npt.c hv/insn_len.c hv/stats.c hv/tlb.c arch/x86/svm_bitmaps.c \
+	hv/nested.c hv/nested_maps.c hv/npt02.c hv/vmcb12_check.c hv/tlb_policy.c \
 	lib/newlib_glue.c lib/ringbuf.c \
 	lib/page_alloc.c arch/x86/uart16550.c arch/x86/cpu_features.c \
 	arch/x86/svm_probe.c arch/x86/svm_exit_names.c boot/config.c
@@ -53,8 +54,8 @@ LOADER_ASM := boot/enter_core.asm boot/core_blob.asm
 LOADER_OBJ := $(LOADER_C:%.c=$(BUILD)/boot/%.o) $(LOADER_ASM:%.asm=$(BUILD)/boot/%.o)
 
 L1_C   := tests/l1/main.c tests/l1/l1_checks.c tests/l1/fpu_check.c \
-	tests/l1/bench.c arch/x86/uart16550.c
-L1_ASM := tests/l1/fault_catch.asm tests/l1/fpu_exits.asm
+	tests/l1/bench.c tests/l1/nested_checks.c arch/x86/uart16550.c arch/x86/svm_bitmaps.c
+L1_ASM := tests/l1/fault_catch.asm tests/l1/fpu_exits.asm tests/l1/l2_guest.asm
 L1_OBJ := $(L1_C:%.c=$(BUILD)/l1/%.o) $(L1_ASM:%.asm=$(BUILD)/l1/%.o)
 
 # --- host unit tests: tests/unit/test_X.c plus the sources under test

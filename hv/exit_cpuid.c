@@ -3,18 +3,29 @@
  *   0x40000000:       EAX = highest hypervisor leaf, EBX:ECX:EDX = signature
  *   0x40000001:       EAX = hypercall ABI version; other leaves up to
  *                     0x400000FF read as zero
- *   0x80000001:       ECX[2] SVM cleared, and
- *   0x8000000A:       all zero: until nested SVM is implemented, L1 sees a
- *                     CPU without SVM (its SVM instructions raise #UD). */
+ *   0x8000000A:       the SVM features L0 implements for L1 (nested.c):
+ *                     revision 1, NESTED_ASIDS ASIDs, NP and FlushByAsid
+ *                     (L0 honours TLB_CONTROL 3 and 7 of VMCB12), NRIPS
+ *                     only when the CPU has it (L0 passes nRIP on). Not
+ *                     offered: VMCB clean bits, vGIF, decode assists,
+ *                     AVIC, LBR virtualization, pause filter, ... */
 #include "hv/exit_dispatch.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/svm.h"
+#include "arch/x86/cpu_features.h"
 #include "hv/hypercall_abi.h"
+#include "hv/nested.h"
 
 #define CPUID_1_ECX_HYPERVISOR (1u << 31)
 #define HV_LEAF_BASE 0x40000000u
 #define HV_LEAF_MAX 0x40000001u
 #define HV_LEAF_END 0x400000FFu
+
+static uint32_t l1_svm_features(uint32_t host_edx)
+{
+    uint32_t f = (1u << SVM_FEAT_NP) | (1u << SVM_FEAT_FLUSH_BY_ASID);
+    return f | (host_edx & (1u << SVM_FEAT_NRIPS));
+}
 
 static uint32_t sig_word(unsigned i)
 {
@@ -38,11 +49,9 @@ static struct cpuid_regs l1_view(uint32_t leaf, struct cpuid_regs r)
     case 1:
         r.ecx |= CPUID_1_ECX_HYPERVISOR;
         break;
-    case 0x80000001u:
-        r.ecx &= ~CPUID_80000001_ECX_SVM;
-        break;
     case CPUID_SVM_LEAF:
-        r = (struct cpuid_regs){ 0 };
+        r = (struct cpuid_regs){ .eax = 1, .ebx = NESTED_ASIDS, .ecx = 0,
+                                 .edx = l1_svm_features(r.edx) };
         break;
     }
     return r;

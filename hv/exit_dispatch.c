@@ -1,5 +1,6 @@
 #include "hv/exit_dispatch.h"
 #include "arch/x86/svm.h"
+#include "hv/nested.h"
 
 /* Exit codes L0 intercepts in L1 (hv/launch.c sets the matching intercept
  * bits); the table is indexed by code for codes below 0x100. */
@@ -16,6 +17,7 @@ static const exit_handler_fn low_handlers[0x100] = {
     [VMEXIT_SKINIT] = exit_svm_insn,
     [VMEXIT_INVLPGA] = exit_svm_insn,
     [VMEXIT_SHUTDOWN] = exit_shutdown,
+    [VMEXIT_NMI] = exit_nmi,
 };
 
 exit_handler_fn exit_handler_for(uint64_t exitcode)
@@ -29,5 +31,8 @@ exit_handler_fn exit_handler_for(uint64_t exitcode)
 
 void exit_dispatch(struct vcpu *v)
 {
-    exit_handler_for(v->vmcb->control.exitcode)(v);
+    if (v->nested.in_l2)
+        nested_l2_exit(v); /* L1's intercepts decide first */
+    else
+        exit_handler_for(v->vmcb->control.exitcode)(v);
 }

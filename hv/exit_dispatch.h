@@ -20,3 +20,4 @@ void exit_ioio(struct vcpu *v);
  * print the statistics when L1 resets or powers off. */
 void ioio_init(uint16_t pm1a_cnt_port, bool print_stats);
 void exit_unexpected(struct vcpu *v);
+void exit_nmi(struct vcpu *v);

@@ -34,7 +34,7 @@ static bool write_efer(struct vcpu *v, uint64_t val)
     v->l1.efer_svme = val & EFER_SVME;
     /* The real EFER keeps SVME: VMRUN requires it (15.5.1). */
     s->efer = (val & ~EFER_LMA) | (s->efer & EFER_LMA) | EFER_SVME;
-    tlb_request(v, TLB_FLUSH_L1); /* NXE changes what translations mean */
+    tlb_l1_changed(v); /* NXE changes what translations mean */
     return true;
 }
 

@@ -1,12 +1,38 @@
-/* VMRUN, VMLOAD, VMSAVE, STGI, CLGI, SKINIT and INVLPGA in L1. L1 sees a
- * CPU without SVM (hv/exit_cpuid.c), and there these instructions raise
- * #UD (APM Vol. 3, their exception tables: "SVM not available"). Nested SVM
- * replaces this handler. */
+/* L1's SVM instructions (all intercepted, BRIEF §3), emulated in
+ * hv/nested.c; and NMIs that arrive while L1's emulated GIF is clear. */
 #include "hv/exit_dispatch.h"
-
-#define VEC_UD 6
+#include "arch/x86/svm.h"
+#include "hv/nested.h"
 
 void exit_svm_insn(struct vcpu *v)
 {
-    vcpu_inject_exception(v, VEC_UD, false, 0);
+    switch (v->vmcb->control.exitcode) {
+    case VMEXIT_VMRUN:
+        nested_vmrun(v);
+        return;
+    case VMEXIT_VMLOAD:
+        nested_vmload(v);
+        return;
+    case VMEXIT_VMSAVE:
+        nested_vmsave(v);
+        return;
+    case VMEXIT_STGI:
+        nested_stgi(v);
+        return;
+    case VMEXIT_CLGI:
+        nested_clgi(v);
+        return;
+    case VMEXIT_INVLPGA:
+        nested_invlpga(v);
+        return;
+    }
+    /* SKINIT: secure init is not offered to L1 (CPUID 0x80000001 ECX[12]
+     * passes through as the CPU has it, but SKINIT would hand the machine
+     * to a secure loader outside the hypervisor). */
+    vcpu_inject_exception(v, 6 /* #UD */, false, 0);
+}
+
+void exit_nmi(struct vcpu *v)
+{
+    nested_l1_nmi(v);
 }

@@ -59,6 +59,14 @@ static int64_t call_meminfo(struct vcpu *v)
     return HV_OK;
 }
 
+static int64_t call_nested_info(struct vcpu *v)
+{
+    v->regs.rbx = v->nested.vmruns;
+    v->regs.rcx = v->nested.reflected;
+    v->regs.rdx = page_alloc_free_pages(hv_pages());
+    return HV_OK;
+}
+
 static int64_t hypercall(struct vcpu *v, uint64_t fn)
 {
     switch (fn) {
@@ -73,6 +81,8 @@ static int64_t hypercall(struct vcpu *v, uint64_t fn)
         return HV_OK;
     case HV_CALL_MEMINFO:
         return call_meminfo(v);
+    case HV_CALL_NESTED_INFO:
+        return call_nested_info(v);
     }
     return HV_ENOSYS;
 }

@@ -4,6 +4,9 @@
 #include "hv/log.h"
 #include "hv/memory.h"
 #include "hv/npt.h"
+#include "hv/npt02.h"
+#include "hv/tlb.h"
+#include "hv/nested_maps.h"
 #include "hv/exception.h"
 
 #define CPUID_EXT1_EDX_PAGE1GB (1u << 26)
@@ -99,4 +102,96 @@ bool guest_mem_hv_access(uint64_t gpa, uint64_t rip, bool write)
         hv_fatal_stop();
     }
     return true;
+}
+
+/* --- L2 on the shadow NPT02 (hv/npt02.c) ------------------------------- */
+static struct npt02 npt02_state;
+
+bool guest_mem_npt02_init(uint64_t *root)
+{
+    bool host_nx = (rdmsr(0xC0000080u) & (1ULL << 11)) != 0;
+    if (!npt02_init(&npt02_state, &npt_mem, npt01_root, host_nx))
+        return false;
+    *root = npt02_state.root;
+    return true;
+}
+
+void guest_mem_npt02_reset(void)
+{
+    npt02_reset(&npt02_state);
+}
+
+/* NPT12 is read from L1's RAM only; anything else reads as all-ones. */
+static bool npt12_read(void *ctx, uint64_t gpa, uint64_t *val)
+{
+    (void)ctx;
+    if ((gpa & 7) || !l1_ram_ok(gpa, 8))
+        return false;
+    *val = *(volatile uint64_t *)gpa;
+    return true;
+}
+
+static bool npt12_cmpxchg(void *ctx, uint64_t gpa, uint64_t old, uint64_t val)
+{
+    (void)ctx;
+    if ((gpa & 7) || !l1_ram_ok(gpa, 8))
+        return false;
+    return __atomic_compare_exchange_n((uint64_t *)gpa, &old, val, false, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_SEQ_CST);
+}
+
+enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint64_t l2_gpa,
+                                      uint64_t info1, uint64_t *reflect_info1)
+{
+    const struct vmcb_save *l1 = &v->vmcb01->save;
+    struct npt12 n = {
+        .read = npt12_read,
+        .cmpxchg = npt12_cmpxchg,
+        .root = npt12_root,
+        .phys_limit = phys_limit,
+        .nxe = (l1->efer & (1ULL << 11)) != 0,
+        .smep = (l1->cr4 & (1ULL << 20)) != 0,
+        .gbpages = (cpuid(0x80000001u, 0).edx & CPUID_EXT1_EDX_PAGE1GB) != 0,
+    };
+    for (int attempt = 0; attempt < 3; attempt++) {
+        struct npt02_result r;
+        uint64_t size;
+        bool was_mapped = npt_lookup(&npt_mem, npt02_state.root, l2_gpa, &size) != 0;
+        switch (npt02_fault(&npt02_state, &n, l2_gpa, info1, &r)) {
+        case NPT02_MAPPED:
+            /* A new entry needs no flush (absent entries are not cached);
+             * one that gained rights (dirty, writable) does. */
+            if (was_mapped)
+                tlb_npt02_changed(v);
+            return NPT02_FILLED;
+        case NPT02_RETRY:
+            return NPT02_FILLED;
+        case NPT02_REFLECT:
+            *reflect_info1 = r.exitinfo1;
+            return NPT02_TO_L1;
+        case NPT02_HV_REGION:
+            /* A page L0 write-protects (L1's permission maps), or memory L1
+             * does not have (the hypervisor's region): the write goes
+             * through as for L1 / the same decoy page L1 would get. */
+            if ((info1 & 2) && nested_maps_l1_write(v, r.l1_gpa))
+                continue;
+            if (!guest_mem_hv_access(r.l1_gpa, v->vmcb->save.rip, info1 & 2))
+                return NPT02_TO_L1_NOT_MAPPED;
+            continue;
+        case NPT02_NO_MEMORY:
+            npt02_reset(&npt02_state);
+            tlb_npt02_changed(v);
+            continue;
+        }
+    }
+    return NPT02_TO_L1_NOT_MAPPED;
+}
+
+void guest_mem_set_writable(uint64_t gpa, bool writable)
+{
+    uint64_t flags = writable ? NPT_RWX : (PTE_P | PTE_U);
+    if (!npt_map_4k(&npt_mem, npt01_root, gpa & ~0xFFFULL, gpa & ~0xFFFULL, flags)) {
+        pr_err("out of hypervisor memory changing NPT01");
+        hv_fatal_stop();
+    }
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "hv/boot_info.h"
+#include "hv/vcpu.h"
 
 /* false when the hypervisor's memory cannot hold NPT01. */
 bool guest_mem_init(const struct hv_boot_info *info);
@@ -18,3 +19,17 @@ uint64_t guest_phys_limit(void);
 bool guest_mem_hv_access(uint64_t gpa, uint64_t rip, bool write);
 uint64_t guest_mem_hv_accesses(void);
 uint64_t guest_mem_table_pages(void);
+
+/* L2 with nested paging: the shadow NPT02 (= NPT01 o NPT12). */
+bool guest_mem_npt02_init(uint64_t *root);
+void guest_mem_npt02_reset(void);
+enum npt02_fill {
+    NPT02_FILLED,           /* resume L2 */
+    NPT02_TO_L1,            /* reflect #NPF with *reflect_info1 */
+    NPT02_TO_L1_NOT_MAPPED, /* could not map (out of memory): fatal */
+};
+enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint64_t l2_gpa,
+                                      uint64_t info1, uint64_t *reflect_info1);
+/* Write-protects (or unprotects) one 4 KiB page of L1 in NPT01. The caller
+ * requests the TLB flush that fewer rights need. */
+void guest_mem_set_writable(uint64_t gpa, bool writable);

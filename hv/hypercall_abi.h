@@ -26,6 +26,9 @@ enum hv_call {
     /* -> RBX = hypervisor region base, RCX = its size, RDX = number of L1
      *    accesses to it so far (see "L1 and the hypervisor's memory"). */
     HV_CALL_MEMINFO = 4,
+    /* -> RBX = emulated VMRUNs of this vCPU, RCX = L2 exits reflected to
+     *    L1, RDX = free pages in the hypervisor's page pool. */
+    HV_CALL_NESTED_INFO = 5,
 };
 
 #define HV_LOG_MAX 256

@@ -15,3 +15,12 @@
                             VMCB_INTERCEPT2_VMLOAD | VMCB_INTERCEPT2_VMSAVE | \
                             VMCB_INTERCEPT2_STGI | VMCB_INTERCEPT2_CLGI | \
                             VMCB_INTERCEPT2_SKINIT)
+
+/* What L0 intercepts in L2 (VMCB02) whatever L1 asks (BRIEF §3): the SVM
+ * instructions (no SVM inside L2 unless L1 emulates it), the MSRs that
+ * protect the hypervisor (the merged MSRPM carries L0's bits), SHUTDOWN. */
+#define L2_INTERCEPT_MISC1_L0 (VMCB_INTERCEPT1_MSR_PROT | VMCB_INTERCEPT1_INVLPGA | \
+                               VMCB_INTERCEPT1_SHUTDOWN)
+#define L2_INTERCEPT_MISC2_L0 (VMCB_INTERCEPT2_VMRUN | VMCB_INTERCEPT2_VMLOAD | \
+                               VMCB_INTERCEPT2_VMSAVE | VMCB_INTERCEPT2_STGI | \
+                               VMCB_INTERCEPT2_CLGI | VMCB_INTERCEPT2_SKINIT)

@@ -8,7 +8,10 @@
 #include "hv/l1_intercepts.h"
 #include "hv/log.h"
 #include "hv/memory.h"
+#include "hv/nested.h"
+#include "hv/nested_maps.h"
 #include "hv/run_loop.h"
+#include "hv/tlb.h"
 #include "hv/vcpu.h"
 
 #define L1_ASID 1
@@ -135,6 +138,9 @@ void launch_l1(struct hv_boot_info *info)
     if (!v->vmcb01 || !hsave || !host_state || !msrpm || !iopm)
         return; /* nothing is enabled yet: the loader boots on without us */
     build_msrpm(msrpm);
+    nested_maps_init(msrpm);
+    if (!nested_init(v, vcpu_has_nrips()))
+        return;
     /* All ports pass through but the two that end the machine. */
     iopm_set(iopm, PORT_RESET_CONTROL, 1, true);
     if (info->acpi_pm1a_cnt)
@@ -149,7 +155,7 @@ void launch_l1(struct hv_boot_info *info)
     c->guest_asid = L1_ASID;
     c->nested_ctl = VMCB_NP_ENABLE;
     c->n_cr3 = guest_mem_npt01_root();
-    v->tlb_requests = TLB_FLUSH_L1; /* whatever ASID 1 held before is stale */
+    tlb_vcpu_init(v); /* owes a first flush: the ASIDs may hold stale entries */
     capture_loader(v, &info->loader);
     v->vmcb = v->vmcb01;
     v->vmcb_pa = v->vmcb01_pa;

@@ -1,4 +1,5 @@
 #include "hv/stats.h"
+#include "arch/x86/cpu.h"
 #include "arch/x86/svm.h"
 #include "hv/log.h"
 
@@ -17,12 +18,6 @@ static uint64_t total;
 static uint64_t exit_tsc;
 static unsigned current_slot = NSLOTS; /* none */
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((uint64_t)hi << 32) | lo;
-}
 
 static unsigned slot_of(uint64_t code)
 {
@@ -34,7 +29,7 @@ static unsigned slot_of(uint64_t code)
 
 void stats_exit_begin(const struct vmcb_control *c, uint64_t rip)
 {
-    exit_tsc = rdtsc();
+    exit_tsc = rdtsc_now();
     current_slot = slot_of(c->exitcode);
     slots[current_slot].count++;
     last[total % STATS_LAST_EXITS] =
@@ -45,7 +40,7 @@ void stats_exit_begin(const struct vmcb_control *c, uint64_t rip)
 void stats_exit_done(void)
 {
     if (current_slot < NSLOTS)
-        slots[current_slot].cycles += rdtsc() - exit_tsc;
+        slots[current_slot].cycles += rdtsc_now() - exit_tsc;
     current_slot = NSLOTS;
 }
 

@@ -1,32 +1,47 @@
 #include "hv/tlb.h"
+#include "hv/guest_mem.h"
 
-static uint8_t flush_l1_control = VMCB_TLB_CONTROL_FLUSH_ALL;
-static uint64_t flushes;
+static bool cpu_flush_by_asid;
 
-/* FlushByAsid (CPUID 0x8000000A EDX[6]) flushes only the guest's ASID;
- * without it (e.g. QEMU's TCG) the only choice is a full flush. */
+/* FlushByAsid (CPUID 0x8000000A EDX[6]) flushes only one ASID; without it
+ * (e.g. QEMU's TCG) the only choice is a full flush. */
 void tlb_init(bool flush_by_asid)
 {
-    flush_l1_control = flush_by_asid ? VMCB_TLB_CONTROL_FLUSH_ASID : VMCB_TLB_CONTROL_FLUSH_ALL;
+    cpu_flush_by_asid = flush_by_asid;
 }
 
-void tlb_request(struct vcpu *v, uint32_t requests)
+void tlb_vcpu_init(struct vcpu *v)
 {
-    v->tlb_requests |= requests;
+    tlb_policy_init(&v->tlb, cpu_flush_by_asid);
+}
+
+void tlb_l1_changed(struct vcpu *v) { tlb_on_l1_flush_request(&v->tlb); }
+void tlb_npt01_changed(struct vcpu *v) { tlb_on_npt01_change(&v->tlb); }
+void tlb_npt02_changed(struct vcpu *v) { tlb_on_npt02_change(&v->tlb); }
+
+void tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12)
+{
+    tlb_on_vmrun12(&v->tlb, vasid, ncr3, tlb_control12);
+}
+
+/* INVLPGA with ASID 0 names L1's own translations (APM 15.16.2). */
+void tlb_invlpga(struct vcpu *v, uint32_t asid)
+{
+    if (asid == 0)
+        tlb_on_l1_flush_request(&v->tlb);
+    else
+        tlb_on_invlpga(&v->tlb, asid);
 }
 
 void tlb_apply_requests(struct vcpu *v)
 {
-    uint8_t control = VMCB_TLB_CONTROL_DO_NOTHING;
-    if (v->tlb_requests & TLB_FLUSH_L1) {
-        control = flush_l1_control;
-        flushes++;
-    }
-    v->tlb_requests = 0;
-    v->vmcb->control.tlb_control = control;
+    bool l2 = v->nested.in_l2;
+    if (l2 && tlb_take_npt02_resync(&v->tlb))
+        guest_mem_npt02_reset();
+    v->vmcb->control.tlb_control = tlb_control_for_vmrun(&v->tlb, l2 ? TLB_CTX_L2 : TLB_CTX_L1);
 }
 
-uint64_t tlb_flush_count(void)
+uint64_t tlb_flush_count(const struct vcpu *v)
 {
-    return flushes;
+    return v->tlb.flushes_asid + v->tlb.flushes_all;
 }

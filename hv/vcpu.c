@@ -19,6 +19,11 @@ void vcpu_init_caps(bool has_nrips)
     cpu_has_nrips = has_nrips;
 }
 
+bool vcpu_has_nrips(void)
+{
+    return cpu_has_nrips;
+}
+
 void vcpu_skip_insn(struct vcpu *v)
 {
     struct vmcb *vmcb = v->vmcb;

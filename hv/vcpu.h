@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "arch/x86/vmcb.h"
+#include "hv/tlb_policy.h"
 
 /* Guest GPRs other than RAX and RSP (those live in the VMCB save area).
  * arch/x86/vmrun.asm addresses them by offset. */
@@ -20,20 +21,33 @@ struct l1_svm_msrs {
     uint64_t vm_cr;
 };
 
-/* Pending TLB-flush requests, turned into TLB_CONTROL of the VMCB that runs
- * next (APM 15.16: TLB_CONTROL acts at the next VMRUN of that VMCB). */
-enum tlb_request {
-    TLB_FLUSH_L1 = 1u << 0,
+
+/* Nested SVM state: what L1 set up for the L2 it runs (hv/nested.c). */
+struct nested {
+    bool in_l2;              /* the current VMCB is VMCB02 */
+    bool gif;                /* L1's global interrupt flag (emulated) */
+    bool nmi_pending;        /* an NMI held while L1's GIF was clear */
+    uint64_t vmcb12_pa;      /* L1's VMCB for the running L2 */
+    struct vmcb *vmcb12;     /* the private copy, read once per VMRUN */
+    struct vmcb *vmcb02;
+    uint64_t vmcb02_pa;
+    uint64_t msrpm02_pa, iopm02_pa; /* merged permission maps */
+    uint8_t *msrpm02, *iopm02;
+    uint64_t merged_msrpm12, merged_iopm12; /* L1 maps the merge is for (0 none) */
+    uint64_t npt02_root;
+    uint64_t npt12_root;     /* VMCB12's nCR3 while L2 runs with NP */
+    uint64_t vmruns, reflected, l0_handled, invalid;
 };
 
 struct vcpu {
     struct guest_regs regs;
-    struct vmcb *vmcb;       /* the VMCB that runs next (VMCB01 today) */
+    struct vmcb *vmcb;       /* the VMCB that runs next: VMCB01 or VMCB02 */
     uint64_t vmcb_pa;
     struct vmcb *vmcb01;
     uint64_t vmcb01_pa;
+    struct nested nested;
     uint64_t host_state_pa;  /* VMSAVE area for the host's TR, FS, GS, ... */
-    uint32_t tlb_requests;
+    struct tlb_policy tlb;   /* flush requests per context (hv/tlb.h) */
     struct l1_svm_msrs l1;
     uint32_t id;
 };
@@ -49,3 +63,4 @@ void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint3
 /* Prints the guest state of the current VMCB and the last exits. */
 void vcpu_dump(const struct vcpu *v, const char *why);
 void vcpu_init_caps(bool has_nrips);
+bool vcpu_has_nrips(void);

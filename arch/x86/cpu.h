@@ -10,6 +10,8 @@
 #define CR0_TS (1ULL << 3)
 #define CR0_NE (1ULL << 5)
 #define CR0_WP (1ULL << 16)
+#define CR0_NW (1ULL << 29)
+#define CR0_CD (1ULL << 30)
 #define CR0_PG (1ULL << 31)
 
 #define CR4_PAE        (1ULL << 5)
@@ -65,6 +67,13 @@ DEFINE_CR_ACCESS(2)
 DEFINE_CR_ACCESS(3)
 DEFINE_CR_ACCESS(4)
 #undef DEFINE_CR_ACCESS
+
+static inline uint64_t rdtsc_now(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
 
 static inline uint64_t read_rflags(void)
 {

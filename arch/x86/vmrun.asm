@@ -1,4 +1,5 @@
-; svm_run(struct guest_regs *regs, uint64_t vmcb_pa, uint64_t host_state_pa)
+; svm_run(struct guest_regs *regs, uint64_t vmcb_pa, uint64_t host_state_pa,
+;         bool host_if)
 ; One guest entry and exit (APM Vol. 2, 15.5 and 15.6):
 ;   VMLOAD  the guest's FS, GS, TR, LDTR, KernelGsBase, STAR... from its VMCB
 ;   VMRUN   (the CPU saves the host's RIP, RSP, RAX, CR*, EFER, segments in
@@ -7,6 +8,9 @@
 ;   VMLOAD  the host's own TR, FS, GS, ... (host_state_pa), since #VMEXIT
 ;           does not restore them
 ; The guest GPRs other than RAX/RSP travel through *regs.
+; The host runs with GIF clear (CLGI here; #VMEXIT clears it too), so with
+; host_if it can set RFLAGS.IF for the guest run without ever taking an
+; interrupt itself: VMRUN sets GIF, #VMEXIT clears it.
 bits 64
 default rel
 section .text
@@ -37,6 +41,11 @@ svm_run:
     push rdx                    ; host_state_pa
     push rdi                    ; regs
     mov rax, rsi                ; VMRUN/VMLOAD/VMSAVE take the VMCB in RAX
+    clgi
+    test cl, cl
+    jz .if_clear
+    sti
+.if_clear:
 
     vmload
     mov rbx, [rdi + G_RBX]
@@ -54,7 +63,8 @@ svm_run:
     mov r15, [rdi + G_R15]
     mov rdi, [rdi + G_RDI]
     vmrun
-    ; #VMEXIT: RAX, RSP and the rest of the host state are back.
+    ; #VMEXIT: RAX, RSP and the rest of the host state are back; GIF is 0.
+    cli
     vmsave
     push rdi                    ; guest RDI; [rsp + 8] is regs
     mov rdi, [rsp + 8]

@@ -11,7 +11,7 @@ from conftest import boot, make_image
 # test fails if one is missing, so a check cannot silently stop running.
 L1_CHECKS = """
 hypercall_meminfo cpuid_hypervisor_bit cpuid_hypervisor_leaf cpuid_abi_version
-cpuid_svm_hidden vmrun_raises_ud stgi_raises_ud efer_svme_set_reads_back
+cpuid_svm_offered vmrun_raises_ud stgi_raises_ud efer_svme_set_reads_back
 efer_svme_clear_reads_back efer_reserved_bit_gp efer_lme_change_gp
 vm_hsave_pa_reads_back vm_hsave_pa_unaligned_gp vm_hsave_pa_hypervisor_gp
 vm_hsave_pa_hypervisor_end_gp vm_hsave_pa_beyond_maxphys_gp

@@ -6,6 +6,7 @@
  * (LoadOptions) selects what it does:
  *   (empty)        show what CPUID leaf 0x40000000 says, then power off
  *   checks         run the L1 checks; "[l1test] N passed, M failed"
+ *   nested         run the nested-SVM scenarios (L1 as a guest hypervisor)
  *   triple-fault   make the CPU triple-fault (the hypervisor dumps L1)
  *   bench          the exit round-trip benchmark (tests/l1/bench.c)
  *   exit=N         at the end, leave QEMU through isa-debug-exit (port 0xf4)
@@ -139,8 +140,11 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
         triple_fault();
     else if (option(opts, "bench") > 0)
         run_bench();
-    else if (option(opts, "checks") > 0) {
-        run_l1_checks(systab);
+    else if (option(opts, "checks") > 0 || option(opts, "nested") > 0) {
+        if (option(opts, "checks") > 0)
+            run_l1_checks(systab);
+        if (option(opts, "nested") > 0)
+            run_nested_checks();
         say("%d passed, %d failed", passed, failed);
         if (failed && code < 0)
             code = 1;

@@ -18,6 +18,8 @@ void exit_shutdown(struct vcpu *v) { (void)v; }
 void exit_npf(struct vcpu *v) { (void)v; }
 void exit_ioio(struct vcpu *v) { (void)v; }
 void exit_unexpected(struct vcpu *v) { (void)v; }
+void exit_nmi(struct vcpu *v) { (void)v; }
+void nested_l2_exit(struct vcpu *v) { (void)v; }
 
 static void test_known_exits(void **state)
 {
@@ -28,6 +30,7 @@ static void test_known_exits(void **state)
     assert_ptr_equal(exit_handler_for(VMEXIT_VMMCALL), exit_vmmcall);
     assert_ptr_equal(exit_handler_for(VMEXIT_SHUTDOWN), exit_shutdown);
     assert_ptr_equal(exit_handler_for(VMEXIT_NPF), exit_npf);
+    assert_ptr_equal(exit_handler_for(VMEXIT_NMI), exit_nmi); /* L1's GIF clear */
     const uint64_t svm_insns[] = { VMEXIT_VMRUN, VMEXIT_VMLOAD, VMEXIT_VMSAVE, VMEXIT_STGI,
                                    VMEXIT_CLGI, VMEXIT_SKINIT, VMEXIT_INVLPGA };
     for (size_t i = 0; i < sizeof svm_insns / sizeof *svm_insns; i++)

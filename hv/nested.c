@@ -1,0 +1,493 @@
+/* Nested SVM (APM Vol. 2, 15.5-15.6 applied to L1 as the "host").
+ *
+ * L1's state stays in VMCB01 while L2 runs: VMCB01's RIP already points
+ * past L1's VMRUN and its RAX is VMCB12's address, exactly what L1 must see
+ * after a #VMEXIT, so nothing is copied to L1's VM_HSAVE_PA area (whose
+ * format the APM leaves to the implementation). VMCB12 is read once per
+ * VMRUN into a private copy; checks and the VMCB02 build use only the copy
+ * (a second read would let another L1 CPU change it after the check). */
+#include "hv/nested.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/svm.h"
+#include "arch/x86/svm_bitmaps.h"
+#include "hv/exception.h"
+#include "hv/exit_dispatch.h"
+#include "hv/guest_mem.h"
+#include "hv/l1_intercepts.h"
+#include "hv/log.h"
+#include "hv/memory.h"
+#include "hv/nested_maps.h"
+#include "hv/stats.h"
+#include "hv/tlb.h"
+#include "hv/vmcb12_check.h"
+
+#define VEC_UD 6
+#define VEC_GP 13
+#define VEC_NMI 2
+#define L2_ASID 2
+#define DR7_RESET 0x400
+
+static bool host_nrips;
+
+/* CR4 bits this CPU has (MBZ = the rest, for the VMCB12 checks). */
+static uint64_t read_cr4_supported(void)
+{
+    struct cpuid_regs l1 = cpuid(1, 0), l7 = cpuid(7, 0);
+    uint64_t bits = 0x7FF; /* VME..OSXMMEXCPT: every x86-64 CPU */
+    if (l7.ecx & (1u << 2)) bits |= 1ULL << 11;  /* UMIP */
+    if (l7.ecx & (1u << 16)) bits |= 1ULL << 12; /* LA57 */
+    if (l7.ebx & (1u << 0)) bits |= 1ULL << 16;  /* FSGSBASE */
+    if (l1.ecx & (1u << 17)) bits |= 1ULL << 17; /* PCIDE */
+    if (l1.ecx & (1u << 26)) bits |= 1ULL << 18; /* OSXSAVE */
+    if (l7.ebx & (1u << 7)) bits |= 1ULL << 20;  /* SMEP */
+    if (l7.ebx & (1u << 20)) bits |= 1ULL << 21; /* SMAP */
+    if (l7.ecx & (1u << 3)) bits |= 1ULL << 22;  /* PKE */
+    if (l7.ecx & (1u << 7)) bits |= 1ULL << 23;  /* CET */
+    return bits;
+}
+static struct vmcb12_check_env check_env;
+
+static void *alloc_page_zeroed(uint64_t pages, uint64_t *pa)
+{
+    *pa = page_alloc(hv_pages(), pages, 1);
+    if (!*pa)
+        return 0;
+    uint64_t *p = hv_pa_to_va(*pa);
+    for (uint64_t i = 0; i < pages * 512; i++)
+        p[i] = 0;
+    return p;
+}
+
+bool nested_init(struct vcpu *v, bool host_has_nrips)
+{
+    struct nested *n = &v->nested;
+    uint64_t copy_pa;
+    host_nrips = host_has_nrips;
+    n->gif = true;
+    n->vmcb12 = alloc_page_zeroed(1, &copy_pa);
+    n->vmcb02 = alloc_page_zeroed(1, &n->vmcb02_pa);
+    n->msrpm02 = alloc_page_zeroed(MSRPM_SIZE / 4096, &n->msrpm02_pa);
+    n->iopm02 = alloc_page_zeroed(IOPM_SIZE / 4096, &n->iopm02_pa);
+    check_env = (struct vmcb12_check_env){
+        .phys_limit = guest_phys_limit(),
+        .nasid = NESTED_ASIDS,
+        .efer_supported = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | EFER_SVME |
+                          EFER_LMSLE | EFER_FFXSR | EFER_TCE,
+        .cr4_supported = read_cr4_supported(),
+        .np_allowed = true,
+        .vgif_allowed = false,
+    };
+    return n->vmcb12 && n->vmcb02 && n->msrpm02 && n->iopm02 &&
+           guest_mem_npt02_init(&n->npt02_root);
+}
+
+/* --- L1's GIF (no hardware vGIF used): while it is clear, VMCB01 masks
+ * physical interrupts with the host's IF (V_INTR_MASKING, host IF = 0) and
+ * intercepts NMIs, which are held until STGI (APM 15.17). */
+static void l1_gif_apply(struct vcpu *v)
+{
+    struct vmcb_control *c = &v->vmcb01->control;
+    if (v->nested.gif) {
+        c->int_ctl &= ~VMCB_INT_CTL_V_INTR_MASKING;
+        c->intercept_misc1 &= ~VMCB_INTERCEPT1_NMI;
+    } else {
+        c->int_ctl |= VMCB_INT_CTL_V_INTR_MASKING;
+        c->intercept_misc1 |= VMCB_INTERCEPT1_NMI;
+    }
+}
+
+static void l1_set_gif(struct vcpu *v, bool gif)
+{
+    v->nested.gif = gif;
+    l1_gif_apply(v);
+    if (gif && v->nested.nmi_pending) {
+        v->nested.nmi_pending = false;
+        v->vmcb01->control.eventinj = vmcb_event_make(VEC_NMI, VMCB_EVENT_TYPE_NMI, 0, 0);
+    }
+}
+
+bool nested_host_if(const struct vcpu *v)
+{
+    return v->nested.in_l2 || v->nested.gif;
+}
+
+void nested_stgi(struct vcpu *v)
+{
+    l1_set_gif(v, true);
+    vcpu_skip_insn(v);
+}
+
+void nested_clgi(struct vcpu *v)
+{
+    l1_set_gif(v, false);
+    vcpu_skip_insn(v);
+}
+
+/* An NMI intercepted while L1's GIF is clear: hold it for STGI. */
+void nested_l1_nmi(struct vcpu *v)
+{
+    v->nested.nmi_pending = true;
+}
+
+/* The flush requests are kept per context and become TLB_CONTROL of that
+ * context's VMCB only at its VMRUN (tlb_apply_requests), so none can land
+ * in the wrong VMCB here; what the transition needs was recorded by the
+ * caller (tlb_vmrun12) before the switch. */
+void switch_vmcb(struct vcpu *v, bool to_l2)
+{
+    v->nested.in_l2 = to_l2;
+    v->vmcb = to_l2 ? v->nested.vmcb02 : v->vmcb01;
+    v->vmcb_pa = to_l2 ? v->nested.vmcb02_pa : v->vmcb01_pa;
+}
+
+/* --- SVM instructions of L1 with a VMCB address in RAX: 4 KiB aligned and
+ * in L1's RAM, never the hypervisor's (else #GP, as for an address the CPU
+ * cannot use, APM VMRUN/VMLOAD/VMSAVE exceptions). */
+static bool svm_insn_allowed(struct vcpu *v)
+{
+    if (!v->l1.efer_svme) {
+        vcpu_inject_exception(v, VEC_UD, false, 0);
+        return false;
+    }
+    if (v->vmcb01->save.cpl != 0) {
+        vcpu_inject_exception(v, VEC_GP, true, 0);
+        return false;
+    }
+    return true;
+}
+
+static struct vmcb *l1_vmcb_at(struct vcpu *v, uint64_t gpa)
+{
+    if ((gpa & 0xFFF) || !l1_ram_ok(gpa, 4096)) {
+        vcpu_inject_exception(v, VEC_GP, true, 0);
+        return 0;
+    }
+    return (struct vmcb *)gpa; /* identity map */
+}
+
+/* The state VMLOAD/VMSAVE move (APM 15.5.2): FS, GS, TR, LDTR with their
+ * hidden parts, KernelGsBase, STAR/LSTAR/CSTAR/SFMASK, SYSENTER_*. */
+static void copy_vmload_state(struct vmcb_save *to, const volatile struct vmcb_save *from)
+{
+    to->fs = from->fs;
+    to->gs = from->gs;
+    to->tr = from->tr;
+    to->ldtr = from->ldtr;
+    to->kernel_gs_base = from->kernel_gs_base;
+    to->star = from->star;
+    to->lstar = from->lstar;
+    to->cstar = from->cstar;
+    to->sfmask = from->sfmask;
+    to->sysenter_cs = from->sysenter_cs;
+    to->sysenter_esp = from->sysenter_esp;
+    to->sysenter_eip = from->sysenter_eip;
+}
+
+void nested_vmload(struct vcpu *v)
+{
+    if (!svm_insn_allowed(v))
+        return;
+    struct vmcb *src = l1_vmcb_at(v, v->vmcb01->save.rax);
+    if (!src)
+        return;
+    copy_vmload_state(&v->vmcb01->save, &src->save);
+    vcpu_skip_insn(v);
+}
+
+void nested_vmsave(struct vcpu *v)
+{
+    if (!svm_insn_allowed(v))
+        return;
+    struct vmcb *dst = l1_vmcb_at(v, v->vmcb01->save.rax);
+    if (!dst)
+        return;
+    copy_vmload_state(&dst->save, &v->vmcb01->save);
+    vcpu_skip_insn(v);
+}
+
+/* INVLPGA (APM 15.16.2): RAX = address, ECX = ASID. ASID 0 is L1's own. */
+void nested_invlpga(struct vcpu *v)
+{
+    if (!svm_insn_allowed(v))
+        return;
+    tlb_invlpga(v, (uint32_t)v->regs.rcx);
+    vcpu_skip_insn(v);
+}
+
+/* --- VMRUN ------------------------------------------------------------ */
+
+/* #VMEXIT to L1 with exit code VMEXIT_INVALID: L1 resumes after VMRUN with
+ * GIF clear, as after any #VMEXIT. */
+static void vmrun_failed(struct vcpu *v, struct vmcb *vmcb12, const char *check)
+{
+    v->nested.invalid++;
+    pr_debug("VMRUN of VMCB12 %#lx: consistency check failed: %s", v->nested.vmcb12_pa, check);
+    vmcb12->control.exitcode = VMEXIT_INVALID;
+    vmcb12->control.exitinfo1 = 0;
+    vmcb12->control.exitinfo2 = 0;
+    vmcb12->control.exitintinfo = 0;
+    l1_set_gif(v, false);
+}
+
+static void copy_vmcb12(struct vmcb *copy, const volatile struct vmcb *src)
+{
+    const volatile uint64_t *s = (const volatile uint64_t *)src;
+    uint64_t *d = (uint64_t *)copy;
+    for (unsigned i = 0; i < sizeof(struct vmcb) / 8; i++)
+        d[i] = s[i];
+}
+
+/* VMCB02's intercepts: L1's, plus what L0 always needs in L2 (BRIEF §3). */
+static void build_controls(struct vcpu *v, const struct vmcb_control *c12)
+{
+    struct vmcb_control *c = &v->nested.vmcb02->control;
+    c->intercept_cr = c12->intercept_cr;
+    c->intercept_dr = c12->intercept_dr;
+    c->intercept_exceptions = c12->intercept_exceptions;
+    c->intercept_misc1 = c12->intercept_misc1 | L2_INTERCEPT_MISC1_L0;
+    c->intercept_misc2 = c12->intercept_misc2 | L2_INTERCEPT_MISC2_L0;
+    c->intercept_misc3 = c12->intercept_misc3;
+    c->pause_filter_thresh = c12->pause_filter_thresh;
+    c->pause_filter_count = c12->pause_filter_count;
+    c->tsc_offset = v->vmcb01->control.tsc_offset + c12->tsc_offset;
+    c->guest_asid = L2_ASID;
+    /* V_TPR, V_IRQ, priority, V_IGN_TPR, V_INTR_MASKING and the vector as L1
+     * set them; AVIC, vGIF and vNMI were refused by the checks. */
+    c->int_ctl = c12->int_ctl & (VMCB_INT_CTL_V_TPR_MASK | VMCB_INT_CTL_V_IRQ |
+                                 VMCB_INT_CTL_V_INTR_PRIO_MASK | VMCB_INT_CTL_V_IGN_TPR |
+                                 VMCB_INT_CTL_V_INTR_MASKING);
+    c->int_vector = c12->int_vector;
+    c->int_state = c12->int_state & VMCB_INT_STATE_INTERRUPT_SHADOW;
+    c->eventinj = c12->eventinj;
+    c->exitcode = c->exitinfo1 = c->exitinfo2 = c->exitintinfo = 0;
+    c->nested_ctl = VMCB_NP_ENABLE;
+    nested_maps_merge(v, c12);
+    c->msrpm_base_pa = v->nested.msrpm02_pa;
+    c->iopm_base_pa = v->nested.iopm02_pa;
+    if (c12->nested_ctl & VMCB_NP_ENABLE) {
+        v->nested.npt12_root = c12->n_cr3 & VMCB_PAGE_ADDR_MASK;
+        c->n_cr3 = v->nested.npt02_root;
+    } else {
+        v->nested.npt12_root = 0;
+        c->n_cr3 = guest_mem_npt01_root(); /* L2 lives in L1's physical space */
+    }
+}
+
+static void build_save(struct vcpu *v, const struct vmcb_save *s12)
+{
+    struct vmcb_save *s = &v->nested.vmcb02->save;
+    s->es = s12->es;
+    s->cs = s12->cs;
+    s->ss = s12->ss;
+    s->ds = s12->ds;
+    s->gdtr = s12->gdtr;
+    s->idtr = s12->idtr;
+    s->cpl = s12->cpl;
+    s->efer = s12->efer;
+    s->cr0 = s12->cr0;
+    s->cr2 = s12->cr2;
+    s->cr3 = s12->cr3;
+    s->cr4 = s12->cr4;
+    s->dr6 = s12->dr6;
+    s->dr7 = s12->dr7;
+    s->rflags = s12->rflags;
+    s->rip = s12->rip;
+    s->rsp = s12->rsp;
+    s->rax = s12->rax;
+    s->g_pat = s12->g_pat;
+    /* VMRUN does not load FS, GS, TR, ... (that is VMLOAD's job): L2 starts
+     * with what L1's CPU holds now. */
+    copy_vmload_state(s, &v->vmcb01->save);
+}
+
+void nested_vmrun(struct vcpu *v)
+{
+    struct nested *n = &v->nested;
+    if (!svm_insn_allowed(v))
+        return;
+    uint64_t gpa = v->vmcb01->save.rax;
+    struct vmcb *vmcb12 = l1_vmcb_at(v, gpa);
+    if (!vmcb12)
+        return;
+    n->vmcb12_pa = gpa;
+    n->vmruns++;
+    /* L1 resumes after VMRUN at the #VMEXIT, with its RAX (= VMCB12). */
+    vcpu_skip_insn(v);
+    copy_vmcb12(n->vmcb12, vmcb12);
+    const char *failed = vmcb12_check(n->vmcb12, &check_env);
+    if (!failed && !nested_maps_valid(&n->vmcb12->control))
+        failed = "MSRPM or IOPM not in L1's RAM";
+    if (failed) {
+        vmrun_failed(v, vmcb12, failed);
+        return;
+    }
+    l1_set_gif(v, true); /* VMRUN sets GIF (15.5.1) */
+    build_controls(v, &n->vmcb12->control);
+    build_save(v, &n->vmcb12->save);
+    tlb_vmrun12(v, n->vmcb12->control.guest_asid,
+                (n->vmcb12->control.nested_ctl & VMCB_NP_ENABLE) ? n->vmcb12->control.n_cr3
+                                                                 : TLB_NCR3_NONE,
+                n->vmcb12->control.tlb_control);
+    switch_vmcb(v, true);
+}
+
+/* --- #VMEXIT from L2 --------------------------------------------------- */
+
+/* Writes what a #VMEXIT stores (APM 15.6) into L1's VMCB12 in L1 memory. */
+static void write_exit_to_vmcb12(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info2)
+{
+    const struct vmcb *v02 = v->nested.vmcb02;
+    struct vmcb *v12 = (struct vmcb *)v->nested.vmcb12_pa;
+    struct vmcb_save *s = &v12->save;
+    const struct vmcb_save *g = &v02->save;
+    s->es = g->es;
+    s->cs = g->cs;
+    s->ss = g->ss;
+    s->ds = g->ds;
+    s->gdtr = g->gdtr;
+    s->idtr = g->idtr;
+    s->efer = g->efer;
+    s->cr0 = g->cr0;
+    s->cr2 = g->cr2;
+    s->cr3 = g->cr3;
+    s->cr4 = g->cr4;
+    s->rflags = g->rflags;
+    s->rip = g->rip;
+    s->rsp = g->rsp;
+    s->rax = g->rax;
+    s->dr6 = g->dr6;
+    s->dr7 = g->dr7;
+    s->cpl = g->cpl;
+    struct vmcb_control *c = &v12->control;
+    c->int_state = v02->control.int_state;
+    c->int_ctl = (c->int_ctl & ~(VMCB_INT_CTL_V_TPR_MASK | VMCB_INT_CTL_V_IRQ)) |
+                 (v02->control.int_ctl & (VMCB_INT_CTL_V_TPR_MASK | VMCB_INT_CTL_V_IRQ));
+    c->exitcode = code;
+    c->exitinfo1 = info1;
+    c->exitinfo2 = info2;
+    c->exitintinfo = v02->control.exitintinfo;
+    c->eventinj = 0; /* delivered, or now in EXITINTINFO */
+    c->nrip = host_nrips ? v02->control.nrip : 0;
+}
+
+static void reflect(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info2)
+{
+    struct vmcb_save *l1 = &v->vmcb01->save;
+    const struct vmcb_save *l2 = &v->nested.vmcb02->save;
+    v->nested.reflected++;
+    write_exit_to_vmcb12(v, code, info1, info2);
+    /* What #VMEXIT leaves in L1's CPU besides the restored host state: L2's
+     * FS, GS, TR, ... (until L1's VMLOAD), L2's CR2; DR7 reset (15.6). */
+    copy_vmload_state(l1, l2);
+    l1->cr2 = l2->cr2;
+    l1->dr7 = DR7_RESET;
+    switch_vmcb(v, false);
+    l1_set_gif(v, false);
+}
+
+/* Does L1 intercept this exit of L2? (Its VMCB12 intercept bits and, for
+ * MSR and I/O exits, its own permission maps, read from L1 memory.) */
+static bool l1_wants(struct vcpu *v, uint64_t code, uint64_t info1)
+{
+    const struct vmcb_control *c = &v->nested.vmcb12->control;
+    if (code < 0x20)
+        return c->intercept_cr & (1u << code);
+    if (code < 0x40)
+        return c->intercept_dr & (1u << (code - 0x20));
+    if (code < 0x60)
+        return c->intercept_exceptions & (1u << (code - 0x40));
+    if (code == VMEXIT_MSR)
+        return (c->intercept_misc1 & VMCB_INTERCEPT1_MSR_PROT) &&
+               nested_maps_l1_msr(v, (uint32_t)v->regs.rcx, info1 != 0);
+    if (code == VMEXIT_IOIO)
+        return (c->intercept_misc1 & VMCB_INTERCEPT1_IOIO_PROT) &&
+               nested_maps_l1_io(v, info1);
+    if (code < 0x80)
+        return c->intercept_misc1 & (1u << (code - 0x60));
+    if (code < 0xA0)
+        return c->intercept_misc2 & (1u << (code - 0x80));
+    if (code < 0xC0)
+        return c->intercept_misc3 & (1u << (code - 0xA0));
+    return false;
+}
+
+/* Exits L0 handles itself when L1 does not want them. */
+static void l0_handles(struct vcpu *v, uint64_t code)
+{
+    v->nested.l0_handled++;
+    switch (code) {
+    case VMEXIT_VMRUN: case VMEXIT_VMLOAD: case VMEXIT_VMSAVE: case VMEXIT_STGI:
+    case VMEXIT_CLGI: case VMEXIT_SKINIT: case VMEXIT_INVLPGA: case VMEXIT_VMMCALL:
+        /* No SVM inside L2 (L1 did not intercept): as on a CPU without it. */
+        vcpu_inject_exception(v, VEC_UD, false, 0);
+        return;
+    case VMEXIT_MSR: {
+        /* Only L0's protected MSRs get here. L2 has no SVM of its own: the
+         * SVM MSRs #GP; the others get L1's treatment. */
+        uint32_t msr = (uint32_t)v->regs.rcx;
+        if (msr == MSR_VM_HSAVE_PA || msr == MSR_VM_CR)
+            vcpu_inject_exception(v, VEC_GP, true, 0);
+        else
+            exit_msr(v);
+        return;
+    }
+    }
+    vcpu_dump(v, "unexpected exit from L2");
+    hv_fatal_stop();
+}
+
+void nested_l2_exit(struct vcpu *v)
+{
+    const struct vmcb_control *c = &v->nested.vmcb02->control;
+    uint64_t code = c->exitcode, info1 = c->exitinfo1, info2 = c->exitinfo2;
+    if ((uint32_t)code == 0xFFFFFFFFu) {
+        /* The checks passed but the CPU refused VMCB02: give L1 the same
+         * answer the hardware gave us. */
+        reflect(v, VMEXIT_INVALID, 0, 0);
+        return;
+    }
+    if (code == VMEXIT_NPF) {
+        nested_npf(v, info1, info2);
+        return;
+    }
+    if (code == VMEXIT_INTR || code == VMEXIT_NMI || code == VMEXIT_SMI || code == VMEXIT_INIT) {
+        /* Physical events: L1's if it asked, else they stay pending for L1's
+         * own handling once L2 is left; L0 needs none of them itself. */
+        reflect(v, code, info1, info2);
+        return;
+    }
+    if (code == VMEXIT_SHUTDOWN && !l1_wants(v, code, info1)) {
+        vcpu_dump(v, "L2 shut down and L1 does not intercept SHUTDOWN");
+        hv_fatal_stop();
+    }
+    if (l1_wants(v, code, info1))
+        reflect(v, code, info1, info2);
+    else
+        l0_handles(v, code);
+}
+
+/* #NPF of L2: with NP in VMCB12, fill NPT02 from NPT12 or reflect; without
+ * it, L2 runs on NPT01 and the fault is L0's (the hypervisor's region). */
+void nested_npf(struct vcpu *v, uint64_t info1, uint64_t info2)
+{
+    if (!v->nested.npt12_root) {
+        if ((info1 & 2) && nested_maps_l1_write(v, info2))
+            return; /* L2 wrote to L1's (write-protected) permission map */
+        if (guest_mem_hv_access(info2, v->vmcb->save.rip, info1 & 2))
+            return;
+        vcpu_dump(v, "unexpected nested page fault in L2 (no NP in VMCB12)");
+        hv_fatal_stop();
+    }
+    uint64_t reflect_info1 = 0;
+    switch (guest_mem_npt02_fault(v, v->nested.npt12_root, info2, info1, &reflect_info1)) {
+    case NPT02_FILLED:
+        return;
+    case NPT02_TO_L1:
+        reflect(v, VMEXIT_NPF, reflect_info1, info2);
+        return;
+    case NPT02_TO_L1_NOT_MAPPED:
+        break;
+    }
+    vcpu_dump(v, "cannot map L2's page in NPT02 (out of hypervisor memory)");
+    hv_fatal_stop();
+}

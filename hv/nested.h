@@ -1,0 +1,29 @@
+/* Nested SVM: L1's VMRUN emulated on a VMCB02 built from L1's VMCB12,
+ * L2's exits routed to L0 or reflected to L1, and L1's other SVM
+ * instructions (VMLOAD, VMSAVE, STGI, CLGI, INVLPGA) emulated. */
+#pragma once
+#include <stdbool.h>
+#include "hv/vcpu.h"
+
+/* What L1 is shown in CPUID 0x8000000A (hv/exit_cpuid.c, README). */
+#define NESTED_ASIDS 256
+bool nested_init(struct vcpu *v, bool host_has_nrips);
+
+/* Exits of L1 (from exit_svm_insn). */
+void nested_vmrun(struct vcpu *v);
+void nested_vmload(struct vcpu *v);
+void nested_vmsave(struct vcpu *v);
+void nested_stgi(struct vcpu *v);
+void nested_clgi(struct vcpu *v);
+void nested_invlpga(struct vcpu *v);
+
+/* An exit while L2 ran: reflect it to L1 or handle it in L0. */
+void nested_l2_exit(struct vcpu *v);
+void nested_npf(struct vcpu *v, uint64_t exitinfo1, uint64_t exitinfo2);
+/* An NMI intercepted while L1's GIF is clear: delivered at STGI. */
+void nested_l1_nmi(struct vcpu *v);
+
+/* RFLAGS.IF for the host during the next VMRUN (see svm_run). */
+bool nested_host_if(const struct vcpu *v);
+/* The only place the vCPU's current VMCB changes (BRIEF §2, §4). */
+void switch_vmcb(struct vcpu *v, bool to_l2);

@@ -1,0 +1,21 @@
+/* VMCB02's MSR and I/O permission maps: L1's maps (from VMCB12) merged
+ * with L0's own intercepts. The merge is cached and redone only when L1
+ * points VMCB12 at other maps or writes to the ones merged: their pages are
+ * write-protected in NPT01 while cached, so a nested VMRUN costs no copy of
+ * 20 KiB of maps (BRIEF §5). */
+#pragma once
+#include <stdbool.h>
+#include "hv/vcpu.h"
+
+void nested_maps_init(const uint8_t *l0_msrpm);
+/* Validates L1's map addresses: false (-> VMEXIT_INVALID) if a map VMCB12
+ * asks for is not entirely in L1's RAM (e.g. in the hypervisor's region). */
+bool nested_maps_valid(const struct vmcb_control *c12);
+void nested_maps_merge(struct vcpu *v, const struct vmcb_control *c12);
+/* L1's own map bits, read from L1 memory, for routing an L2 exit. */
+bool nested_maps_l1_msr(struct vcpu *v, uint32_t msr, bool write);
+bool nested_maps_l1_io(struct vcpu *v, uint64_t ioio_exitinfo1);
+/* An L1 write hit a write-protected map page: drop the cache, unprotect.
+ * False if gpa is not such a page. */
+bool nested_maps_l1_write(struct vcpu *v, uint64_t gpa);
+uint64_t nested_maps_merges(void);

@@ -1,0 +1,133 @@
+; The L1 test program as a small guest hypervisor: the VMRUN wrapper and
+; the L2 guest code its scenarios run (tests/l1/nested_checks.c).
+bits 64
+default rel
+
+section .data
+; L2's GPRs as L1 finds them after #VMEXIT (VMRUN does not switch GPRs
+; other than RAX and RSP: a hypervisor saves its own around VMRUN).
+global l2_gprs
+l2_gprs: times 16 dq 0   ; rbx rcx rdx rsi rdi rbp r8..r15 (14 used)
+
+section .text
+; l1_vmrun(uint64_t vmcb12_pa, uint64_t l2_rbx): VMRUN, then STGI (the
+; #VMEXIT clears GIF). L2 starts with RBX = l2_rbx.
+global l1_vmrun
+l1_vmrun:
+    push rbx
+    push rbp
+    push r12
+    push r13
+    push r14
+    push r15
+    mov rax, rdi
+    mov rbx, rsi
+    vmrun
+    mov [l2_gprs + 0], rbx
+    mov [l2_gprs + 8], rcx
+    mov [l2_gprs + 16], rdx
+    stgi
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbp
+    pop rbx
+    ret
+
+; l1_vmrun_loop(vmcb12_pa, n): n round trips of an L2 that loops on CPUID
+; (intercepted by L1): VMRUN, #VMEXIT, RIP += 2, again. Wrapped in
+; CLGI/STGI like KVM does. Returns the number of exits with code CPUID.
+global l1_vmrun_loop
+l1_vmrun_loop:
+    push rbx
+    push rbp
+    push r12
+    push r13
+    push r14
+    push r15
+    mov r12, rdi                ; vmcb12
+    mov r13, rsi                ; n
+    xor r14, r14                ; CPUID exits seen
+.again:
+    clgi
+    mov rax, r12
+    vmrun
+    stgi
+    cmp qword [r12 + 0x70], 0x72 ; EXITCODE
+    jne .skip
+    inc r14
+.skip:
+    add qword [r12 + 0x400 + 0x178], 2 ; save.rip += 2 (no NRIPS on TCG)
+    dec r13
+    jnz .again
+    mov rax, r14
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbp
+    pop rbx
+    ret
+
+; --- L2 code. Each snippet ends in VMMCALL (intercepted by L1) ---------
+global l2_cpuid_vmmcall, l2_hlt, l2_out80, l2_rdmsr_star, l2_rdmsr_pat
+global l2_cpuid_loop, l2_rdtsc, l2_read_rbx, l2_ud_handler, l2_vmload
+global l2_cpuid_leaf_hv
+
+l2_cpuid_vmmcall:
+    xor eax, eax
+    cpuid
+    vmmcall
+    jmp l2_cpuid_vmmcall
+
+l2_cpuid_leaf_hv:                 ; RBX after VMMCALL: CPUID 0x40000000 EBX
+    mov eax, 0x40000000
+    xor ecx, ecx
+    cpuid
+    vmmcall
+    jmp l2_cpuid_leaf_hv
+
+l2_hlt:
+    hlt
+    vmmcall
+
+l2_out80:
+    mov al, 0x55
+    out 0x80, al
+    vmmcall
+
+l2_rdmsr_star:
+    mov ecx, 0xC0000081
+    rdmsr
+    vmmcall
+
+l2_rdmsr_pat:                     ; MSR 0x277 (PAT), not intercepted by L1
+    mov ecx, 0x277
+    rdmsr
+    mov rbx, rax
+    vmmcall
+
+l2_cpuid_loop:
+    cpuid
+    jmp l2_cpuid_loop
+
+l2_rdtsc:                         ; RBX = TSC as L2 sees it
+    rdtsc
+    shl rdx, 32
+    or rax, rdx
+    mov rbx, rax
+    vmmcall
+
+l2_read_rbx:                      ; RBX = the qword at the address in RBX
+    mov rbx, [rbx]
+    vmmcall
+
+l2_ud_handler:                    ; L2's #UD handler for injected events
+    mov rbx, 0x1D1D
+    vmmcall
+
+l2_vmload:                        ; VMLOAD in L2, not intercepted by L1
+    xor eax, eax
+    vmload
+    vmmcall

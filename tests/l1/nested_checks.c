@@ -1,0 +1,421 @@
+/* The L1 test program as a guest hypervisor: L2 scenarios run on the
+ * hypervisor's nested SVM, each reported by name (cmdline "nested"). */
+#include "tests/l1/l1test.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/paging.h"
+#include "arch/x86/svm.h"
+#include "arch/x86/svm_bitmaps.h"
+#include "arch/x86/vmcb.h"
+
+#define VEC_UD 6
+#define VEC_GP 13
+#define VEC_NP 11
+#define MSR_PAT 0x277u
+#define MSR_STAR 0xC0000081u
+#define MSR_FS_BASE_ 0xC0000100u
+#define MSR_KGS_BASE 0xC0000102u
+#define ROUND_TRIPS 20000
+
+extern uint64_t l2_gprs[16];
+void l1_vmrun(uint64_t vmcb12, uint64_t l2_rbx);
+uint64_t l1_vmrun_loop(uint64_t vmcb12, uint64_t n);
+extern char l2_cpuid_vmmcall[], l2_hlt[], l2_out80[], l2_rdmsr_star[], l2_rdmsr_pat[];
+extern char l2_cpuid_loop[], l2_rdtsc[], l2_read_rbx[], l2_ud_handler[], l2_vmload[];
+extern char l2_cpuid_leaf_hv[];
+
+static struct vmcb vmcb12 __attribute__((aligned(4096)));
+static struct vmcb vmcb12b __attribute__((aligned(4096)));
+static struct vmcb vmcb_state __attribute__((aligned(4096)));
+static uint8_t hsave[4096] __attribute__((aligned(4096)));
+static uint8_t msrpm[MSRPM_SIZE] __attribute__((aligned(4096)));
+static uint8_t iopm[IOPM_SIZE] __attribute__((aligned(4096)));
+static uint8_t l2_stack[16384] __attribute__((aligned(16)));
+static uint64_t npt_pages[4][512] __attribute__((aligned(4096)));
+static volatile uint64_t probe_page[512] __attribute__((aligned(4096)));
+static uint64_t l2_idt[2 * 256] __attribute__((aligned(16)));
+
+/* --- building VMCB12 from L1's own state ------------------------------ */
+static struct vmcb_seg seg(uint16_t sel)
+{
+    struct { uint16_t limit; uint64_t base; } __attribute__((packed)) gdtr;
+    __asm__ volatile("sgdt %0" : "=m"(gdtr));
+    struct vmcb_seg s = { .selector = sel };
+    if (!(sel & ~7))
+        return s;
+    uint64_t d = ((const uint64_t *)gdtr.base)[sel >> 3];
+    s.attrib = vmcb_seg_attrib_from_desc(d);
+    s.limit = 0xFFFFFFFF;
+    s.base = 0;
+    return s;
+}
+
+static uint16_t read_sel(int which)
+{
+    uint16_t v = 0;
+    switch (which) {
+    case 0: __asm__ volatile("mov %%cs, %0" : "=r"(v)); break;
+    case 1: __asm__ volatile("mov %%ss, %0" : "=r"(v)); break;
+    default: __asm__ volatile("mov %%ds, %0" : "=r"(v)); break;
+    }
+    return v;
+}
+
+static void vmcb12_init(struct vmcb *v, void *l2_rip)
+{
+    SetMem(v, sizeof *v, 0);
+    struct vmcb_save *s = &v->save;
+    struct vmcb_control *c = &v->control;
+    s->cs = seg(read_sel(0));
+    s->ss = seg(read_sel(1));
+    s->ds = s->es = seg(read_sel(2));
+    struct { uint16_t limit; uint64_t base; } __attribute__((packed)) dt;
+    __asm__ volatile("sgdt %0" : "=m"(dt));
+    s->gdtr.base = dt.base;
+    s->gdtr.limit = dt.limit;
+    __asm__ volatile("sidt %0" : "=m"(dt));
+    s->idtr.base = dt.base;
+    s->idtr.limit = dt.limit;
+    s->tr.attrib = 0x8B;
+    s->tr.limit = 0xFFFF;
+    s->ldtr.attrib = 0x82;
+    s->ldtr.limit = 0xFFFF;
+    s->cr0 = read_cr0();
+    s->cr3 = read_cr3();
+    s->cr4 = read_cr4();
+    uint64_t efer;
+    try_rdmsr(MSR_EFER, &efer);
+    s->efer = efer | EFER_SVME;
+    try_rdmsr(MSR_PAT, &s->g_pat);
+    s->dr7 = 0x400;
+    s->dr6 = 0xFFFF0FF0;
+    s->rflags = 0x2;
+    s->rip = (uint64_t)(UINTN)l2_rip;
+    s->rsp = (uint64_t)(UINTN)(l2_stack + sizeof l2_stack - 64);
+    c->intercept_misc2 = VMCB_INTERCEPT2_VMRUN | VMCB_INTERCEPT2_VMMCALL;
+    c->guest_asid = 1;
+    c->msrpm_base_pa = (uint64_t)(UINTN)msrpm;
+    c->iopm_base_pa = (uint64_t)(UINTN)iopm;
+}
+
+static uint64_t run(struct vmcb *v)
+{
+    l1_vmrun((uint64_t)(UINTN)v, l2_gprs[0]);
+    return v->control.exitcode;
+}
+
+/* --- NPT12: identity with 1 GiB pages, the probe page's GiB split down to
+ * 4 KiB so single pages can be changed. */
+static uint64_t npt12_build(uint64_t probe_target, uint64_t flags)
+{
+    SetMem(npt_pages, sizeof npt_pages, 0);
+    uint64_t *pml4 = npt_pages[0], *pdpt = npt_pages[1], *pd = npt_pages[2], *pt = npt_pages[3];
+    const uint64_t rwu = PTE_P | PTE_W | PTE_U;
+    uint64_t probe = (uint64_t)(UINTN)probe_page;
+    pml4[0] = (uint64_t)(UINTN)pdpt | rwu;
+    for (uint64_t i = 0; i < 512; i++)
+        pdpt[i] = (i << 30) | rwu | PTE_PS;
+    uint64_t gib = probe >> 30, mib2 = (probe >> 21) & 511;
+    pdpt[gib] = (uint64_t)(UINTN)pd | rwu;
+    for (uint64_t i = 0; i < 512; i++)
+        pd[i] = (gib << 30) + (i << 21) + (rwu | PTE_PS);
+    pd[mib2] = (uint64_t)(UINTN)pt | rwu;
+    for (uint64_t i = 0; i < 512; i++)
+        pt[i] = ((probe & ~((1ULL << 21) - 1)) + (i << 12)) | rwu;
+    pt[(probe >> 12) & 511] = probe_target | flags;
+    return (uint64_t)(UINTN)pml4;
+}
+
+/* --- scenarios ---------------------------------------------------------- */
+static void scenario_cpuid_reflected(void)
+{
+    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_CPUID;
+    uint64_t code = run(&vmcb12);
+    check(code == VMEXIT_CPUID && vmcb12.save.rip == (uint64_t)(UINTN)l2_cpuid_vmmcall + 2,
+          "nested_cpuid_reflected", "exit %lx rip %lx", code, vmcb12.save.rip);
+    vmcb12.save.rip += 2; /* no NRIPS: the length of CPUID */
+    code = run(&vmcb12);
+    check(code == VMEXIT_VMMCALL, "nested_vmmcall_reflected", "exit %lx", code);
+}
+
+static void scenario_unintercepted_runs_in_l2(void)
+{
+    vmcb12_init(&vmcb12, l2_cpuid_leaf_hv);
+    uint64_t code = run(&vmcb12);
+    /* CPUID ran in L2 without any exit to L1: its result is in L2's RBX. */
+    check(code == VMEXIT_VMMCALL && l2_gprs[0] != 0, "nested_cpuid_unintercepted_runs_in_l2",
+          "exit %lx rbx %lx", code, l2_gprs[0]);
+}
+
+static void scenario_hlt_io_msr(void)
+{
+    vmcb12_init(&vmcb12, l2_hlt);
+    vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_HLT;
+    uint64_t code = run(&vmcb12);
+    check(code == VMEXIT_HLT && vmcb12.save.rip == (uint64_t)(UINTN)l2_hlt,
+          "nested_hlt_reflected", "exit %lx", code);
+
+    SetMem(iopm, sizeof iopm, 0);
+    iopm_set(iopm, 0x80, 1, true);
+    vmcb12_init(&vmcb12, l2_out80);
+    vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_IOIO_PROT;
+    code = run(&vmcb12);
+    uint64_t info1 = vmcb12.control.exitinfo1;
+    check(code == VMEXIT_IOIO && (info1 >> 16) == 0x80 && !(info1 & SVM_IOIO_TYPE_IN) &&
+              (info1 & SVM_IOIO_SZ8) && vmcb12.control.exitinfo2 == (uint64_t)(UINTN)l2_out80 + 4,
+          "nested_io_reflected_with_exitinfo", "exit %lx info1 %lx info2 %lx", code, info1,
+          vmcb12.control.exitinfo2);
+
+    SetMem(msrpm, sizeof msrpm, 0);
+    msrpm_set(msrpm, MSR_STAR, true, false);
+    vmcb12_init(&vmcb12, l2_rdmsr_star);
+    vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_MSR_PROT;
+    code = run(&vmcb12);
+    check(code == VMEXIT_MSR && vmcb12.control.exitinfo1 == 0 && l2_gprs[1] == MSR_STAR,
+          "nested_msr_reflected", "exit %lx info1 %lx", code, vmcb12.control.exitinfo1);
+    vmcb12_init(&vmcb12, l2_rdmsr_pat);
+    vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_MSR_PROT;
+    code = run(&vmcb12);
+    check(code == VMEXIT_VMMCALL && l2_gprs[0] != 0, "nested_msr_unintercepted_runs_in_l2",
+          "exit %lx rbx %lx rcx %lx", code, l2_gprs[0], l2_gprs[1]);
+}
+
+static void expect_invalid(struct vmcb *v, const char *name)
+{
+    uint64_t code = run(v);
+    check((uint32_t)code == 0xFFFFFFFFu, name, "exit %lx", code);
+}
+
+static void scenario_consistency_checks(void)
+{
+    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    vmcb12.save.efer &= ~EFER_SVME;
+    expect_invalid(&vmcb12, "nested_invalid_efer_svme");
+    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    vmcb12.save.cr0 = (vmcb12.save.cr0 & ~CR0_CD) | CR0_NW;
+    expect_invalid(&vmcb12, "nested_invalid_cr0_nw_without_cd");
+    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    vmcb12.save.cr0 |= 1ULL << 40;
+    expect_invalid(&vmcb12, "nested_invalid_cr0_high");
+    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    vmcb12.save.dr7 |= 1ULL << 40;
+    expect_invalid(&vmcb12, "nested_invalid_dr7_high");
+    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    vmcb12.save.cr4 &= ~CR4_PAE;
+    expect_invalid(&vmcb12, "nested_invalid_long_mode_without_pae");
+    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    vmcb12.control.intercept_misc2 &= ~VMCB_INTERCEPT2_VMRUN;
+    expect_invalid(&vmcb12, "nested_invalid_no_vmrun_intercept");
+    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    vmcb12.control.guest_asid = 0;
+    expect_invalid(&vmcb12, "nested_invalid_asid_zero");
+    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    vmcb12.control.int_ctl |= VMCB_INT_CTL_AVIC_ENABLE;
+    expect_invalid(&vmcb12, "nested_invalid_avic_refused");
+    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    vmcb12.control.nested_ctl |= VMCB_SEV_ENABLE;
+    expect_invalid(&vmcb12, "nested_invalid_sev_refused");
+    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    vmcb12.control.eventinj = VMCB_EVENT_V | (1ULL << 8) | 6; /* reserved type 1 */
+    expect_invalid(&vmcb12, "nested_invalid_event_type");
+    /* and a good one still runs after all those */
+    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    check(run(&vmcb12) == VMEXIT_VMMCALL, "nested_valid_after_invalid", "");
+}
+
+static void scenario_np(uint64_t hv_region)
+{
+    probe_page[0] = 0xABCDEF;
+    vmcb12_init(&vmcb12, l2_read_rbx);
+    vmcb12.control.nested_ctl = VMCB_NP_ENABLE;
+    vmcb12.control.n_cr3 = npt12_build((uint64_t)(UINTN)probe_page, PTE_P | PTE_W | PTE_U);
+    l2_gprs[0] = (uint64_t)(UINTN)probe_page;
+    uint64_t code = run(&vmcb12);
+    check(code == VMEXIT_VMMCALL && l2_gprs[0] == 0xABCDEF, "nested_np_identity_read",
+          "exit %lx rbx %lx", code, l2_gprs[0]);
+
+    /* A hole in NPT12: #NPF to L1, GPA in EXITINFO2, not-present + final. */
+    vmcb12_init(&vmcb12, l2_read_rbx);
+    vmcb12.control.nested_ctl = VMCB_NP_ENABLE;
+    vmcb12.control.n_cr3 = npt12_build(0, 0);
+    vmcb12.control.tlb_control = VMCB_TLB_CONTROL_FLUSH_ASID;
+    l2_gprs[0] = (uint64_t)(UINTN)probe_page + 8;
+    code = run(&vmcb12);
+    uint64_t i1 = vmcb12.control.exitinfo1;
+    check(code == VMEXIT_NPF && vmcb12.control.exitinfo2 == (uint64_t)(UINTN)probe_page + 8 &&
+              !(i1 & 1) && (i1 & (1ULL << 32)),
+          "nested_np_hole_reflects_npf", "exit %lx info1 %lx info2 %lx", code, i1,
+          vmcb12.control.exitinfo2);
+
+    /* NPT12 pointing at the hypervisor's memory: L2 gets the decoy. */
+    vmcb12_init(&vmcb12, l2_read_rbx);
+    vmcb12.control.nested_ctl = VMCB_NP_ENABLE;
+    vmcb12.control.n_cr3 = npt12_build(hv_region, PTE_P | PTE_W | PTE_U);
+    vmcb12.control.tlb_control = VMCB_TLB_CONTROL_FLUSH_ASID;
+    l2_gprs[0] = (uint64_t)(UINTN)probe_page;
+    code = run(&vmcb12);
+    check(code == VMEXIT_VMMCALL && l2_gprs[0] == ~0ULL, "nested_npt12_to_hv_memory_gets_decoy",
+          "exit %lx rbx %lx", code, l2_gprs[0]);
+}
+
+static void scenario_hv_pointers(uint64_t hv_region)
+{
+    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_MSR_PROT;
+    vmcb12.control.msrpm_base_pa = hv_region;
+    expect_invalid(&vmcb12, "nested_msrpm_in_hv_memory_invalid");
+    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_IOIO_PROT;
+    vmcb12.control.iopm_base_pa = hv_region + 4096;
+    expect_invalid(&vmcb12, "nested_iopm_in_hv_memory_invalid");
+    catch_vector = (uint64_t)-1;
+    catch_skip = 3;
+    __asm__ volatile("vmrun" ::"a"(hv_region) : "memory");
+    check(catch_vector == VEC_GP, "nested_vmcb12_in_hv_memory_gp", "vector %ld",
+          (int64_t)catch_vector);
+    catch_vector = (uint64_t)-1;
+    __asm__ volatile("vmload" ::"a"(hv_region) : "memory");
+    check(catch_vector == VEC_GP, "nested_vmload_hv_memory_gp", "");
+    catch_vector = (uint64_t)-1;
+    __asm__ volatile("vmrun" ::"a"((uint64_t)(UINTN)&vmcb12 + 8) : "memory");
+    check(catch_vector == VEC_GP, "nested_vmcb12_unaligned_gp", "");
+}
+
+static void scenario_vmload_vmsave(void)
+{
+    uint64_t fs0, kgs0;
+    try_rdmsr(MSR_FS_BASE_, &fs0);
+    try_rdmsr(MSR_KGS_BASE, &kgs0);
+    __asm__ volatile("vmsave" ::"a"((uint64_t)(UINTN)&vmcb_state) : "memory");
+    check(vmcb_state.save.fs.base == fs0 && vmcb_state.save.kernel_gs_base == kgs0,
+          "nested_vmsave_values", "fs %lx/%lx", vmcb_state.save.fs.base, fs0);
+    vmcb12b = vmcb_state;
+    vmcb12b.save.kernel_gs_base = 0x1234567000ULL;
+    vmcb12b.save.star = vmcb_state.save.star ^ 0x10000;
+    __asm__ volatile("vmload" ::"a"((uint64_t)(UINTN)&vmcb12b) : "memory");
+    uint64_t kgs = 0, star = 0;
+    try_rdmsr(MSR_KGS_BASE, &kgs);
+    try_rdmsr(MSR_STAR, &star);
+    __asm__ volatile("vmload" ::"a"((uint64_t)(UINTN)&vmcb_state) : "memory");
+    check(kgs == 0x1234567000ULL && star == (vmcb_state.save.star ^ 0x10000),
+          "nested_vmload_values", "kgs %lx star %lx", kgs, star);
+    try_rdmsr(MSR_KGS_BASE, &kgs);
+    check(kgs == kgs0, "nested_vmload_restores", "");
+}
+
+static void scenario_gif(void)
+{
+    __asm__ volatile("clgi; stgi" ::: "memory");
+    /* Timer interrupts still reach L1 after STGI: Stall uses the timer. */
+    uefi_call_wrapper(BS->Stall, 1, 1000);
+    check(1, "nested_clgi_stgi", "");
+}
+
+static void scenario_tsc_offset(void)
+{
+    vmcb12_init(&vmcb12, l2_rdtsc);
+    vmcb12.control.tsc_offset = 1ULL << 50;
+    uint64_t before = rdtsc_now();
+    uint64_t code = run(&vmcb12);
+    check(code == VMEXIT_VMMCALL && l2_gprs[0] >= before + (1ULL << 50) &&
+              l2_gprs[0] < before + (1ULL << 50) + (1ULL << 40),
+          "nested_tsc_offset", "l2 tsc %lx before %lx", l2_gprs[0], before);
+}
+
+static void l2_idt_set(unsigned vec, void *handler, bool present)
+{
+    uint16_t cs = read_sel(0);
+    uint64_t h = (uint64_t)(UINTN)handler;
+    l2_idt[2 * vec] = (h & 0xFFFF) | ((uint64_t)cs << 16) | ((present ? 0x8EULL : 0x0EULL) << 40) |
+                      ((h >> 16 & 0xFFFF) << 48);
+    l2_idt[2 * vec + 1] = h >> 32;
+}
+
+static void scenario_events(void)
+{
+    SetMem(l2_idt, sizeof l2_idt, 0);
+    l2_idt_set(VEC_UD, l2_ud_handler, true);
+    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    vmcb12.save.idtr.base = (uint64_t)(UINTN)l2_idt;
+    vmcb12.save.idtr.limit = sizeof l2_idt - 1;
+    vmcb12.control.eventinj = vmcb_event_make(VEC_UD, VMCB_EVENT_TYPE_EXCEPTION, 0, 0);
+    uint64_t code = run(&vmcb12);
+    check(code == VMEXIT_VMMCALL && l2_gprs[0] == 0x1D1D, "nested_event_injection",
+          "exit %lx rbx %lx", code, l2_gprs[0]);
+
+    /* Delivery fails (gate not present -> #NP, intercepted): EXITINTINFO
+     * holds the event being delivered. */
+    l2_idt_set(VEC_UD, l2_ud_handler, false);
+    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    vmcb12.save.idtr.base = (uint64_t)(UINTN)l2_idt;
+    vmcb12.save.idtr.limit = sizeof l2_idt - 1;
+    vmcb12.control.intercept_exceptions = 1u << VEC_NP;
+    vmcb12.control.eventinj = vmcb_event_make(VEC_UD, VMCB_EVENT_TYPE_EXCEPTION, 0, 0);
+    code = run(&vmcb12);
+    uint64_t ii = vmcb12.control.exitintinfo;
+    check(code == VMEXIT_EXCP(VEC_NP) && (ii & VMCB_EVENT_V) && (ii & 0xFF) == VEC_UD,
+          "nested_exitintinfo_after_exit_during_delivery", "exit %lx intinfo %lx", code, ii);
+
+    /* SVM instructions in L2 that L1 does not intercept: #UD in L2. */
+    l2_idt_set(VEC_UD, l2_ud_handler, true);
+    vmcb12_init(&vmcb12, l2_vmload);
+    vmcb12.save.idtr.base = (uint64_t)(UINTN)l2_idt;
+    vmcb12.save.idtr.limit = sizeof l2_idt - 1;
+    l2_gprs[0] = 0;
+    code = run(&vmcb12);
+    check(code == VMEXIT_VMMCALL && l2_gprs[0] == 0x1D1D, "nested_l2_vmload_gets_ud",
+          "exit %lx rbx %lx", code, l2_gprs[0]);
+}
+
+static void scenario_two_asids(void)
+{
+    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    vmcb12_init(&vmcb12b, l2_rdtsc);
+    vmcb12b.control.guest_asid = 2;
+    int ok = 1;
+    for (int i = 0; i < 20; i++) {
+        ok &= run(&vmcb12) == VMEXIT_VMMCALL;
+        ok &= run(&vmcb12b) == VMEXIT_VMMCALL;
+    }
+    check(ok, "nested_two_l2_asids", "");
+}
+
+static void scenario_round_trips(void)
+{
+    vmcb12_init(&vmcb12, l2_cpuid_loop);
+    vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_CPUID;
+    struct hv_result a = hv_call(HV_CALL_NESTED_INFO, 0, 0, 0);
+    uint64_t n = l1_vmrun_loop((uint64_t)(UINTN)&vmcb12, ROUND_TRIPS);
+    struct hv_result b = hv_call(HV_CALL_NESTED_INFO, 0, 0, 0);
+    check(n == ROUND_TRIPS && b.rbx - a.rbx == ROUND_TRIPS && b.rcx - a.rcx == ROUND_TRIPS &&
+              b.rdx == a.rdx,
+          "nested_round_trips_no_leak", "%ld cpuid exits, %ld vmruns, %ld reflected, free %ld -> %ld",
+          n, b.rbx - a.rbx, b.rcx - a.rcx, a.rdx, b.rdx);
+}
+
+void run_nested_checks(void)
+{
+    struct hv_result mi = hv_call(HV_CALL_MEMINFO, 0, 0, 0);
+    struct cpuid_regs svm = cpuid(CPUID_SVM_LEAF, 0);
+    check((cpuid(0x80000001u, 0).ecx & CPUID_80000001_ECX_SVM) && svm.ebx >= 2 &&
+              (svm.edx & 1),
+          "nested_svm_advertised", "asids %d features %x", svm.ebx, svm.edx);
+    catch_install();
+    uint64_t efer;
+    try_rdmsr(MSR_EFER, &efer);
+    try_wrmsr(MSR_EFER, efer | EFER_SVME);
+    try_wrmsr(MSR_VM_HSAVE_PA, (uint64_t)(UINTN)hsave);
+    scenario_cpuid_reflected();
+    scenario_unintercepted_runs_in_l2();
+    scenario_hlt_io_msr();
+    scenario_consistency_checks();
+    scenario_np(mi.rbx);
+    scenario_hv_pointers(mi.rbx);
+    scenario_vmload_vmsave();
+    scenario_gif();
+    scenario_tsc_offset();
+    scenario_events();
+    scenario_two_asids();
+    scenario_round_trips();
+    catch_remove();
+}
