@@ -25,6 +25,7 @@ enum key {
     KEY_ON_FAULT,
     KEY_DEBUG_CRASH,
     KEY_PRINT_STATS,
+    KEY_HYPERVISOR,
     KEY_COUNT,
     KEY_NONE = KEY_COUNT
 };
@@ -32,7 +33,7 @@ enum key {
 /* Indexed by enum key; arrays of chars rather than pointers (no relocs). */
 static const char key_names[KEY_COUNT][12] = {
     "serial_port", "serial_baud", "log_level", "memory_mb", "next_stage",
-    "cmdline", "on_fault", "debug_crash", "print_stats",
+    "cmdline", "on_fault", "debug_crash", "print_stats", "hypervisor",
 };
 
 static const uint32_t baud_rates[] = {
@@ -337,6 +338,7 @@ static const char *expected_text(enum key k)
         return "halt or reset";
     case KEY_DEBUG_CRASH:
     case KEY_PRINT_STATS:
+    case KEY_HYPERVISOR:
         return "yes/no, 1/0, true/false or on/off";
     default:
         return "?";
@@ -449,6 +451,9 @@ static bool apply(struct parser *p, enum key k, struct slice v)
         break;
     case KEY_PRINT_STATS:
         ok = parse_bool(v, &c->print_stats);
+        break;
+    case KEY_HYPERVISOR:
+        ok = parse_bool(v, &c->hypervisor);
         break;
     default:
         ok = false;
@@ -585,6 +590,7 @@ void config_defaults(struct hv_config *cfg)
     cfg->on_fault = FAULT_HALT;
     cfg->debug_crash = false;
     cfg->print_stats = false;
+    cfg->hypervisor = true;
 }
 
 unsigned config_parse(struct hv_config *cfg, const char *text, size_t len,

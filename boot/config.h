@@ -47,7 +47,8 @@ struct hv_config {
     char cmdline[CONFIG_CMDLINE_MAX];  /* next stage's LoadOptions (8-bit) */
     enum fault_action on_fault;
     bool debug_crash;                  /* tests: deliberate exception */
-    bool print_stats;                  /* reserved: exit statistics */
+    bool print_stats;                  /* exit statistics at reset/power-off */
+    bool hypervisor;                   /* false: boot on without starting it */
 };
 
 /*

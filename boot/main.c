@@ -202,7 +202,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     load_config(self, &cfg);
     lprintf(LOG_INFO, "nested SVM hypervisor loader starting");
 
-    if (!svm_usable() || EFI_ERROR(run_core(&cfg)))
+    if (!cfg.hypervisor)
+        lprintf(LOG_INFO, "hypervisor = no: not starting the hypervisor");
+    else if (!svm_usable() || EFI_ERROR(run_core(&cfg)))
         lprintf(LOG_WARN, "continuing the boot without the hypervisor");
     return next_stage_start(image, self, &cfg);
 }

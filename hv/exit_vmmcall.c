@@ -67,6 +67,14 @@ static int64_t call_nested_info(struct vcpu *v)
     return HV_OK;
 }
 
+static int64_t call_tlb_info(struct vcpu *v)
+{
+    v->regs.rbx = v->tlb.flushes_asid;
+    v->regs.rcx = v->tlb.flushes_all;
+    v->regs.rdx = v->tlb.npt02_resyncs;
+    return HV_OK;
+}
+
 static int64_t hypercall(struct vcpu *v, uint64_t fn)
 {
     switch (fn) {
@@ -83,6 +91,8 @@ static int64_t hypercall(struct vcpu *v, uint64_t fn)
         return call_meminfo(v);
     case HV_CALL_NESTED_INFO:
         return call_nested_info(v);
+    case HV_CALL_TLB_INFO:
+        return call_tlb_info(v);
     }
     return HV_ENOSYS;
 }

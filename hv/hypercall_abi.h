@@ -29,6 +29,9 @@ enum hv_call {
     /* -> RBX = emulated VMRUNs of this vCPU, RCX = L2 exits reflected to
      *    L1, RDX = free pages in the hypervisor's page pool. */
     HV_CALL_NESTED_INFO = 5,
+    /* -> RBX = TLB flushes by ASID (TLB_CONTROL 3), RCX = full flushes
+     *    (TLB_CONTROL 1), RDX = NPT02 resyncs, all of this vCPU so far. */
+    HV_CALL_TLB_INFO = 6,
 };
 
 #define HV_LOG_MAX 256

@@ -29,6 +29,17 @@
 
 static bool host_nrips;
 
+/* EFER bits this CPU has (CPUID 0x80000001); LMSLE is never offered. */
+static uint64_t read_efer_supported(void)
+{
+    struct cpuid_regs e = cpuid(0x80000001u, 0);
+    uint64_t bits = EFER_SCE | EFER_LME | EFER_LMA | EFER_SVME;
+    if (e.edx & (1u << 20)) bits |= EFER_NXE;
+    if (e.edx & (1u << 25)) bits |= EFER_FFXSR;
+    if (e.ecx & (1u << 17)) bits |= EFER_TCE;
+    return bits;
+}
+
 /* CR4 bits this CPU has (MBZ = the rest, for the VMCB12 checks). */
 static uint64_t read_cr4_supported(void)
 {
@@ -64,6 +75,7 @@ bool nested_init(struct vcpu *v, bool host_has_nrips)
     uint64_t copy_pa;
     host_nrips = host_has_nrips;
     n->gif = true;
+    n->merged_msrpm12 = n->merged_iopm12 = ~0ULL; /* no merge cached yet */
     n->vmcb12 = alloc_page_zeroed(1, &copy_pa);
     n->vmcb02 = alloc_page_zeroed(1, &n->vmcb02_pa);
     n->msrpm02 = alloc_page_zeroed(MSRPM_SIZE / 4096, &n->msrpm02_pa);
@@ -71,8 +83,7 @@ bool nested_init(struct vcpu *v, bool host_has_nrips)
     check_env = (struct vmcb12_check_env){
         .phys_limit = guest_phys_limit(),
         .nasid = NESTED_ASIDS,
-        .efer_supported = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | EFER_SVME |
-                          EFER_LMSLE | EFER_FFXSR | EFER_TCE,
+        .efer_supported = read_efer_supported(),
         .cr4_supported = read_cr4_supported(),
         .np_allowed = true,
         .vgif_allowed = false,
@@ -229,12 +240,26 @@ static void vmrun_failed(struct vcpu *v, struct vmcb *vmcb12, const char *check)
     l1_set_gif(v, false);
 }
 
+/* The parts of VMCB12 that VMRUN reads (APM Appendix B): the control area
+ * up to the guest instruction bytes, and the save-area fields a VMRUN
+ * loads. Only these are copied (once); the checks and the build read
+ * nothing else, so a nested VMRUN does not copy the whole 4 KiB. */
+static const struct { uint16_t from, to; } vmcb12_read_ranges[] = {
+    { 0x000, 0x0D0 }, /* intercepts .. nRIP */
+    { 0x400, 0x4A0 }, /* ES .. TR */
+    { 0x4C8, 0x4D8 }, /* CPL, EFER */
+    { 0x548, 0x580 }, /* CR4, CR3, CR0, DR7, DR6, RFLAGS, RIP */
+    { 0x5D8, 0x648 }, /* RSP, S_CET, SSP, ISST, RAX, STAR .. SYSENTER_EIP, CR2 */
+    { 0x668, 0x678 }, /* G_PAT, DBGCTL */
+};
+
 static void copy_vmcb12(struct vmcb *copy, const volatile struct vmcb *src)
 {
     const volatile uint64_t *s = (const volatile uint64_t *)src;
     uint64_t *d = (uint64_t *)copy;
-    for (unsigned i = 0; i < sizeof(struct vmcb) / 8; i++)
-        d[i] = s[i];
+    for (unsigned r = 0; r < sizeof vmcb12_read_ranges / sizeof *vmcb12_read_ranges; r++)
+        for (unsigned i = vmcb12_read_ranges[r].from / 8; i < vmcb12_read_ranges[r].to / 8; i++)
+            d[i] = s[i];
 }
 
 /* VMCB02's intercepts: L1's, plus what L0 always needs in L2 (BRIEF §3). */

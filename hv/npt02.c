@@ -50,7 +50,8 @@ static uint64_t addr_rsvd(uint64_t phys_limit)
 
 /*
  * Reserved (must-be-zero) bits of a present long-mode entry at `level`
- * (APM 5.3.3 figures; checked the same way in nested tables, 15.25.5):
+ * (APM 5.3.3-5.3.5 entry formats; nested tables use the same format and
+ * checks, 15.25.5; kvm-unit-tests svm_npt_rsvd_bits_test uses these):
  *   all levels: address bits 51:M; NX (bit 63) when EFER.NXE=0;
  *   PML4E: bits 8:7 (PS is not allowed at the top; bit 8 is MBZ there);
  *   PDPE with PS: bits 29:13 of the 1 GiB frame, or PS itself without

@@ -24,8 +24,8 @@
  * Not thread-safe: one struct npt02 per vCPU, changed only while that vCPU
  * is in L0.  Changing NPT02 does not flush: the caller flushes L2's ASID
  * (VMCB TLB_CONTROL, APM 15.16.1) before running L2 again after MAPPED
- * (only needed if the page was mapped before with fewer rights, but cheap
- * to do always) and after npt02_reset (required).
+ * (the page may have been mapped before with fewer rights) and after
+ * npt02_reset.
  */
 #pragma once
 
@@ -40,10 +40,15 @@
 /*
  * Reads the aligned 8-byte NPT12 entry at L1 guest-physical address gpa.
  * false if gpa is not L1 RAM the hypervisor may read (the hypervisor's
- * region, MMIO, holes): the walk then sees all-ones there - what L1 reads
- * from its decoy page and what a read of non-existent memory returns - so
- * it stops with a reserved-bit fault (any all-ones entry has a reserved
- * bit set: PS in a PML4E, bits 29:13 / 20:13 in a large leaf, 51:M).
+ * region, MMIO, holes; guest_mem.c's l1_ram_ok decides): the walk then
+ * sees all-ones there - what L1 reads from its decoy page, and what a read
+ * of non-existent memory returns - instead of inventing a fault kind the
+ * hardware does not have.  All-ones is a reserved-bit fault (REFLECT, RSV)
+ * at every level: bits 8:7 of a PML4E, 29:13 / 20:13 of a PS leaf, 51:M
+ * of a PTE, bit 63 without NXE.  Only with MAXPHYADDR 52 and NXE is an
+ * all-ones PTE valid: a leaf at 2^52 - 4 KiB, which NPT01 never maps, so
+ * NPT02_HV_REGION (or an NX fault for a fetch).  Either way nothing is
+ * mapped and L1 learns nothing about the memory it pointed at.
  */
 typedef bool (*npt12_read_fn)(void *ctx, uint64_t gpa, uint64_t *val);
 
@@ -96,7 +101,8 @@ struct npt12_walk {
  * access type and bit 33 tells a walk of L2's own page tables (the
  * hardware reports those as writes, so they need W in NPT12); P, RSV and
  * the rest are ignored.  Nested walks are always user accesses, so an
- * entry without U gives a protection fault (15.25.5).
+ * entry without U gives a protection fault (15.25.5; GMET, which changes
+ * that for fetches, is not offered to L1).
  *
  * Fault order as in the hardware walk: not-present and reserved-bit faults
  * stop the walk at the entry; protection (U, W, NX over all levels) is
@@ -107,7 +113,7 @@ struct npt12_walk {
  * table: a not-present fault.
  *
  * On success with a cmpxchg callback, sets A in every entry used and D in
- * the leaf on a write, as the hardware walk does (APM 5.4.2); if an entry
+ * the leaf on a write, as the hardware walk does (APM 5.4); if an entry
  * changes meanwhile the walk restarts, a few times at most (then BUSY).
  */
 struct npt12_walk npt12_walk(const struct npt12 *n, uint64_t l2_gpa,
@@ -140,13 +146,15 @@ enum npt02_outcome {
      * EXITINFO2 = the EXITINFO2 L0 got (the L2 GPA). */
     NPT02_REFLECT,
     /* NPT12 translates to r->l1_gpa, where NPT01 does not give L1 this
-     * access: in practice the hypervisor's region, or a GPA past NPT01's
-     * top.  Nothing is mapped.  Handle it as L1's own #NPF at r->l1_gpa
-     * (exit_npf gives L1 the decoy page there), then call again. */
+     * access: the hypervisor's region, a GPA past NPT01's top, or a page
+     * NPT01 write-protects.  Nothing is mapped.  Handle it as L1's own
+     * #NPF at r->l1_gpa (the decoy page, or the write-protect's handler),
+     * then call again. */
     NPT02_HV_REGION,
     /* Out of table pages; NPT02 translates as before.  npt02_reset()
-     * returns every table but the root to the free list, after which one
-     * page always fits if a path of three tables was ever allocated. */
+     * puts every table but the root on the free list; a page needs at
+     * most three (PDPT, PD, PT), so after a reset the call succeeds if
+     * any page was ever mapped before. */
     NPT02_NO_MEMORY,
     /* L1 kept rewriting the NPT12 entries (NPT12_BUSY): nothing mapped,
      * resume L2; it faults again. */
@@ -176,7 +184,10 @@ enum npt02_outcome npt02_fault(struct npt02 *s, const struct npt12 *n,
 
 /*
  * Drops every NPT02 mapping: the root is kept (VMCB02 nCR3 stays valid)
- * and emptied, every lower table goes to the free list.  The caller must
+ * and emptied.  Needed whenever L1 may see its NPT12 changes (it flushed
+ * L2's ASID, changed nCR3, INVLPGA'd) and whenever NPT01 loses rights or
+ * changes a host page: NPT02 leaves are copies and have no reverse map.
+ * Every lower table goes to the free list.  The caller must
  * flush L2's ASID before L2 runs again: the TLB and page-walk caches may
  * hold the old translations and the recycled table pages.
  */

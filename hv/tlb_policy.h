@@ -45,6 +45,13 @@
  *   INVLPGA, ECX = any other vASID          (nothing: the host holds none
  *                                            of its translations)
  *
+ * All rows but one are what the architecture makes L1 count on.  The
+ * exception is "same vASID, another nCR3": the hardware would keep the
+ * translations cached from the old tables (an L1 that wants them gone
+ * flushes, and then pays nothing extra here), so a flush is not required;
+ * dropping NPT02 is our choice, to keep it a shadow of one NPT12, and the
+ * drop then owes the flush.  The model test accepts either.
+ *
  * Every NPT02 drop owes an L2 flush because the TLB's page-walk caches may
  * still point into the freed table pages (15.25: they are tagged by ASID
  * and flushed with it); the table above keeps that invariant.  Adding an
@@ -112,8 +119,9 @@ void tlb_on_npt01_change(struct tlb_policy *p);
 /* L0 changed or removed an NPT02 entry itself (not: added one where none
  * was), or dropped NPT02 on its own (then the entries are gone already). */
 void tlb_on_npt02_change(struct tlb_policy *p);
-/* L0 wants NPT02 dropped before L2 runs again (e.g. L1 changed something
- * that gives NPT12 another meaning); tlb_take_npt02_resync() reports it. */
+/* L0 wants NPT02 dropped before L2 runs again, e.g. L1 changed something
+ * NPT02's fill read to interpret NPT12 (L1's EFER.NXE makes NPT12's bit 63
+ * NX or reserved); tlb_take_npt02_resync() reports it. */
 void tlb_request_npt02_resync(struct tlb_policy *p);
 /* An emulated VMRUN that passed the consistency checks (so vasid != 0):
  * vasid and ncr3 (or TLB_NCR3_NONE) and tlb_control from the hypervisor's

@@ -27,3 +27,8 @@ int64_t try_rdmsr(uint32_t msr, uint64_t *val);
 void run_l1_checks(EFI_SYSTEM_TABLE *st);
 void run_fpu_check(void);
 void run_nested_checks(void);
+
+/* nested_checks.c: L1 as a guest hypervisor. */
+struct vmcb;
+void l1_svm_enable(void);
+void l1_vmcb12_init(struct vmcb *v, void *l2_rip);

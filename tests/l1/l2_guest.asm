@@ -70,6 +70,39 @@ l1_vmrun_loop:
     pop rbx
     ret
 
+; l1_vmrun_loop_plain(vmcb12_pa, n): as l1_vmrun_loop, without CLGI/STGI
+; around VMRUN (L1 keeps GIF as #VMEXIT leaves it, clear, until the end).
+global l1_vmrun_loop_plain
+l1_vmrun_loop_plain:
+    push rbx
+    push rbp
+    push r12
+    push r13
+    push r14
+    push r15
+    mov r12, rdi
+    mov r13, rsi
+    xor r14, r14
+.again:
+    mov rax, r12
+    vmrun
+    cmp qword [r12 + 0x70], 0x72
+    jne .skip
+    inc r14
+.skip:
+    add qword [r12 + 0x400 + 0x178], 2
+    dec r13
+    jnz .again
+    stgi
+    mov rax, r14
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbp
+    pop rbx
+    ret
+
 ; --- L2 code. Each snippet ends in VMMCALL (intercepted by L1) ---------
 global l2_cpuid_vmmcall, l2_hlt, l2_out80, l2_rdmsr_star, l2_rdmsr_pat
 global l2_cpuid_loop, l2_rdtsc, l2_read_rbx, l2_ud_handler, l2_vmload
@@ -111,6 +144,16 @@ l2_rdmsr_pat:                     ; MSR 0x277 (PAT), not intercepted by L1
 l2_cpuid_loop:
     cpuid
     jmp l2_cpuid_loop
+
+global l2_wrmsr_loop
+l2_wrmsr_loop:                    ; RBX times WRMSR IA32_APIC_BASE (same value):
+    mov ecx, 0x1B                 ; an exit L0 handles alone (L1 does not
+    rdmsr                         ; intercept it), then VMMCALL to L1
+.again:
+    wrmsr
+    dec rbx
+    jnz .again
+    vmmcall
 
 l2_rdtsc:                         ; RBX = TSC as L2 sees it
     rdtsc

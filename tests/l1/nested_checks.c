@@ -60,7 +60,7 @@ static uint16_t read_sel(int which)
     return v;
 }
 
-static void vmcb12_init(struct vmcb *v, void *l2_rip)
+void l1_vmcb12_init(struct vmcb *v, void *l2_rip)
 {
     SetMem(v, sizeof *v, 0);
     struct vmcb_save *s = &v->save;
@@ -128,7 +128,7 @@ static uint64_t npt12_build(uint64_t probe_target, uint64_t flags)
 /* --- scenarios ---------------------------------------------------------- */
 static void scenario_cpuid_reflected(void)
 {
-    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
     vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_CPUID;
     uint64_t code = run(&vmcb12);
     check(code == VMEXIT_CPUID && vmcb12.save.rip == (uint64_t)(UINTN)l2_cpuid_vmmcall + 2,
@@ -140,7 +140,7 @@ static void scenario_cpuid_reflected(void)
 
 static void scenario_unintercepted_runs_in_l2(void)
 {
-    vmcb12_init(&vmcb12, l2_cpuid_leaf_hv);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_leaf_hv);
     uint64_t code = run(&vmcb12);
     /* CPUID ran in L2 without any exit to L1: its result is in L2's RBX. */
     check(code == VMEXIT_VMMCALL && l2_gprs[0] != 0, "nested_cpuid_unintercepted_runs_in_l2",
@@ -149,7 +149,7 @@ static void scenario_unintercepted_runs_in_l2(void)
 
 static void scenario_hlt_io_msr(void)
 {
-    vmcb12_init(&vmcb12, l2_hlt);
+    l1_vmcb12_init(&vmcb12, l2_hlt);
     vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_HLT;
     uint64_t code = run(&vmcb12);
     check(code == VMEXIT_HLT && vmcb12.save.rip == (uint64_t)(UINTN)l2_hlt,
@@ -157,7 +157,7 @@ static void scenario_hlt_io_msr(void)
 
     SetMem(iopm, sizeof iopm, 0);
     iopm_set(iopm, 0x80, 1, true);
-    vmcb12_init(&vmcb12, l2_out80);
+    l1_vmcb12_init(&vmcb12, l2_out80);
     vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_IOIO_PROT;
     code = run(&vmcb12);
     uint64_t info1 = vmcb12.control.exitinfo1;
@@ -168,12 +168,12 @@ static void scenario_hlt_io_msr(void)
 
     SetMem(msrpm, sizeof msrpm, 0);
     msrpm_set(msrpm, MSR_STAR, true, false);
-    vmcb12_init(&vmcb12, l2_rdmsr_star);
+    l1_vmcb12_init(&vmcb12, l2_rdmsr_star);
     vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_MSR_PROT;
     code = run(&vmcb12);
     check(code == VMEXIT_MSR && vmcb12.control.exitinfo1 == 0 && l2_gprs[1] == MSR_STAR,
           "nested_msr_reflected", "exit %lx info1 %lx", code, vmcb12.control.exitinfo1);
-    vmcb12_init(&vmcb12, l2_rdmsr_pat);
+    l1_vmcb12_init(&vmcb12, l2_rdmsr_pat);
     vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_MSR_PROT;
     code = run(&vmcb12);
     check(code == VMEXIT_VMMCALL && l2_gprs[0] != 0, "nested_msr_unintercepted_runs_in_l2",
@@ -188,45 +188,45 @@ static void expect_invalid(struct vmcb *v, const char *name)
 
 static void scenario_consistency_checks(void)
 {
-    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
     vmcb12.save.efer &= ~EFER_SVME;
     expect_invalid(&vmcb12, "nested_invalid_efer_svme");
-    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
     vmcb12.save.cr0 = (vmcb12.save.cr0 & ~CR0_CD) | CR0_NW;
     expect_invalid(&vmcb12, "nested_invalid_cr0_nw_without_cd");
-    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
     vmcb12.save.cr0 |= 1ULL << 40;
     expect_invalid(&vmcb12, "nested_invalid_cr0_high");
-    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
     vmcb12.save.dr7 |= 1ULL << 40;
     expect_invalid(&vmcb12, "nested_invalid_dr7_high");
-    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
     vmcb12.save.cr4 &= ~CR4_PAE;
     expect_invalid(&vmcb12, "nested_invalid_long_mode_without_pae");
-    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
     vmcb12.control.intercept_misc2 &= ~VMCB_INTERCEPT2_VMRUN;
     expect_invalid(&vmcb12, "nested_invalid_no_vmrun_intercept");
-    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
     vmcb12.control.guest_asid = 0;
     expect_invalid(&vmcb12, "nested_invalid_asid_zero");
-    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
     vmcb12.control.int_ctl |= VMCB_INT_CTL_AVIC_ENABLE;
     expect_invalid(&vmcb12, "nested_invalid_avic_refused");
-    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
     vmcb12.control.nested_ctl |= VMCB_SEV_ENABLE;
     expect_invalid(&vmcb12, "nested_invalid_sev_refused");
-    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
     vmcb12.control.eventinj = VMCB_EVENT_V | (1ULL << 8) | 6; /* reserved type 1 */
     expect_invalid(&vmcb12, "nested_invalid_event_type");
     /* and a good one still runs after all those */
-    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
     check(run(&vmcb12) == VMEXIT_VMMCALL, "nested_valid_after_invalid", "");
 }
 
 static void scenario_np(uint64_t hv_region)
 {
     probe_page[0] = 0xABCDEF;
-    vmcb12_init(&vmcb12, l2_read_rbx);
+    l1_vmcb12_init(&vmcb12, l2_read_rbx);
     vmcb12.control.nested_ctl = VMCB_NP_ENABLE;
     vmcb12.control.n_cr3 = npt12_build((uint64_t)(UINTN)probe_page, PTE_P | PTE_W | PTE_U);
     l2_gprs[0] = (uint64_t)(UINTN)probe_page;
@@ -235,7 +235,7 @@ static void scenario_np(uint64_t hv_region)
           "exit %lx rbx %lx", code, l2_gprs[0]);
 
     /* A hole in NPT12: #NPF to L1, GPA in EXITINFO2, not-present + final. */
-    vmcb12_init(&vmcb12, l2_read_rbx);
+    l1_vmcb12_init(&vmcb12, l2_read_rbx);
     vmcb12.control.nested_ctl = VMCB_NP_ENABLE;
     vmcb12.control.n_cr3 = npt12_build(0, 0);
     vmcb12.control.tlb_control = VMCB_TLB_CONTROL_FLUSH_ASID;
@@ -248,7 +248,7 @@ static void scenario_np(uint64_t hv_region)
           vmcb12.control.exitinfo2);
 
     /* NPT12 pointing at the hypervisor's memory: L2 gets the decoy. */
-    vmcb12_init(&vmcb12, l2_read_rbx);
+    l1_vmcb12_init(&vmcb12, l2_read_rbx);
     vmcb12.control.nested_ctl = VMCB_NP_ENABLE;
     vmcb12.control.n_cr3 = npt12_build(hv_region, PTE_P | PTE_W | PTE_U);
     vmcb12.control.tlb_control = VMCB_TLB_CONTROL_FLUSH_ASID;
@@ -260,11 +260,11 @@ static void scenario_np(uint64_t hv_region)
 
 static void scenario_hv_pointers(uint64_t hv_region)
 {
-    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
     vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_MSR_PROT;
     vmcb12.control.msrpm_base_pa = hv_region;
     expect_invalid(&vmcb12, "nested_msrpm_in_hv_memory_invalid");
-    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
     vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_IOIO_PROT;
     vmcb12.control.iopm_base_pa = hv_region + 4096;
     expect_invalid(&vmcb12, "nested_iopm_in_hv_memory_invalid");
@@ -313,7 +313,7 @@ static void scenario_gif(void)
 
 static void scenario_tsc_offset(void)
 {
-    vmcb12_init(&vmcb12, l2_rdtsc);
+    l1_vmcb12_init(&vmcb12, l2_rdtsc);
     vmcb12.control.tsc_offset = 1ULL << 50;
     uint64_t before = rdtsc_now();
     uint64_t code = run(&vmcb12);
@@ -335,7 +335,7 @@ static void scenario_events(void)
 {
     SetMem(l2_idt, sizeof l2_idt, 0);
     l2_idt_set(VEC_UD, l2_ud_handler, true);
-    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
     vmcb12.save.idtr.base = (uint64_t)(UINTN)l2_idt;
     vmcb12.save.idtr.limit = sizeof l2_idt - 1;
     vmcb12.control.eventinj = vmcb_event_make(VEC_UD, VMCB_EVENT_TYPE_EXCEPTION, 0, 0);
@@ -346,7 +346,7 @@ static void scenario_events(void)
     /* Delivery fails (gate not present -> #NP, intercepted): EXITINTINFO
      * holds the event being delivered. */
     l2_idt_set(VEC_UD, l2_ud_handler, false);
-    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
     vmcb12.save.idtr.base = (uint64_t)(UINTN)l2_idt;
     vmcb12.save.idtr.limit = sizeof l2_idt - 1;
     vmcb12.control.intercept_exceptions = 1u << VEC_NP;
@@ -358,7 +358,7 @@ static void scenario_events(void)
 
     /* SVM instructions in L2 that L1 does not intercept: #UD in L2. */
     l2_idt_set(VEC_UD, l2_ud_handler, true);
-    vmcb12_init(&vmcb12, l2_vmload);
+    l1_vmcb12_init(&vmcb12, l2_vmload);
     vmcb12.save.idtr.base = (uint64_t)(UINTN)l2_idt;
     vmcb12.save.idtr.limit = sizeof l2_idt - 1;
     l2_gprs[0] = 0;
@@ -369,8 +369,8 @@ static void scenario_events(void)
 
 static void scenario_two_asids(void)
 {
-    vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
-    vmcb12_init(&vmcb12b, l2_rdtsc);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    l1_vmcb12_init(&vmcb12b, l2_rdtsc);
     vmcb12b.control.guest_asid = 2;
     int ok = 1;
     for (int i = 0; i < 20; i++) {
@@ -382,7 +382,7 @@ static void scenario_two_asids(void)
 
 static void scenario_round_trips(void)
 {
-    vmcb12_init(&vmcb12, l2_cpuid_loop);
+    l1_vmcb12_init(&vmcb12, l2_cpuid_loop);
     vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_CPUID;
     struct hv_result a = hv_call(HV_CALL_NESTED_INFO, 0, 0, 0);
     uint64_t n = l1_vmrun_loop((uint64_t)(UINTN)&vmcb12, ROUND_TRIPS);
@@ -393,6 +393,14 @@ static void scenario_round_trips(void)
           n, b.rbx - a.rbx, b.rcx - a.rcx, a.rdx, b.rdx);
 }
 
+void l1_svm_enable(void)
+{
+    uint64_t efer;
+    try_rdmsr(MSR_EFER, &efer);
+    try_wrmsr(MSR_EFER, efer | EFER_SVME);
+    try_wrmsr(MSR_VM_HSAVE_PA, (uint64_t)(UINTN)hsave);
+}
+
 void run_nested_checks(void)
 {
     struct hv_result mi = hv_call(HV_CALL_MEMINFO, 0, 0, 0);
@@ -401,10 +409,7 @@ void run_nested_checks(void)
               (svm.edx & 1),
           "nested_svm_advertised", "asids %d features %x", svm.ebx, svm.edx);
     catch_install();
-    uint64_t efer;
-    try_rdmsr(MSR_EFER, &efer);
-    try_wrmsr(MSR_EFER, efer | EFER_SVME);
-    try_wrmsr(MSR_VM_HSAVE_PA, (uint64_t)(UINTN)hsave);
+    l1_svm_enable();
     scenario_cpuid_reflected();
     scenario_unintercepted_runs_in_l2();
     scenario_hlt_io_msr();

@@ -125,6 +125,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.on_fault, FAULT_HALT);
     assert_false(cfg.debug_crash);
     assert_false(cfg.print_stats);
+    assert_true(cfg.hypervisor);
 }
 
 static void test_empty_input(void **state)
@@ -173,7 +174,8 @@ static void test_full_file(void **state)
              "cmdline = console=ttyS0,115200 quiet\n"
              "on_fault = reset\n"
              "debug_crash = yes\n"
-             "print_stats = on\n");
+             "print_stats = on\n"
+             "hypervisor = no\n");
     assert_int_equal(cfg.serial_port, 0x2F8);
     assert_int_equal(cfg.serial_baud, 9600);
     assert_int_equal(cfg.log_level, LOG_DEBUG);
@@ -183,6 +185,7 @@ static void test_full_file(void **state)
     assert_int_equal(cfg.on_fault, FAULT_RESET);
     assert_true(cfg.debug_crash);
     assert_true(cfg.print_stats);
+    assert_false(cfg.hypervisor);
 }
 
 static void test_serial_port_good(void **state)
@@ -448,6 +451,7 @@ static void test_bools_bad(void **state)
     expect_bad("debug_crash", "yess", BOOL_EXP);
     expect_bad("print_stats", "y", BOOL_EXP);
     expect_bad("print_stats", "01", BOOL_EXP);
+    expect_bad("hypervisor", "maybe", BOOL_EXP);
 }
 
 static void test_empty_value(void **state)

@@ -272,6 +272,9 @@ MUT(m_efer_bit63, v->save.efer |= 1ULL << 63)
 MUT(m_lm_no_pae, v->save.cr4 &= ~CR4_PAE)
 MUT(m_lm_no_pe, v->save.cr0 &= ~CR0_PE)
 MUT(m_cs_l_and_d, v->save.cs.attrib |= VMCB_SEG_ATTR_DB)
+/* PAE=0: only the PAE check may fire, the CS.L/CS.D one needs all five. */
+MUT(m_no_pae_cs_l_and_d, v->save.cr4 &= ~CR4_PAE;
+    v->save.cs.attrib |= VMCB_SEG_ATTR_DB)
 MUT(m_cs_compat, v->save.cs.attrib = (uint16_t)((v->save.cs.attrib &
                                       ~VMCB_SEG_ATTR_L) | VMCB_SEG_ATTR_DB))
 MUT(m_prot32_cs_l_and_d, v->save.cs.attrib |= VMCB_SEG_ATTR_L)
@@ -414,6 +417,7 @@ static const struct tcase cases[] = {
     { "long mode without CR4.PAE",       LONG,   m_lm_no_pae,           N_LM_PAE },
     { "long mode without CR0.PE",        LONG,   m_lm_no_pe,            N_LM_PE },
     { "long mode CS.L and CS.D",         LONG,   m_cs_l_and_d,          N_LM_CS },
+    { "no CR4.PAE, CS.L and CS.D",       LONG,   m_no_pae_cs_l_and_d,   N_LM_PAE },
     { "compatibility-mode CS ok",        LONG,   m_cs_compat,           NULL },
     { "CS.L and CS.D outside LM ok",     PROT32, m_prot32_cs_l_and_d,   NULL },
     { "EFER.LME, CR0.PG=0, PAE=0 ok",    PROT32, m_lme_no_pg,           NULL },

@@ -1,0 +1,1069 @@
+/*
+ * Tests for hv/tlb_policy.c (BRIEF §4; AMD APM Vol. 2 15.16 TLB control,
+ * 15.25 nested paging).
+ *
+ * QEMU's TCG flushes its whole TLB at every VMRUN, so no boot test can
+ * show a missing flush.  Here instead: a model of a CPU with an
+ * ASID-tagged TLB that caches translations and honours TLB_CONTROL
+ * exactly, an L0 that keeps NPT01 and fills the shadow NPT02 on demand the
+ * way the hypervisor does, and an L1 that does random things to its L2
+ * guests.  Alongside, the model keeps what the ARCHITECTURE lets each
+ * context still see:
+ *  - L2 under vASID v may use, for a page, the translation its current
+ *    NPT12 gives, or any translation it used under v since L1 last
+ *    flushed v (stale entries are legal until L1 flushes them);
+ *  - L1 may use its current page table's translation or one it used since
+ *    it last flushed that page;
+ *  - in both, an L1-physical page means what NPT01 says *now* (L1 did not
+ *    make NPT01 changes and cannot flush them), and L1's translations are
+ *    only good under the meaning L0 gave them (l1_gen).
+ * The test fails when a context is about to run with a TLB entry (or, for
+ * L2, an NPT02 entry) outside that set, or a TLB entry that outlived the
+ * NPT02 entry it came from (its page-walk caches could point into freed
+ * tables): a missing flush or resync.  It also fails on a flush or resync
+ * that no event since the last one could have needed: the design's point
+ * is that a nested VMRUN/#VMEXIT that changed nothing flushes nothing.
+ *
+ * Simplifications: L2's own paging is the identity (the L2 TLB is indexed
+ * by guest-physical page) and all pages are 4 KiB, so TLB_CONTROL 07h
+ * (non-global entries of the ASID) acts as 03h.
+ *
+ * The model is checked too: mutants of the policy (a wrapper that drops or
+ * distorts one event) must each be caught.  Not among them: ignoring a new
+ * nCR3 under the same vASID.  The architecture lets L2 keep what it
+ * cached from the old tables until L1 flushes, and NPT02 only holds what
+ * L2 used, so that is legal; the policy's drop there is a design choice
+ * (hv/tlb_policy.h), which the model allows as a flush some event needed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "arch/x86/vmcb.h"
+#include "hv/tlb_policy.h"
+
+#define CTL_NONE VMCB_TLB_CONTROL_DO_NOTHING
+#define CTL_ALL  VMCB_TLB_CONTROL_FLUSH_ALL
+#define CTL_ASID VMCB_TLB_CONTROL_FLUSH_ASID
+#define CTL_LOCAL VMCB_TLB_CONTROL_FLUSH_ASID_LOCAL
+#define L1 TLB_CTX_L1
+#define L2 TLB_CTX_L2
+#define BIT(w) TLB_WHY_BIT(w)
+
+/* ======================================================================== */
+/* Plain unit tests of each event                                           */
+/* ======================================================================== */
+
+/* A policy past its initial flushes, with L2 vASID 5 on nCR3 0x5000 run
+ * once: from here on, nothing is owed. */
+static void settled(struct tlb_policy *p, bool by_asid)
+{
+    tlb_policy_init(p, by_asid);
+    assert_int_not_equal(tlb_control_for_vmrun(p, L1), CTL_NONE);
+    tlb_on_vmrun12(p, 5, 0x5000, CTL_NONE);
+    assert_true(tlb_take_npt02_resync(p));
+    assert_int_not_equal(tlb_control_for_vmrun(p, L2), CTL_NONE);
+    assert_int_equal(p->pending[L1], 0);
+    assert_int_equal(p->pending[L2], 0);
+    assert_false(p->npt02_resync);
+}
+
+static void expect_quiet(struct tlb_policy *p)
+{
+    assert_false(tlb_take_npt02_resync(p));
+    assert_int_equal(tlb_control_for_vmrun(p, L2), CTL_NONE);
+    assert_int_equal(tlb_control_for_vmrun(p, L1), CTL_NONE);
+}
+
+static void test_init_flushes_both(void **state)
+{
+    struct tlb_policy p;
+
+    tlb_policy_init(&p, true);
+    assert_int_equal(p.pending[L1], BIT(TLB_WHY_INIT));
+    assert_int_equal(p.pending[L2], BIT(TLB_WHY_INIT));
+    assert_int_equal(p.l2_vasid, 0);
+    assert_int_equal(tlb_control_for_vmrun(&p, L1), CTL_ASID);
+    assert_int_equal(tlb_control_for_vmrun(&p, L1), CTL_NONE);
+    assert_int_equal(p.pending[L2], BIT(TLB_WHY_INIT)); /* still owed */
+    assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_ASID);
+    assert_int_equal(p.flushes_asid, 2);
+    assert_int_equal(p.flushes_all, 0);
+    assert_int_equal(p.flushes_by_reason[TLB_WHY_INIT], 2);
+
+    /* Without FlushByAsid one 01h pays both. */
+    tlb_policy_init(&p, false);
+    assert_int_equal(tlb_control_for_vmrun(&p, L1), CTL_ALL);
+    assert_int_equal(p.pending[L2], 0);
+    assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_NONE);
+    assert_int_equal(p.flushes_all, 1);
+    assert_int_equal(p.flushes_by_reason[TLB_WHY_INIT], 1);
+}
+
+static void test_quiet_round_trips_flush_nothing(void **state)
+{
+    for (int by_asid = 0; by_asid < 2; by_asid++) {
+        struct tlb_policy p;
+
+        settled(&p, by_asid);
+        uint64_t before = p.flushes_asid + p.flushes_all;
+        for (int i = 0; i < 1000; i++) {
+            tlb_on_vmrun12(&p, 5, 0x5000, CTL_NONE);
+            expect_quiet(&p);
+            tlb_on_invlpga(&p, 6); /* another L2 guest's page */
+            expect_quiet(&p);
+        }
+        assert_int_equal(p.flushes_asid + p.flushes_all, before);
+        assert_int_equal(p.npt02_resyncs, 1);
+    }
+}
+
+static void test_first_vmrun12_flushes_l2_and_resyncs(void **state)
+{
+    struct tlb_policy p;
+
+    tlb_policy_init(&p, true);
+    assert_int_equal(tlb_control_for_vmrun(&p, L1), CTL_ASID);
+    tlb_on_vmrun12(&p, 1, 0x1000, CTL_NONE);
+    assert_int_equal(p.pending[L2], BIT(TLB_WHY_INIT) | BIT(TLB_WHY_VASID));
+    assert_int_equal(p.pending[L1], 0);
+    assert_true(tlb_take_npt02_resync(&p));
+    assert_false(tlb_take_npt02_resync(&p));
+    assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_ASID);
+    assert_int_equal(p.l2_vasid, 1);
+    assert_int_equal(p.l2_ncr3, 0x1000);
+}
+
+static void test_l1_flush_request_is_l1_only(void **state)
+{
+    struct tlb_policy p;
+
+    settled(&p, true);
+    tlb_on_l1_flush_request(&p);
+    assert_int_equal(p.pending[L1], BIT(TLB_WHY_L0));
+    assert_int_equal(p.pending[L2], 0);
+    assert_false(tlb_take_npt02_resync(&p));
+    assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_NONE);
+    assert_int_equal(tlb_control_for_vmrun(&p, L1), CTL_ASID);
+    expect_quiet(&p);
+    assert_int_equal(p.flushes_by_reason[TLB_WHY_L0], 1);
+}
+
+static void test_npt01_change_flushes_both_and_resyncs(void **state)
+{
+    struct tlb_policy p;
+
+    settled(&p, true);
+    tlb_on_npt01_change(&p);
+    assert_int_equal(p.pending[L1], BIT(TLB_WHY_NPT01));
+    assert_int_equal(p.pending[L2], BIT(TLB_WHY_NPT01));
+    assert_true(tlb_take_npt02_resync(&p));
+    assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_ASID);
+    assert_int_equal(tlb_control_for_vmrun(&p, L1), CTL_ASID);
+    expect_quiet(&p);
+
+    /* Without FlushByAsid: one 01h, whichever context runs first. */
+    settled(&p, false);
+    tlb_on_npt01_change(&p);
+    assert_int_equal(tlb_control_for_vmrun(&p, L1), CTL_ALL);
+    assert_int_equal(p.pending[L2], 0);
+    assert_true(tlb_take_npt02_resync(&p)); /* a flush does not drop NPT02 */
+    expect_quiet(&p);
+    assert_int_equal(p.flushes_by_reason[TLB_WHY_NPT01], 1);
+}
+
+static void test_npt02_change_flushes_l2_without_resync(void **state)
+{
+    struct tlb_policy p;
+
+    settled(&p, true);
+    tlb_on_npt02_change(&p);
+    assert_int_equal(p.pending[L2], BIT(TLB_WHY_NPT02));
+    assert_int_equal(p.pending[L1], 0);
+    assert_false(tlb_take_npt02_resync(&p));
+    assert_int_equal(tlb_control_for_vmrun(&p, L1), CTL_NONE);
+    assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_ASID);
+    expect_quiet(&p);
+}
+
+static void test_npt02_resync_request_owes_flush(void **state)
+{
+    struct tlb_policy p;
+
+    settled(&p, true);
+    tlb_request_npt02_resync(&p);
+    assert_int_equal(p.pending[L2], BIT(TLB_WHY_NPT02_DROP));
+    assert_true(tlb_take_npt02_resync(&p));
+    assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_ASID);
+    expect_quiet(&p);
+    assert_int_equal(p.npt02_resyncs, 2);
+}
+
+static void test_vmrun12_l1_tlb_control(void **state)
+{
+    static const uint8_t asid_only[] = { CTL_ASID, CTL_LOCAL };
+    static const uint8_t everything[] = { CTL_ALL, 0x02, 0x05, 0x0f, 0xff };
+    struct tlb_policy p;
+
+    for (size_t i = 0; i < sizeof(asid_only); i++) {
+        settled(&p, true);
+        tlb_on_vmrun12(&p, 5, 0x5000, asid_only[i]);
+        assert_int_equal(p.pending[L2], BIT(TLB_WHY_L1_CONTROL));
+        assert_int_equal(p.pending[L1], 0);
+        assert_true(tlb_take_npt02_resync(&p));
+        assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_ASID);
+        assert_int_equal(tlb_control_for_vmrun(&p, L1), CTL_NONE);
+        expect_quiet(&p);
+    }
+    /* 01h flushes L1's own ASID in L1's view; reserved values are read
+     * as the strongest request. */
+    for (size_t i = 0; i < sizeof(everything); i++) {
+        settled(&p, true);
+        tlb_on_vmrun12(&p, 5, 0x5000, everything[i]);
+        assert_int_equal(p.pending[L2], BIT(TLB_WHY_L1_CONTROL));
+        assert_int_equal(p.pending[L1], BIT(TLB_WHY_L1_CONTROL));
+        assert_true(tlb_take_npt02_resync(&p));
+        assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_ASID);
+        assert_int_equal(tlb_control_for_vmrun(&p, L1), CTL_ASID);
+        expect_quiet(&p);
+    }
+    settled(&p, false);
+    tlb_on_vmrun12(&p, 5, 0x5000, CTL_ALL);
+    assert_true(tlb_take_npt02_resync(&p));
+    assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_ALL);
+    expect_quiet(&p); /* the 01h at L2's VMRUN paid L1's debt too */
+}
+
+static void test_vmrun12_vasid_and_ncr3_changes(void **state)
+{
+    struct tlb_policy p;
+
+    settled(&p, true);
+    tlb_on_vmrun12(&p, 6, 0x5000, CTL_NONE); /* another vASID */
+    assert_int_equal(p.pending[L2], BIT(TLB_WHY_VASID));
+    assert_int_equal(p.pending[L1], 0);
+    assert_true(tlb_take_npt02_resync(&p));
+    assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_ASID);
+    assert_int_equal(p.l2_vasid, 6);
+    expect_quiet(&p);
+
+    tlb_on_vmrun12(&p, 6, 0x7000, CTL_NONE); /* same vASID, other nCR3 */
+    assert_int_equal(p.pending[L2], BIT(TLB_WHY_NCR3));
+    assert_true(tlb_take_npt02_resync(&p));
+    assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_ASID);
+    expect_quiet(&p);
+
+    tlb_on_vmrun12(&p, 6, TLB_NCR3_NONE, CTL_NONE); /* L1 turned NP off */
+    assert_int_equal(p.pending[L2], BIT(TLB_WHY_NCR3));
+    assert_true(tlb_take_npt02_resync(&p));
+    assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_ASID);
+    tlb_on_vmrun12(&p, 6, TLB_NCR3_NONE, CTL_NONE);
+    expect_quiet(&p);
+
+    /* Switching back and forth flushes each time: one host L2 ASID. */
+    tlb_on_vmrun12(&p, 5, 0x5000, CTL_NONE);
+    assert_true(tlb_take_npt02_resync(&p));
+    assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_ASID);
+    assert_int_equal(p.flushes_by_reason[TLB_WHY_VASID], 2 + 1); /* + settled() */
+    assert_int_equal(p.flushes_by_reason[TLB_WHY_NCR3], 2);
+}
+
+static void test_invlpga(void **state)
+{
+    struct tlb_policy p;
+
+    settled(&p, true);
+    tlb_on_invlpga(&p, 7); /* not the L2 the host holds: nothing */
+    expect_quiet(&p);
+
+    tlb_on_invlpga(&p, 5); /* the current L2 */
+    assert_int_equal(p.pending[L2], BIT(TLB_WHY_INVLPGA));
+    assert_int_equal(p.pending[L1], 0);
+    assert_true(tlb_take_npt02_resync(&p));
+    assert_int_equal(tlb_control_for_vmrun(&p, L1), CTL_NONE);
+    assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_ASID);
+    expect_quiet(&p);
+
+    tlb_on_invlpga(&p, 0); /* L1's own ASID */
+    assert_int_equal(p.pending[L1], BIT(TLB_WHY_INVLPGA));
+    assert_int_equal(p.pending[L2], 0);
+    assert_false(tlb_take_npt02_resync(&p));
+    assert_int_equal(tlb_control_for_vmrun(&p, L1), CTL_ASID);
+    expect_quiet(&p);
+
+    /* Before any VMRUN12, INVLPGA of an L2 ASID hits nothing. */
+    tlb_policy_init(&p, false);
+    (void)tlb_control_for_vmrun(&p, L1);
+    tlb_on_invlpga(&p, 1);
+    expect_quiet(&p);
+}
+
+static void test_flush_all_pays_other_context(void **state)
+{
+    struct tlb_policy p;
+
+    settled(&p, false);
+    tlb_on_l1_flush_request(&p);
+    tlb_on_npt02_change(&p);
+    assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_ALL);
+    assert_int_equal(p.pending[L1], 0);
+    assert_int_equal(p.flushes_by_reason[TLB_WHY_L0], 1);
+    assert_int_equal(p.flushes_by_reason[TLB_WHY_NPT02], 1);
+    expect_quiet(&p);
+
+    /* With FlushByAsid the other context keeps its debt. */
+    settled(&p, true);
+    tlb_on_l1_flush_request(&p);
+    tlb_on_npt02_change(&p);
+    assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_ASID);
+    assert_int_equal(p.pending[L1], BIT(TLB_WHY_L0));
+    assert_int_equal(tlb_control_for_vmrun(&p, L1), CTL_ASID);
+    expect_quiet(&p);
+}
+
+static void test_debts_accumulate_until_paid(void **state)
+{
+    struct tlb_policy p;
+
+    settled(&p, true);
+    tlb_on_invlpga(&p, 5);
+    tlb_on_npt02_change(&p);
+    tlb_on_vmrun12(&p, 5, 0x5000, CTL_ASID);
+    assert_int_equal(p.pending[L2], BIT(TLB_WHY_INVLPGA) | BIT(TLB_WHY_NPT02) |
+                                        BIT(TLB_WHY_L1_CONTROL));
+    /* Several VMRUNs of VMCB01 in between do not pay L2's debt. */
+    assert_int_equal(tlb_control_for_vmrun(&p, L1), CTL_NONE);
+    assert_int_equal(tlb_control_for_vmrun(&p, L1), CTL_NONE);
+    assert_true(tlb_take_npt02_resync(&p));
+    uint64_t n = p.flushes_asid;
+    assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_ASID);
+    assert_int_equal(p.flushes_asid, n + 1); /* one flush for three reasons */
+    assert_int_equal(p.flushes_by_reason[TLB_WHY_INVLPGA], 1);
+    assert_int_equal(p.flushes_by_reason[TLB_WHY_NPT02], 1);
+    assert_int_equal(p.flushes_by_reason[TLB_WHY_L1_CONTROL], 1);
+    expect_quiet(&p);
+}
+
+/* ======================================================================== */
+/* The model                                                                */
+/* ======================================================================== */
+
+#define N_PAGES 8   /* L2 guest-physical pages; also L1 virtual pages */
+#define N_GPA1 24   /* L1-physical pages (a set of them fits a uint32_t) */
+#define N_ROOTS 3   /* NPT12 tables: L1's L2 guests */
+#define N_VASID 4   /* vASIDs 1..N_VASID */
+#define TRACE 24    /* last actions printed on a failure */
+
+enum mutant {
+    MUT_NONE,
+    MUT_IGNORE_VASID,       /* VMRUN12 seen with the old vASID */
+    MUT_IGNORE_L1_CONTROL,  /* VMCB12 TLB_CONTROL seen as 00h */
+    MUT_CONTROL_01_AS_03,   /* forgets that 01h flushes L1's own ASID */
+    MUT_IGNORE_INVLPGA,     /* INVLPGA of an L2 vASID ignored */
+    MUT_IGNORE_INVLPGA_0,   /* INVLPGA of L1's ASID ignored */
+    MUT_INVLPGA_NO_RESYNC,  /* INVLPGA flushes but keeps NPT02 */
+    MUT_IGNORE_NPT01,       /* NPT01 changes ignored */
+    MUT_NPT01_NO_RESYNC,    /* NPT01 changes flush but keep NPT02 */
+    MUT_IGNORE_NPT02,       /* NPT02 changes by L0 ignored */
+    MUT_DROP_NO_FLUSH,      /* dropping NPT02 owes no flush */
+    MUT_IGNORE_L0_REQUEST,  /* L0's L1 flush requests ignored */
+    MUT_NEVER_RESYNC,       /* NPT02 never dropped */
+    MUT_NO_INIT_FLUSH,      /* trusts the ASIDs to be empty at start */
+    MUT_WRONG_KIND,         /* 03h without FlushByAsid */
+    MUT_FLUSH_ALWAYS,       /* every VMRUN flushes */
+    MUT_FLUSH_ON_NESTED,    /* every VMRUN12 flushes L2 (the cost we avoid) */
+    MUT_RESYNC_ALWAYS,      /* NPT02 dropped at every VMRUN of VMCB02 */
+    MUT_INVLPGA_ANY,        /* INVLPGA of any vASID flushes L2 */
+    MUT_COUNT
+};
+
+static const char *const mutant_names[MUT_COUNT] = {
+    [MUT_NONE] = "none",
+    [MUT_IGNORE_VASID] = "ignore vASID change",
+    [MUT_IGNORE_L1_CONTROL] = "ignore VMCB12 TLB_CONTROL",
+    [MUT_CONTROL_01_AS_03] = "01h as 03h",
+    [MUT_IGNORE_INVLPGA] = "ignore INVLPGA",
+    [MUT_IGNORE_INVLPGA_0] = "ignore INVLPGA of ASID 0",
+    [MUT_INVLPGA_NO_RESYNC] = "INVLPGA without resync",
+    [MUT_IGNORE_NPT01] = "ignore NPT01 change",
+    [MUT_NPT01_NO_RESYNC] = "NPT01 change without resync",
+    [MUT_IGNORE_NPT02] = "ignore NPT02 change",
+    [MUT_DROP_NO_FLUSH] = "NPT02 drop without flush",
+    [MUT_IGNORE_L0_REQUEST] = "ignore L0's L1 flush request",
+    [MUT_NEVER_RESYNC] = "never resync",
+    [MUT_NO_INIT_FLUSH] = "no initial flush",
+    [MUT_WRONG_KIND] = "03h without FlushByAsid",
+    [MUT_FLUSH_ALWAYS] = "flush at every VMRUN",
+    [MUT_FLUSH_ON_NESTED] = "flush at every VMRUN12",
+    [MUT_RESYNC_ALWAYS] = "resync at every VMRUN of VMCB02",
+    [MUT_INVLPGA_ANY] = "INVLPGA of any vASID flushes",
+};
+
+struct tlbe {
+    bool valid;
+    uint64_t hpa;
+    uint64_t tag; /* L1: the l1_gen it was made under; L2: NPT02 serial */
+};
+
+struct model {
+    bool by_asid;
+    enum mutant mut;
+    uint64_t rng;
+    struct tlb_policy pol;
+
+    /* L0's tables. */
+    struct { bool present; uint64_t hpa; } npt01[N_GPA1];
+    uint64_t next_hpa;
+    uint64_t l1_gen;
+    struct { bool present; uint8_t gpa1; uint64_t hpa; uint64_t serial; } npt02[N_PAGES];
+    uint64_t next_serial;
+
+    /* L1's tables, and what the architecture lets each context still see. */
+    uint8_t pt1[N_PAGES];                     /* L1 VA page -> L1-physical */
+    uint32_t cached1[N_PAGES];                /* L1-physical pages, by VA */
+    uint8_t npt12[N_ROOTS][N_PAGES];          /* L2-physical -> L1-physical */
+    uint32_t cached12[N_VASID + 1][N_PAGES];  /* by vASID and L2 page */
+    uint32_t root_vasid[N_ROOTS];             /* the vASID L1 gives each guest */
+    uint32_t vasid;                           /* what L1 last ran (0 = none) */
+    int root;
+
+    /* The CPU: one TLB per host ASID (indexed by page), who runs. */
+    struct tlbe tlb[TLB_CTX_COUNT][N_PAGES];
+    enum tlb_ctx running;
+
+    /* Which flushes and resyncs some event since the last one allows. */
+    bool may_flush[TLB_CTX_COUNT];
+    bool may_resync;
+
+    /* Outcome. */
+    bool failed;
+    char msg[2048];
+    uint64_t step;
+    char trace[TRACE][64];
+    unsigned ntrace;
+
+    /* Statistics. */
+    uint64_t vmruns[TLB_CTX_COUNT], flushes[TLB_CTX_COUNT], resyncs;
+    uint64_t nested, quiet_nested, l2_accesses, stale_hits;
+};
+
+static uint32_t rnd(struct model *m, uint32_t n)
+{
+    /* xorshift64*: fixed seeds give the same sequence everywhere. */
+    m->rng ^= m->rng >> 12;
+    m->rng ^= m->rng << 25;
+    m->rng ^= m->rng >> 27;
+    return (uint32_t)((m->rng * UINT64_C(2685821657736338717)) >> 33) % n;
+}
+
+static void note(struct model *m, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(m->trace[m->ntrace++ % TRACE], sizeof(m->trace[0]), fmt, ap);
+    va_end(ap);
+}
+
+static void violation(struct model *m, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (m->failed)
+        return;
+    m->failed = true;
+    n = snprintf(m->msg, sizeof(m->msg), "step %llu: ", (unsigned long long)m->step);
+    va_start(ap, fmt);
+    n += vsnprintf(m->msg + n, sizeof(m->msg) - (size_t)n, fmt, ap);
+    va_end(ap);
+    n += snprintf(m->msg + n, sizeof(m->msg) - (size_t)n, "\n  last actions:");
+    for (unsigned i = m->ntrace > TRACE ? m->ntrace - TRACE : 0; i < m->ntrace; i++) {
+        if ((size_t)n >= sizeof(m->msg))
+            break;
+        n += snprintf(m->msg + n, sizeof(m->msg) - (size_t)n, "\n    %s",
+                      m->trace[i % TRACE]);
+    }
+}
+
+static uint64_t ncr3_of(int root)
+{
+    return 0x100000u + (uint64_t)root * 0x1000u;
+}
+
+/* --- The policy as the model calls it, maybe with one mutation ---------- */
+
+static void pol_l1_flush_request(struct model *m)
+{
+    if (m->mut != MUT_IGNORE_L0_REQUEST)
+        tlb_on_l1_flush_request(&m->pol);
+}
+
+static void pol_npt01_change(struct model *m)
+{
+    bool resync = m->pol.npt02_resync;
+
+    if (m->mut == MUT_IGNORE_NPT01)
+        return;
+    tlb_on_npt01_change(&m->pol);
+    if (m->mut == MUT_NPT01_NO_RESYNC)
+        m->pol.npt02_resync = resync;
+}
+
+static void pol_npt02_change(struct model *m)
+{
+    if (m->mut != MUT_IGNORE_NPT02)
+        tlb_on_npt02_change(&m->pol);
+}
+
+static void pol_request_resync(struct model *m)
+{
+    uint16_t owed = m->pol.pending[L2];
+
+    tlb_request_npt02_resync(&m->pol);
+    if (m->mut == MUT_DROP_NO_FLUSH)
+        m->pol.pending[L2] = owed;
+}
+
+static void pol_vmrun12(struct model *m, uint32_t vasid, uint64_t ncr3, uint8_t ctl)
+{
+    struct tlb_policy *p = &m->pol;
+
+    if (m->mut == MUT_IGNORE_VASID && p->l2_vasid)
+        vasid = p->l2_vasid;
+    if (m->mut == MUT_IGNORE_L1_CONTROL)
+        ctl = CTL_NONE;
+    if (m->mut == MUT_CONTROL_01_AS_03 && ctl != CTL_NONE && ctl != CTL_LOCAL)
+        ctl = CTL_ASID;
+    if (m->mut == MUT_FLUSH_ON_NESTED)
+        ctl = CTL_ASID;
+    tlb_on_vmrun12(p, vasid, ncr3, ctl);
+}
+
+static void pol_invlpga(struct model *m, uint32_t vasid)
+{
+    bool resync = m->pol.npt02_resync;
+
+    if (m->mut == MUT_IGNORE_INVLPGA && vasid != 0)
+        return;
+    if (m->mut == MUT_IGNORE_INVLPGA_0 && vasid == 0)
+        return;
+    if (m->mut == MUT_INVLPGA_ANY && vasid != 0)
+        vasid = m->pol.l2_vasid;
+    tlb_on_invlpga(&m->pol, vasid);
+    if (m->mut == MUT_INVLPGA_NO_RESYNC)
+        m->pol.npt02_resync = resync;
+}
+
+static bool pol_take_resync(struct model *m)
+{
+    bool r = tlb_take_npt02_resync(&m->pol);
+
+    if (m->mut == MUT_NEVER_RESYNC)
+        return false;
+    return r || m->mut == MUT_RESYNC_ALWAYS;
+}
+
+static uint8_t pol_control(struct model *m, enum tlb_ctx ctx)
+{
+    uint8_t c = tlb_control_for_vmrun(&m->pol, ctx);
+
+    if (m->mut == MUT_WRONG_KIND && c == CTL_ALL)
+        return CTL_ASID;
+    if (m->mut == MUT_FLUSH_ALWAYS && c == CTL_NONE)
+        return m->by_asid ? CTL_ASID : CTL_ALL;
+    return c;
+}
+
+/* --- What the architecture allows --------------------------------------- */
+
+/* The L1-physical page in `set` that NPT01 now backs with hpa, or -1. */
+static int backed_by(const struct model *m, uint32_t set, uint64_t hpa)
+{
+    for (int g = 0; g < N_GPA1; g++)
+        if ((set & (1u << g)) && m->npt01[g].present && m->npt01[g].hpa == hpa)
+            return g;
+    return -1;
+}
+
+static int l1_allowed(const struct model *m, int va, const struct tlbe *e)
+{
+    if (e->tag != m->l1_gen)
+        return -1;
+    return backed_by(m, m->cached1[va] | (1u << m->pt1[va]), e->hpa);
+}
+
+static int l2_allowed(const struct model *m, int x, uint64_t hpa)
+{
+    return backed_by(m, m->cached12[m->vasid][x] | (1u << m->npt12[m->root][x]), hpa);
+}
+
+/* Everything ctx could use once it runs: its host ASID's TLB entries and,
+ * for L2, NPT02, which the CPU walks on a TLB miss. */
+static void check_context(struct model *m, enum tlb_ctx ctx)
+{
+    for (int i = 0; i < N_PAGES; i++) {
+        const struct tlbe *e = &m->tlb[ctx][i];
+
+        if (!e->valid)
+            continue;
+        if (ctx == L1) {
+            if (l1_allowed(m, i, e) < 0)
+                violation(m, "L1 may use a translation of VA page %d (hpa %#llx, gen %llu) "
+                        "the architecture says is gone (missing L1 flush)",
+                     i, (unsigned long long)e->hpa, (unsigned long long)e->tag);
+            continue;
+        }
+        if (!m->npt02[i].present || m->npt02[i].serial != e->tag)
+            violation(m, "L2 TLB entry for page %d outlived its NPT02 entry (missing L2 flush)", i);
+        else if (l2_allowed(m, i, e->hpa) < 0)
+            violation(m, "L2 (vASID %u) may use a translation of page %d the architecture "
+                    "says is gone (missing L2 flush)", m->vasid, i);
+    }
+    if (ctx == L2)
+        for (int x = 0; x < N_PAGES; x++)
+            if (m->npt02[x].present && l2_allowed(m, x, m->npt02[x].hpa) < 0)
+                violation(m, "NPT02 maps page %d to a translation vASID %u may no longer "
+                        "use (missing resync)", x, m->vasid);
+}
+
+/* --- The CPU and L0 ------------------------------------------------------ */
+
+static void hw_flush(struct model *m, enum tlb_ctx ctx)
+{
+    for (int i = 0; i < N_PAGES; i++)
+        m->tlb[ctx][i].valid = false;
+}
+
+/* What the run loop does: maybe drop NPT02, write TLB_CONTROL, VMRUN. */
+static void vmrun(struct model *m, enum tlb_ctx ctx)
+{
+    uint8_t c;
+
+    if (ctx == L2 && pol_take_resync(m)) {
+        if (!m->may_resync)
+            violation(m, "NPT02 dropped though nothing since the last drop needs it");
+        m->may_resync = false;
+        for (int x = 0; x < N_PAGES; x++)
+            m->npt02[x].present = false;
+        m->resyncs++;
+    }
+    c = pol_control(m, ctx);
+    note(m, "  VMRUN %s, TLB_CONTROL %#x", ctx == L1 ? "VMCB01" : "VMCB02", c);
+    m->vmruns[ctx]++;
+    if (c != CTL_NONE) {
+        if (!m->may_flush[ctx])
+            violation(m, "%s flushed (%#x) though nothing since its last flush needs it",
+                 ctx == L1 ? "L1" : "L2", c);
+        m->flushes[ctx]++;
+    }
+    switch (c) {
+    case CTL_NONE:
+        break;
+    case CTL_ALL: /* every ASID (APM 15.16.1) */
+        if (m->by_asid)
+            violation(m, "TLB_CONTROL 01h although FlushByAsid is there");
+        hw_flush(m, L1);
+        hw_flush(m, L2);
+        m->may_flush[L1] = m->may_flush[L2] = false;
+        break;
+    case CTL_ASID: /* this VMCB's ASID */
+        if (!m->by_asid)
+            violation(m, "TLB_CONTROL 03h without FlushByAsid");
+        hw_flush(m, ctx);
+        m->may_flush[ctx] = false;
+        break;
+    default:
+        violation(m, "TLB_CONTROL %#x is not one the policy may write", c);
+    }
+    m->running = ctx;
+    check_context(m, ctx);
+}
+
+/* L0 backs an L1-physical page on first touch: adding where there was
+ * nothing owes no flush (not-present translations are not cached). */
+static uint64_t npt01_walk(struct model *m, int g)
+{
+    if (!m->npt01[g].present) {
+        m->npt01[g].present = true;
+        m->npt01[g].hpa = m->next_hpa++ << 12;
+    }
+    return m->npt01[g].hpa;
+}
+
+/* Something L0 does on its own at an exit (rarely). */
+static void l0_maybe_acts(struct model *m)
+{
+    uint32_t r = rnd(m, 1000);
+    int g = (int)rnd(m, N_GPA1), x = (int)rnd(m, N_PAGES);
+
+    if (r < 30) { /* move an L1 page elsewhere, or take it away */
+        if (!m->npt01[g].present)
+            return;
+        if (r < 20)
+            m->npt01[g].hpa = m->next_hpa++ << 12;
+        else
+            m->npt01[g].present = false;
+        note(m, "L0: NPT01 %s gpa1 %d", r < 20 ? "remaps" : "unmaps", g);
+        m->may_flush[L1] = m->may_flush[L2] = true;
+        m->may_resync = true;
+        pol_npt01_change(m);
+    } else if (r < 40) { /* e.g. L1 toggled EFER.NXE */
+        note(m, "L0: L1's translations change meaning");
+        m->l1_gen++;
+        m->may_flush[L1] = true;
+        pol_l1_flush_request(m);
+    } else if (r < 60) { /* e.g. write-protect a page L2 reached */
+        if (!m->npt02[x].present)
+            return;
+        note(m, "L0: zaps NPT02 entry %d", x);
+        m->npt02[x].present = false;
+        m->may_flush[L2] = true;
+        pol_npt02_change(m);
+    } else if (r < 70) {
+        note(m, "L0: asks for NPT02 to be dropped");
+        m->may_flush[L2] = true;
+        m->may_resync = true;
+        pol_request_resync(m);
+    }
+}
+
+/* --- What the guests do -------------------------------------------------- */
+
+static void l1_access(struct model *m, int va)
+{
+    struct tlbe *e = &m->tlb[L1][va];
+    int g;
+
+    if (e->valid) {
+        g = l1_allowed(m, va, e);
+        if (g < 0) {
+            violation(m, "L1 used a stale translation of VA page %d", va);
+            return;
+        }
+    } else { /* TLB miss: walk L1's table, then NPT01 */
+        g = m->pt1[va];
+        e->valid = true;
+        e->hpa = npt01_walk(m, g);
+        e->tag = m->l1_gen;
+    }
+    m->cached1[va] |= 1u << g;
+}
+
+static void l2_access(struct model *m, int x)
+{
+    struct tlbe *e = &m->tlb[L2][x];
+    int g;
+
+    m->l2_accesses++;
+    if (e->valid) {
+        if (!m->npt02[x].present || m->npt02[x].serial != e->tag) {
+            violation(m, "L2 used a TLB entry for page %d whose NPT02 entry is gone", x);
+            return;
+        }
+    } else {
+        if (!m->npt02[x].present) { /* #NPF: L0 fills NPT02 from NPT12 o NPT01 */
+            g = m->npt12[m->root][x];
+            m->npt02[x].present = true;
+            m->npt02[x].gpa1 = (uint8_t)g;
+            m->npt02[x].hpa = npt01_walk(m, g);
+            m->npt02[x].serial = ++m->next_serial;
+        }
+        e->valid = true;
+        e->hpa = m->npt02[x].hpa;
+        e->tag = m->npt02[x].serial;
+    }
+    g = l2_allowed(m, x, e->hpa);
+    if (g < 0) {
+        violation(m, "L2 (vASID %u) used a translation of page %d the architecture says is gone",
+             m->vasid, x);
+        return;
+    }
+    if (g != m->npt12[m->root][x])
+        m->stale_hits++; /* legal: L1 has not flushed it */
+    m->cached12[m->vasid][x] |= 1u << g;
+}
+
+static uint8_t random_l1_tlb_control(struct model *m)
+{
+    static const uint8_t reserved[] = { 0x02, 0x04, 0x05, 0x10, 0xff };
+    uint32_t r = rnd(m, 100);
+
+    if (r < 80)
+        return CTL_NONE;
+    if (r < 88)
+        return CTL_ASID;
+    if (r < 92)
+        return CTL_LOCAL;
+    if (r < 97)
+        return CTL_ALL;
+    return reserved[rnd(m, sizeof(reserved))];
+}
+
+static void l1_vmrun(struct model *m)
+{
+    int root = m->root < 0 ? 0 : m->root;
+    uint32_t r = rnd(m, 100), vasid;
+    uint8_t ctl;
+
+    if (r >= 70 && r < 85) { /* another L2 guest */
+        root = (root + 1 + (int)rnd(m, N_ROOTS - 1)) % N_ROOTS;
+    } else if (r >= 85 && r < 93) { /* same guest, new vASID (flush by ASID change) */
+        m->root_vasid[root] = 1 + rnd(m, N_VASID);
+    }
+    vasid = m->root_vasid[root];
+    if (r >= 93) /* same vASID, other nested tables */
+        root = (root + 1 + (int)rnd(m, N_ROOTS - 1)) % N_ROOTS;
+    ctl = random_l1_tlb_control(m);
+    note(m, "L1: VMRUN vASID %u root %d TLB_CONTROL %#x", vasid, root, ctl);
+
+    /* What the architecture does at this VMRUN (APM 15.16.1). */
+    if (ctl == CTL_ASID || ctl == CTL_LOCAL) {
+        memset(m->cached12[vasid], 0, sizeof(m->cached12[vasid]));
+    } else if (ctl != CTL_NONE) { /* 01h, and reserved values as 01h */
+        memset(m->cached12, 0, sizeof(m->cached12));
+        memset(m->cached1, 0, sizeof(m->cached1));
+    }
+    /* Which flushes this may need. */
+    m->nested++;
+    if (vasid != m->vasid || root != m->root || ctl != CTL_NONE) {
+        m->may_flush[L2] = true;
+        m->may_resync = true;
+        if (ctl != CTL_NONE && ctl != CTL_ASID && ctl != CTL_LOCAL)
+            m->may_flush[L1] = true;
+    } else {
+        m->quiet_nested++;
+    }
+    m->vasid = vasid;
+    m->root = root;
+
+    pol_vmrun12(m, vasid, ncr3_of(root), ctl);
+    l0_maybe_acts(m);
+    vmrun(m, L2);
+}
+
+static void l1_invlpga(struct model *m)
+{
+    uint32_t r = rnd(m, 100), vasid;
+    int page = (int)rnd(m, N_PAGES);
+
+    if (r < 25)
+        vasid = 0;
+    else if (r < 65 && m->vasid)
+        vasid = m->vasid;
+    else
+        vasid = 1 + rnd(m, N_VASID);
+    note(m, "L1: INVLPGA page %d ASID %u", page, vasid);
+    if (vasid == 0) {
+        m->cached1[page] = 0;
+        m->may_flush[L1] = true;
+    } else {
+        m->cached12[vasid][page] = 0;
+        if (vasid == m->vasid) {
+            m->may_flush[L2] = true;
+            m->may_resync = true;
+        }
+    }
+    pol_invlpga(m, vasid);
+    l0_maybe_acts(m);
+    vmrun(m, L1);
+}
+
+static void l1_step(struct model *m)
+{
+    uint32_t r = rnd(m, 1000);
+    int page = (int)rnd(m, N_PAGES);
+
+    if (r < 300) {
+        l1_access(m, page);
+    } else if (r < 350) { /* L1 edits its own page table, no flush yet */
+        m->pt1[page] = (uint8_t)rnd(m, N_GPA1);
+        note(m, "L1: PTE of VA page %d -> gpa1 %u", page, m->pt1[page]);
+    } else if (r < 370) { /* INVLPG: not intercepted, the CPU does it */
+        note(m, "L1: INVLPG VA page %d", page);
+        m->tlb[L1][page].valid = false;
+        m->cached1[page] = 0;
+    } else if (r < 375) { /* MOV CR3: the CPU flushes L1's ASID */
+        note(m, "L1: MOV CR3");
+        hw_flush(m, L1);
+        memset(m->cached1, 0, sizeof(m->cached1));
+    } else if (r < 475) { /* L1 edits an NPT12, no flush yet */
+        int root = rnd(m, 3) && m->root >= 0 ? m->root : (int)rnd(m, N_ROOTS);
+
+        m->npt12[root][page] = (uint8_t)rnd(m, N_GPA1);
+        note(m, "L1: NPT12[%d] page %d -> gpa1 %u", root, page, m->npt12[root][page]);
+    } else if (r < 505) {
+        l1_invlpga(m);
+    } else if (r < 750) {
+        l1_vmrun(m);
+    } else if (r < 850) { /* an exit L0 handles (CPUID, MSR, ...) */
+        note(m, "L1: exit handled by L0");
+        l0_maybe_acts(m);
+        vmrun(m, L1);
+    }
+    /* else: L1 computes */
+}
+
+static void l2_step(struct model *m)
+{
+    uint32_t r = rnd(m, 1000);
+    int page = (int)rnd(m, N_PAGES);
+
+    if (r < 600) {
+        l2_access(m, page);
+    } else if (r < 630) { /* L2's INVLPG: the CPU drops its entry */
+        note(m, "L2: INVLPG page %d", page);
+        m->tlb[L2][page].valid = false;
+    } else if (r < 780) { /* an exit L0 handles and resumes L2 */
+        note(m, "L2: exit handled by L0");
+        l0_maybe_acts(m);
+        vmrun(m, L2);
+    } else if (r < 1000) { /* an exit reflected to L1 */
+        note(m, "L2: #VMEXIT to L1");
+        l0_maybe_acts(m);
+        vmrun(m, L1);
+    }
+}
+
+static void model_init(struct model *m, uint64_t seed, bool by_asid, enum mutant mut)
+{
+    memset(m, 0, sizeof(*m));
+    m->by_asid = by_asid;
+    m->mut = mut;
+    m->rng = seed * UINT64_C(0x9E3779B97F4A7C15) + 1;
+    m->next_hpa = 0x100;
+    tlb_policy_init(&m->pol, by_asid);
+    if (mut == MUT_NO_INIT_FLUSH)
+        m->pol.pending[L1] = m->pol.pending[L2] = 0;
+    for (int i = 0; i < N_PAGES; i++) {
+        m->pt1[i] = (uint8_t)rnd(m, N_GPA1);
+        for (int r = 0; r < N_ROOTS; r++)
+            m->npt12[r][i] = (uint8_t)rnd(m, N_GPA1);
+        /* Whatever ran before us left entries under our ASIDs. */
+        m->tlb[L1][i] = (struct tlbe){ true, UINT64_C(0xdead000) + ((uint64_t)i << 12), 0 };
+        m->tlb[L2][i] = (struct tlbe){ true, UINT64_C(0xbeef000) + ((uint64_t)i << 12), 0 };
+    }
+    for (int r = 0; r < N_ROOTS; r++)
+        m->root_vasid[r] = (uint32_t)r + 1;
+    m->root = -1;
+    m->may_flush[L1] = m->may_flush[L2] = true;
+    /* Launch: L1 runs first. */
+    vmrun(m, L1);
+}
+
+static bool run_model(struct model *m, uint64_t seed, bool by_asid, enum mutant mut,
+                      uint64_t steps)
+{
+    model_init(m, seed, by_asid, mut);
+    for (m->step = 1; m->step <= steps && !m->failed; m->step++) {
+        if (rnd(m, 50) == 0) { /* the TLB is small: entries get evicted */
+            enum tlb_ctx ctx = rnd(m, 2) ? L1 : L2;
+
+            m->tlb[ctx][rnd(m, N_PAGES)].valid = false;
+        }
+        if (m->running == L1)
+            l1_step(m);
+        else
+            l2_step(m);
+    }
+    return !m->failed;
+}
+
+static const uint64_t seeds[] = { 1, 2, 3, 42, 0xdeadbeef, 20240601 };
+#define N_SEEDS (sizeof(seeds) / sizeof(seeds[0]))
+#define STEPS 200000
+
+static void model_runs(bool by_asid)
+{
+    static struct model m;
+
+    for (size_t s = 0; s < N_SEEDS; s++) {
+        if (!run_model(&m, seeds[s], by_asid, MUT_NONE, STEPS))
+            fail_msg("FlushByAsid=%d seed %llu: %s", by_asid,
+                     (unsigned long long)seeds[s], m.msg);
+        print_message("FlushByAsid=%d seed %-9llu: %llu nested VMRUNs (%llu changed "
+                      "nothing), %llu/%llu L1/L2 VMRUNs, %llu/%llu flushes, "
+                      "%llu resyncs, %llu of %llu L2 accesses legally stale\n",
+                      by_asid, (unsigned long long)seeds[s],
+                      (unsigned long long)m.nested, (unsigned long long)m.quiet_nested,
+                      (unsigned long long)m.vmruns[L1], (unsigned long long)m.vmruns[L2],
+                      (unsigned long long)m.flushes[L1], (unsigned long long)m.flushes[L2],
+                      (unsigned long long)m.resyncs, (unsigned long long)m.stale_hits,
+                      (unsigned long long)m.l2_accesses);
+        /* The sequences must reach the interesting cases. */
+        assert_true(m.quiet_nested > m.nested / 2);
+        assert_true(m.stale_hits > 0);
+        assert_true(m.resyncs > 0);
+        assert_true(m.flushes[L1] + m.flushes[L2] < m.vmruns[L1] + m.vmruns[L2]);
+    }
+}
+
+static void test_model_flush_by_asid(void **state)
+{
+    model_runs(true);
+}
+
+static void test_model_flush_all(void **state)
+{
+    model_runs(false);
+}
+
+/* Every mutant must be caught by every seed, in each mode where it is a
+ * bug (without FlushByAsid, 01h pays L1's debt, so forgetting that 01h
+ * concerns L1 is harmless; 03h is only wrong without FlushByAsid). */
+static void test_model_catches_mutants(void **state)
+{
+    static struct model m;
+
+    for (int mut = MUT_NONE + 1; mut < MUT_COUNT; mut++) {
+        for (int by_asid = 0; by_asid < 2; by_asid++) {
+            if (mut == MUT_CONTROL_01_AS_03 && !by_asid)
+                continue;
+            if (mut == MUT_WRONG_KIND && by_asid)
+                continue;
+            uint64_t worst = 0;
+            char first[160] = "";
+            for (size_t s = 0; s < N_SEEDS; s++) {
+                if (run_model(&m, seeds[s], by_asid, (enum mutant)mut, STEPS))
+                    fail_msg("mutant \"%s\" (FlushByAsid=%d) not caught with seed %llu",
+                             mutant_names[mut], by_asid, (unsigned long long)seeds[s]);
+                if (m.step > worst)
+                    worst = m.step;
+                if (s == 0)
+                    snprintf(first, sizeof(first), "%.*s", (int)strcspn(m.msg, "\n"), m.msg);
+            }
+            print_message("mutant \"%s\", FlushByAsid=%d: caught by every seed (latest "
+                          "at step %llu), e.g. %s\n",
+                          mutant_names[mut], by_asid, (unsigned long long)worst, first);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_flushes_both),
+        cmocka_unit_test(test_quiet_round_trips_flush_nothing),
+        cmocka_unit_test(test_first_vmrun12_flushes_l2_and_resyncs),
+        cmocka_unit_test(test_l1_flush_request_is_l1_only),
+        cmocka_unit_test(test_npt01_change_flushes_both_and_resyncs),
+        cmocka_unit_test(test_npt02_change_flushes_l2_without_resync),
+        cmocka_unit_test(test_npt02_resync_request_owes_flush),
+        cmocka_unit_test(test_vmrun12_l1_tlb_control),
+        cmocka_unit_test(test_vmrun12_vasid_and_ncr3_changes),
+        cmocka_unit_test(test_invlpga),
+        cmocka_unit_test(test_flush_all_pays_other_context),
+        cmocka_unit_test(test_debts_accumulate_until_paid),
+        cmocka_unit_test(test_model_flush_by_asid),
+        cmocka_unit_test(test_model_flush_all),
+        cmocka_unit_test(test_model_catches_mutants),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
