@@ -73,13 +73,26 @@ uint64_t guest_phys_limit(void) { return phys_limit; }
 uint64_t guest_mem_hv_accesses(void) { return hv_access_count; }
 uint64_t guest_mem_table_pages(void) { return npt_table_pages(&npt_mem, npt01_root); }
 
+static bool in_range(uint32_t i, uint64_t gpa, uint64_t len)
+{
+    return gpa >= ram[i].base && gpa + len <= ram[i].base + ram[i].size;
+}
+
+/* The range that matched last comes first: a nested VMRUN asks about the
+ * same VMCB12 every time. */
 bool l1_ram_ok(uint64_t gpa, uint64_t len)
 {
+    static uint32_t last;
     if (len == 0 || gpa + len < gpa || hv_owns_pa(gpa, len))
         return false;
-    for (uint32_t i = 0; i < nram; i++)
-        if (gpa >= ram[i].base && gpa + len <= ram[i].base + ram[i].size)
+    if (last < nram && in_range(last, gpa, len))
+        return true;
+    for (uint32_t i = 0; i < nram; i++) {
+        if (in_range(i, gpa, len)) {
+            last = i;
             return true;
+        }
+    }
     return false;
 }
 

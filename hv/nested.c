@@ -122,14 +122,20 @@ bool nested_host_if(const struct vcpu *v)
     return v->nested.in_l2 || v->nested.gif;
 }
 
+static bool svm_insn_allowed(struct vcpu *v);
+
 void nested_stgi(struct vcpu *v)
 {
+    if (!svm_insn_allowed(v))
+        return;
     l1_set_gif(v, true);
     vcpu_skip_insn(v);
 }
 
 void nested_clgi(struct vcpu *v)
 {
+    if (!svm_insn_allowed(v))
+        return;
     l1_set_gif(v, false);
     vcpu_skip_insn(v);
 }
@@ -151,9 +157,8 @@ void switch_vmcb(struct vcpu *v, bool to_l2)
     v->vmcb_pa = to_l2 ? v->nested.vmcb02_pa : v->vmcb01_pa;
 }
 
-/* --- SVM instructions of L1 with a VMCB address in RAX: 4 KiB aligned and
- * in L1's RAM, never the hypervisor's (else #GP, as for an address the CPU
- * cannot use, APM VMRUN/VMLOAD/VMSAVE exceptions). */
+/* SVM instructions need EFER.SVME (else #UD) and CPL 0 (else #GP), APM
+ * Vol. 3 for each of them. */
 static bool svm_insn_allowed(struct vcpu *v)
 {
     if (!v->l1.efer_svme) {
@@ -167,6 +172,8 @@ static bool svm_insn_allowed(struct vcpu *v)
     return true;
 }
 
+/* A VMCB address in RAX: 4 KiB aligned and in L1's RAM, never the
+ * hypervisor's (else #GP, as for an address the CPU cannot use). */
 static struct vmcb *l1_vmcb_at(struct vcpu *v, uint64_t gpa)
 {
     if ((gpa & 0xFFF) || !l1_ram_ok(gpa, 4096)) {
@@ -245,12 +252,19 @@ static void vmrun_failed(struct vcpu *v, struct vmcb *vmcb12, const char *check)
  * loads. Only these are copied (once); the checks and the build read
  * nothing else, so a nested VMRUN does not copy the whole 4 KiB. */
 static const struct { uint16_t from, to; } vmcb12_read_ranges[] = {
-    { 0x000, 0x0D0 }, /* intercepts .. nRIP */
-    { 0x400, 0x4A0 }, /* ES .. TR */
+    { 0x000, 0x018 }, /* intercept vectors */
+    { 0x038, 0x070 }, /* pause filter, IOPM/MSRPM, TSC offset, ASID+TLB, int_ctl, int_state */
+    { 0x090, 0x098 }, /* nested_ctl */
+    { 0x0A8, 0x0C0 }, /* EVENTINJ, nCR3, virt_ext */
+    { 0x400, 0x440 }, /* ES, CS, SS, DS (FS, GS come from L1's CPU, not VMRUN) */
+    { 0x460, 0x470 }, /* GDTR */
+    { 0x480, 0x490 }, /* IDTR */
     { 0x4C8, 0x4D8 }, /* CPL, EFER */
     { 0x548, 0x580 }, /* CR4, CR3, CR0, DR7, DR6, RFLAGS, RIP */
-    { 0x5D8, 0x648 }, /* RSP, S_CET, SSP, ISST, RAX, STAR .. SYSENTER_EIP, CR2 */
-    { 0x668, 0x678 }, /* G_PAT, DBGCTL */
+    { 0x5D8, 0x5E8 }, /* RSP, S_CET */
+    { 0x5F8, 0x600 }, /* RAX */
+    { 0x640, 0x648 }, /* CR2 */
+    { 0x668, 0x670 }, /* G_PAT */
 };
 
 static void copy_vmcb12(struct vmcb *copy, const volatile struct vmcb *src)
