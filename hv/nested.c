@@ -17,6 +17,7 @@
 #include "hv/log.h"
 #include "hv/memory.h"
 #include "hv/nested_maps.h"
+#include "hv/nested_route.h"
 #include "hv/stats.h"
 #include "hv/tlb.h"
 #include "hv/vmcb12_check.h"
@@ -428,26 +429,12 @@ static void reflect(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info
  * MSR and I/O exits, its own permission maps, read from L1 memory.) */
 static bool l1_wants(struct vcpu *v, uint64_t code, uint64_t info1)
 {
-    const struct vmcb_control *c = &v->nested.vmcb12->control;
-    if (code < 0x20)
-        return c->intercept_cr & (1u << code);
-    if (code < 0x40)
-        return c->intercept_dr & (1u << (code - 0x20));
-    if (code < 0x60)
-        return c->intercept_exceptions & (1u << (code - 0x40));
+    bool map_bit = false;
     if (code == VMEXIT_MSR)
-        return (c->intercept_misc1 & VMCB_INTERCEPT1_MSR_PROT) &&
-               nested_maps_l1_msr(v, (uint32_t)v->regs.rcx, info1 != 0);
-    if (code == VMEXIT_IOIO)
-        return (c->intercept_misc1 & VMCB_INTERCEPT1_IOIO_PROT) &&
-               nested_maps_l1_io(v, info1);
-    if (code < 0x80)
-        return c->intercept_misc1 & (1u << (code - 0x60));
-    if (code < 0xA0)
-        return c->intercept_misc2 & (1u << (code - 0x80));
-    if (code < 0xC0)
-        return c->intercept_misc3 & (1u << (code - 0xA0));
-    return false;
+        map_bit = nested_maps_l1_msr(v, (uint32_t)v->regs.rcx, info1 != 0);
+    else if (code == VMEXIT_IOIO)
+        map_bit = nested_maps_l1_io(v, info1);
+    return nested_l1_intercepts(&v->nested.vmcb12->control, code, map_bit);
 }
 
 /* Exits L0 handles itself when L1 does not want them. */

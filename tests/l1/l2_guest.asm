@@ -174,3 +174,37 @@ l2_vmload:                        ; VMLOAD in L2, not intercepted by L1
     xor eax, eax
     vmload
     vmmcall
+
+; L2 waits for an interrupt with IF set, at most ~50M rounds; then VMMCALL
+; with RBX = 0 (no interrupt came).
+global l2_wait_irq, l2_irq_handler
+l2_wait_irq:
+    sti
+    mov rcx, 50000000
+.spin:
+    pause
+    dec rcx
+    jnz .spin
+    cli
+    xor ebx, ebx
+    vmmcall
+
+; Any interrupt vector in L2's IDT: EOI to the local APIC (x2APIC MSR or
+; xAPIC MMIO, whichever mode the firmware uses), then VMMCALL with RBX =
+; 0x1A1A.
+l2_irq_handler:
+    mov ecx, 0x1B
+    rdmsr
+    test eax, 1 << 10           ; x2APIC enabled?
+    jz .xapic
+    mov ecx, 0x80B
+    xor eax, eax
+    xor edx, edx
+    wrmsr
+    jmp .done
+.xapic:
+    and eax, 0xFFFFF000
+    mov dword [rax + 0xB0], 0
+.done:
+    mov rbx, 0x1A1A
+    vmmcall

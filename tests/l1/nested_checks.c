@@ -21,7 +21,7 @@ void l1_vmrun(uint64_t vmcb12, uint64_t l2_rbx);
 uint64_t l1_vmrun_loop(uint64_t vmcb12, uint64_t n);
 extern char l2_cpuid_vmmcall[], l2_hlt[], l2_out80[], l2_rdmsr_star[], l2_rdmsr_pat[];
 extern char l2_cpuid_loop[], l2_rdtsc[], l2_read_rbx[], l2_ud_handler[], l2_vmload[];
-extern char l2_cpuid_leaf_hv[];
+extern char l2_cpuid_leaf_hv[], l2_wait_irq[], l2_irq_handler[];
 
 static struct vmcb vmcb12 __attribute__((aligned(4096)));
 static struct vmcb vmcb12b __attribute__((aligned(4096)));
@@ -367,6 +367,33 @@ static void scenario_events(void)
           "exit %lx rbx %lx", code, l2_gprs[0]);
 }
 
+/* A timer interrupt while L2 runs: with the INTR intercept it is L1's
+ * (#VMEXIT INTR, then L1's own handler once GIF is set again); without it,
+ * L2 takes it through its own IDT. */
+static void scenario_interrupts(void)
+{
+    l1_vmcb12_init(&vmcb12, l2_wait_irq);
+    vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_INTR;
+    vmcb12.control.int_ctl = VMCB_INT_CTL_V_INTR_MASKING;
+    uint64_t code = run(&vmcb12);
+    check(code == VMEXIT_INTR, "nested_timer_irq_intercepted_by_l1", "exit %lx rbx %lx", code,
+          l2_gprs[0]);
+    /* L1 got it too: the firmware's clock still advances. */
+    uefi_call_wrapper(BS->Stall, 1, 1000);
+
+    SetMem(l2_idt, sizeof l2_idt, 0);
+    for (unsigned vec = 32; vec < 256; vec++)
+        l2_idt_set(vec, l2_irq_handler, true);
+    l1_vmcb12_init(&vmcb12, l2_wait_irq);
+    vmcb12.save.idtr.base = (uint64_t)(UINTN)l2_idt;
+    vmcb12.save.idtr.limit = sizeof l2_idt - 1;
+    l2_gprs[0] = 0;
+    code = run(&vmcb12);
+    check(code == VMEXIT_VMMCALL && l2_gprs[0] == 0x1A1A, "nested_timer_irq_delivered_to_l2",
+          "exit %lx rbx %lx", code, l2_gprs[0]);
+    uefi_call_wrapper(BS->Stall, 1, 1000);
+}
+
 static void scenario_two_asids(void)
 {
     l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
@@ -421,6 +448,7 @@ void run_nested_checks(void)
     scenario_tsc_offset();
     scenario_events();
     scenario_two_asids();
+    scenario_interrupts();
     scenario_round_trips();
     catch_remove();
 }
