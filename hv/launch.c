@@ -40,27 +40,28 @@ static struct vmcb_seg segment_from_gdt(uint64_t gdt_base, uint16_t sel)
     return s;
 }
 
-static void capture_segments(struct vmcb_save *g, const struct hv_loader_state *ls)
+static void capture_segments(struct vmcb_save *g, struct vmcb_save *cpu,
+                             const struct hv_loader_state *ls)
 {
     uint64_t gdt = *(const uint64_t *)&ls->gdtr[2];
     g->cs = segment_from_gdt(gdt, ls->cs);
     g->ds = segment_from_gdt(gdt, ls->ds);
     g->es = segment_from_gdt(gdt, ls->es);
     g->ss = segment_from_gdt(gdt, ls->ss);
-    g->fs = segment_from_gdt(gdt, ls->fs);
-    g->gs = segment_from_gdt(gdt, ls->gs);
-    g->fs.base = ls->fs_base;
-    g->gs.base = ls->gs_base;
+    cpu->fs = segment_from_gdt(gdt, ls->fs);
+    cpu->gs = segment_from_gdt(gdt, ls->gs);
+    cpu->fs.base = ls->fs_base;
+    cpu->gs.base = ls->gs_base;
     g->gdtr.limit = *(const uint16_t *)&ls->gdtr[0];
     g->gdtr.base = gdt;
     g->idtr.limit = *(const uint16_t *)&ls->idtr[0];
     g->idtr.base = *(const uint64_t *)&ls->idtr[2];
-    g->tr = segment_from_gdt(gdt, ls->tr);
+    cpu->tr = segment_from_gdt(gdt, ls->tr);
     if (!ls->tr)
-        g->tr = (struct vmcb_seg){ .attrib = TR_ATTR_BUSY_TSS64, .limit = 0xFFFF };
-    g->ldtr = segment_from_gdt(gdt, ls->ldtr);
+        cpu->tr = (struct vmcb_seg){ .attrib = TR_ATTR_BUSY_TSS64, .limit = 0xFFFF };
+    cpu->ldtr = segment_from_gdt(gdt, ls->ldtr);
     if (!ls->ldtr)
-        g->ldtr = (struct vmcb_seg){ .attrib = LDTR_ATTR_LDT, .limit = 0xFFFF };
+        cpu->ldtr = (struct vmcb_seg){ .attrib = LDTR_ATTR_LDT, .limit = 0xFFFF };
     g->cpl = 0;
 }
 
@@ -68,8 +69,8 @@ static void capture_segments(struct vmcb_save *g, const struct hv_loader_state *
  * address with RAX = 0 (success), its callee-saved registers as they were. */
 static void capture_loader(struct vcpu *v, const struct hv_loader_state *ls)
 {
-    struct vmcb_save *g = &v->vmcb01->save;
-    capture_segments(g, ls);
+    struct vmcb_save *g = &v->vmcb01->save, *cpu = &v->guest_cpu->save;
+    capture_segments(g, cpu, ls);
     g->cr0 = ls->cr0;
     g->cr2 = read_cr2();
     g->cr3 = ls->cr3;
@@ -81,14 +82,14 @@ static void capture_loader(struct vcpu *v, const struct hv_loader_state *ls)
     g->rsp = ls->rsp + 8;
     g->rip = *(const uint64_t *)ls->rsp;
     g->rax = 0;
-    g->kernel_gs_base = rdmsr(MSR_KERNEL_GS_BASE);
-    g->star = rdmsr(MSR_STAR);
-    g->lstar = rdmsr(MSR_LSTAR);
-    g->cstar = rdmsr(MSR_CSTAR);
-    g->sfmask = rdmsr(MSR_SFMASK);
-    g->sysenter_cs = rdmsr(MSR_SYSENTER_CS);
-    g->sysenter_esp = rdmsr(MSR_SYSENTER_ESP);
-    g->sysenter_eip = rdmsr(MSR_SYSENTER_EIP);
+    cpu->kernel_gs_base = rdmsr(MSR_KERNEL_GS_BASE);
+    cpu->star = rdmsr(MSR_STAR);
+    cpu->lstar = rdmsr(MSR_LSTAR);
+    cpu->cstar = rdmsr(MSR_CSTAR);
+    cpu->sfmask = rdmsr(MSR_SFMASK);
+    cpu->sysenter_cs = rdmsr(MSR_SYSENTER_CS);
+    cpu->sysenter_esp = rdmsr(MSR_SYSENTER_ESP);
+    cpu->sysenter_eip = rdmsr(MSR_SYSENTER_EIP);
     v->regs = (struct guest_regs){
         .rbx = ls->rbx, .rbp = ls->rbp,
         .r12 = ls->r12, .r13 = ls->r13, .r14 = ls->r14, .r15 = ls->r15,
@@ -133,9 +134,10 @@ void launch_l1(struct hv_boot_info *info)
     v->vmcb01 = alloc_zeroed(1, &v->vmcb01_pa);
     void *hsave = alloc_zeroed(1, &hsave_pa);
     void *host_state = alloc_zeroed(1, &v->host_state_pa);
+    v->guest_cpu = alloc_zeroed(1, &v->guest_cpu_pa);
     uint8_t *msrpm = alloc_zeroed(MSRPM_SIZE / 4096, &msrpm_pa);
     uint8_t *iopm = alloc_zeroed(IOPM_SIZE / 4096, &iopm_pa);
-    if (!v->vmcb01 || !hsave || !host_state || !msrpm || !iopm)
+    if (!v->vmcb01 || !hsave || !host_state || !v->guest_cpu || !msrpm || !iopm)
         return; /* nothing is enabled yet: the loader boots on without us */
     build_msrpm(msrpm);
     nested_maps_init(msrpm);

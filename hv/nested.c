@@ -185,7 +185,8 @@ static struct vmcb *l1_vmcb_at(struct vcpu *v, uint64_t gpa)
 }
 
 /* The state VMLOAD/VMSAVE move (APM 15.5.2): FS, GS, TR, LDTR with their
- * hidden parts, KernelGsBase, STAR/LSTAR/CSTAR/SFMASK, SYSENTER_*. */
+ * hidden parts, KernelGsBase, STAR/LSTAR/CSTAR/SFMASK, SYSENTER_*. For L1
+ * they live in v->guest_cpu, the page the run loop VMLOADs/VMSAVEs. */
 static void copy_vmload_state(struct vmcb_save *to, const volatile struct vmcb_save *from)
 {
     to->fs = from->fs;
@@ -209,7 +210,7 @@ void nested_vmload(struct vcpu *v)
     struct vmcb *src = l1_vmcb_at(v, v->vmcb01->save.rax);
     if (!src)
         return;
-    copy_vmload_state(&v->vmcb01->save, &src->save);
+    copy_vmload_state(&v->guest_cpu->save, &src->save);
     vcpu_skip_insn(v);
 }
 
@@ -220,7 +221,7 @@ void nested_vmsave(struct vcpu *v)
     struct vmcb *dst = l1_vmcb_at(v, v->vmcb01->save.rax);
     if (!dst)
         return;
-    copy_vmload_state(&dst->save, &v->vmcb01->save);
+    copy_vmload_state(&dst->save, &v->guest_cpu->save);
     vcpu_skip_insn(v);
 }
 
@@ -335,9 +336,8 @@ static void build_save(struct vcpu *v, const struct vmcb_save *s12)
     s->rsp = s12->rsp;
     s->rax = s12->rax;
     s->g_pat = s12->g_pat;
-    /* VMRUN does not load FS, GS, TR, ... (that is VMLOAD's job): L2 starts
-     * with what L1's CPU holds now. */
-    copy_vmload_state(s, &v->vmcb01->save);
+    /* FS, GS, TR, ...: VMRUN does not load them (VMLOAD's job), L2 starts
+     * with what L1's CPU holds: the shared v->guest_cpu page. */
 }
 
 void nested_vmrun(struct vcpu *v)
@@ -417,8 +417,8 @@ static void reflect(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info
     v->nested.reflected++;
     write_exit_to_vmcb12(v, code, info1, info2);
     /* What #VMEXIT leaves in L1's CPU besides the restored host state: L2's
-     * FS, GS, TR, ... (until L1's VMLOAD), L2's CR2; DR7 reset (15.6). */
-    copy_vmload_state(l1, l2);
+     * FS, GS, TR, ... (until L1's VMLOAD; they stay in the shared
+     * v->guest_cpu page), L2's CR2; DR7 reset (15.6). */
     l1->cr2 = l2->cr2;
     l1->dr7 = DR7_RESET;
     switch_vmcb(v, false);

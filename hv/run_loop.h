@@ -8,4 +8,5 @@ __attribute__((noreturn)) void run_loop(struct vcpu *v);
  * With V_INTR_MASKING set, it is what masks physical interrupts (APM
  * 15.21.1); the host itself never takes interrupts (GIF stays clear in the
  * host, so they wait for the next VMRUN). */
-void svm_run(struct guest_regs *regs, uint64_t vmcb_pa, uint64_t host_state_pa, bool host_if);
+void svm_run(struct guest_regs *regs, uint64_t vmcb_pa, uint64_t guest_cpu_pa,
+             uint64_t host_state_pa, bool host_if);

@@ -57,7 +57,7 @@ void vcpu_dump(const struct vcpu *v, const char *why)
     pr_err("guest CR0=%016lx CR2=%016lx CR3=%016lx CR4=%016lx EFER=%016lx",
            s->cr0, s->cr2, s->cr3, s->cr4, s->efer);
     pr_err("guest CS=%04x SS=%04x DS=%04x TR=%04x GDTR=%016lx/%04x IDTR=%016lx/%04x",
-           s->cs.selector, s->ss.selector, s->ds.selector, s->tr.selector,
+           s->cs.selector, s->ss.selector, s->ds.selector, v->guest_cpu->save.tr.selector,
            s->gdtr.base, s->gdtr.limit, s->idtr.base, s->idtr.limit);
     pr_err("exit code %#lx info1 %#lx info2 %#lx intinfo %#lx", v->vmcb->control.exitcode,
            v->vmcb->control.exitinfo1, v->vmcb->control.exitinfo2, v->vmcb->control.exitintinfo);

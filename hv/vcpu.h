@@ -47,6 +47,11 @@ struct vcpu {
     uint64_t vmcb01_pa;
     struct nested nested;
     uint64_t host_state_pa;  /* VMSAVE area for the host's TR, FS, GS, ... */
+    /* The guest's FS, GS, TR, LDTR, KernelGsBase, STAR, LSTAR, CSTAR,
+     * SFMASK, SYSENTER_* (what VMLOAD/VMSAVE move), in VMCB format: one
+     * page for L1 and L2 alike (arch/x86/vmrun.asm). */
+    struct vmcb *guest_cpu;
+    uint64_t guest_cpu_pa;
     struct tlb_policy tlb;   /* flush requests per context (hv/tlb.h) */
     struct l1_svm_msrs l1;
     uint32_t id;

@@ -1,10 +1,13 @@
-; svm_run(struct guest_regs *regs, uint64_t vmcb_pa, uint64_t host_state_pa,
-;         bool host_if)
+; svm_run(struct guest_regs *regs, uint64_t vmcb_pa, uint64_t guest_cpu_pa,
+;         uint64_t host_state_pa, bool host_if)
 ; One guest entry and exit (APM Vol. 2, 15.5 and 15.6):
-;   VMLOAD  the guest's FS, GS, TR, LDTR, KernelGsBase, STAR... from its VMCB
-;   VMRUN   (the CPU saves the host's RIP, RSP, RAX, CR*, EFER, segments in
-;           the VM_HSAVE_PA area and restores them at #VMEXIT)
-;   VMSAVE  the guest's FS, GS, TR, ... back into its VMCB
+;   VMLOAD  the guest's FS, GS, TR, LDTR, KernelGsBase, STAR... from
+;           guest_cpu_pa: one page per vCPU shared by L1 and L2, because
+;           on hardware VMRUN and #VMEXIT leave these registers alone, so
+;           they flow between L1 and L2 exactly as they would on a CPU
+;   VMRUN   vmcb_pa (the CPU saves the host's RIP, RSP, RAX, CR*, EFER,
+;           segments in the VM_HSAVE_PA area and restores them at #VMEXIT)
+;   VMSAVE  the guest's FS, GS, TR, ... back to guest_cpu_pa
 ;   VMLOAD  the host's own TR, FS, GS, ... (host_state_pa), since #VMEXIT
 ;           does not restore them
 ; The guest GPRs other than RAX/RSP travel through *regs.
@@ -38,16 +41,17 @@ svm_run:
     push r13
     push r14
     push r15
-    push rdx                    ; host_state_pa
+    push rcx                    ; host_state_pa
+    push rdx                    ; guest_cpu_pa
     push rdi                    ; regs
-    mov rax, rsi                ; VMRUN/VMLOAD/VMSAVE take the VMCB in RAX
     clgi
-    test cl, cl
+    test r8b, r8b
     jz .if_clear
     sti
 .if_clear:
-
+    mov rax, rdx
     vmload
+    mov rax, rsi                ; VMRUN takes the VMCB in RAX
     mov rbx, [rdi + G_RBX]
     mov rcx, [rdi + G_RCX]
     mov rdx, [rdi + G_RDX]
@@ -65,7 +69,6 @@ svm_run:
     vmrun
     ; #VMEXIT: RAX, RSP and the rest of the host state are back; GIF is 0.
     cli
-    vmsave
     push rdi                    ; guest RDI; [rsp + 8] is regs
     mov rdi, [rsp + 8]
     mov [rdi + G_RBX], rbx
@@ -83,6 +86,8 @@ svm_run:
     mov [rdi + G_R15], r15
     pop qword [rdi + G_RDI]
     add rsp, 8                  ; regs
+    pop rax                     ; guest_cpu_pa
+    vmsave
     pop rax                     ; host_state_pa
     vmload
     pop r15
