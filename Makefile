@@ -62,7 +62,7 @@ L1_OBJ := $(L1_C:%.c=$(BUILD)/l1/%.o) $(L1_ASM:%.asm=$(BUILD)/l1/%.o)
 UNIT_CFLAGS := -std=gnu11 -O1 -g $(WARN) -I. -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -MMD -MP
 UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb svm_bitmaps npt insn_len \
-	exit_dispatch vmcb12_check npt02 tlb_model nested_route
+	exit_dispatch vmcb12_check npt02 tlb_model nested_route nested_maps
 UNIT_SRC_config       := boot/config.c
 UNIT_SRC_ringbuf      := lib/ringbuf.c
 UNIT_SRC_page_alloc   := lib/page_alloc.c
@@ -76,6 +76,7 @@ UNIT_SRC_vmcb12_check := hv/vmcb12_check.c
 UNIT_SRC_npt02        := hv/npt02.c hv/npt.c
 UNIT_SRC_tlb_model    := hv/tlb_policy.c
 UNIT_SRC_nested_route := hv/nested_route.c
+UNIT_SRC_nested_maps  := hv/nested_maps.c arch/x86/svm_bitmaps.c
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/unit/test_%)
 
 .PHONY: all deps run test unit integration bench clean distclean

@@ -1,0 +1,187 @@
+/* VMCB02's merged permission maps (hv/nested_maps.c): L0's bits always,
+ * L1's when it asks; the merge is cached and redone only when L1 points at
+ * other maps or writes to the merged ones (write-protected meanwhile).
+ * L1 "physical" addresses are host pointers here: the module reads L1
+ * memory through the identity map, which a pointer models exactly. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include "arch/x86/msr.h"
+#include "arch/x86/svm.h"
+#include "arch/x86/svm_bitmaps.h"
+#include "hv/nested_maps.h"
+
+/* --- stand-ins for the hypervisor around the module ------------------- */
+static uint64_t ram_lo, ram_hi;       /* "L1 RAM" for l1_ram_ok */
+static int writable_calls, protected_now, npt01_changes;
+
+bool l1_ram_ok(uint64_t gpa, uint64_t len)
+{
+    return gpa >= ram_lo && gpa + len <= ram_hi;
+}
+
+void guest_mem_set_writable(uint64_t gpa, bool writable)
+{
+    (void)gpa;
+    writable_calls++;
+    protected_now += writable ? -1 : 1;
+}
+
+void tlb_npt01_changed(struct vcpu *v)
+{
+    (void)v;
+    npt01_changes++;
+}
+
+/* --- fixtures ----------------------------------------------------------- */
+static uint8_t *arena;                /* L1 RAM: two MSRPMs, two IOPMs */
+static uint8_t *l1_msrpm, *l1_msrpm2, *l1_iopm;
+static uint8_t l0_msrpm[MSRPM_SIZE], msrpm02[MSRPM_SIZE], iopm02[IOPM_SIZE];
+static struct vcpu v;
+static struct vmcb_control c12;
+
+static int setup(void **state)
+{
+    (void)state;
+    arena = aligned_alloc(4096, 2 * MSRPM_SIZE + IOPM_SIZE + 4096);
+    memset(arena, 0, 2 * MSRPM_SIZE + IOPM_SIZE + 4096);
+    l1_msrpm = arena;
+    l1_msrpm2 = arena + MSRPM_SIZE;
+    l1_iopm = arena + 2 * MSRPM_SIZE;
+    ram_lo = (uint64_t)arena;
+    ram_hi = ram_lo + 2 * MSRPM_SIZE + IOPM_SIZE + 4096;
+    memset(l0_msrpm, 0, sizeof l0_msrpm);
+    msrpm_set(l0_msrpm, MSR_VM_HSAVE_PA, true, true);
+    nested_maps_init(l0_msrpm);
+    memset(&v, 0, sizeof v);
+    v.nested.msrpm02 = msrpm02;
+    v.nested.iopm02 = iopm02;
+    v.nested.merged_msrpm12 = v.nested.merged_iopm12 = ~0ULL;
+    memset(&c12, 0, sizeof c12);
+    /* A merge without L1 maps releases what an earlier test left protected
+     * (the module keeps one list, as the hypervisor has one vCPU). */
+    nested_maps_merge(&v, &c12);
+    v.nested.merged_msrpm12 = v.nested.merged_iopm12 = ~0ULL;
+    writable_calls = protected_now = npt01_changes = 0;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(arena);
+    return 0;
+}
+
+static void use_maps(uint8_t *msrpm, uint8_t *iopm)
+{
+    c12.intercept_misc1 = (msrpm ? VMCB_INTERCEPT1_MSR_PROT : 0) |
+                          (iopm ? VMCB_INTERCEPT1_IOIO_PROT : 0);
+    c12.msrpm_base_pa = (uint64_t)msrpm;
+    c12.iopm_base_pa = (uint64_t)iopm;
+}
+
+/* --- tests ---------------------------------------------------------------- */
+static void test_l0_bits_without_l1_maps(void **state)
+{
+    (void)state;
+    nested_maps_merge(&v, &c12);
+    assert_true(msrpm_intercepts(msrpm02, MSR_VM_HSAVE_PA, true));
+    assert_false(msrpm_intercepts(msrpm02, MSR_STAR, false));
+    assert_false(iopm_intercepts(iopm02, 0x80, 1));
+    assert_int_equal(protected_now, 0); /* nothing of L1's to protect */
+}
+
+static void test_merge_is_union(void **state)
+{
+    (void)state;
+    msrpm_set(l1_msrpm, MSR_STAR, true, false);
+    iopm_set(l1_iopm, 0x80, 1, true);
+    use_maps(l1_msrpm, l1_iopm);
+    assert_true(nested_maps_valid(&c12));
+    nested_maps_merge(&v, &c12);
+    assert_true(msrpm_intercepts(msrpm02, MSR_STAR, false));   /* L1's */
+    assert_false(msrpm_intercepts(msrpm02, MSR_STAR, true));
+    assert_true(msrpm_intercepts(msrpm02, MSR_VM_HSAVE_PA, true)); /* L0's */
+    assert_true(iopm_intercepts(iopm02, 0x80, 1));
+    assert_false(iopm_intercepts(iopm02, 0x81, 1));
+    /* Routing reads L1's own map, not the merge. */
+    assert_true(nested_maps_l1_msr(&v, MSR_STAR, false));
+    assert_false(nested_maps_l1_msr(&v, MSR_VM_HSAVE_PA, true));
+    assert_true(nested_maps_l1_io(&v, 0x80ULL << SVM_IOIO_PORT_SHIFT | SVM_IOIO_SZ8));
+    /* L1's maps are write-protected while the merge is cached. */
+    assert_int_equal(protected_now, (MSRPM_SIZE + IOPM_SIZE) / 4096);
+    assert_true(npt01_changes > 0);
+}
+
+static void test_cache_hit_costs_no_merge(void **state)
+{
+    (void)state;
+    use_maps(l1_msrpm, l1_iopm);
+    nested_maps_merge(&v, &c12);
+    uint64_t merges = nested_maps_merges();
+    for (int i = 0; i < 100; i++)
+        nested_maps_merge(&v, &c12);
+    assert_int_equal(nested_maps_merges(), merges);
+}
+
+static void test_l1_write_invalidates(void **state)
+{
+    (void)state;
+    use_maps(l1_msrpm, 0);
+    nested_maps_merge(&v, &c12);
+    uint64_t merges = nested_maps_merges();
+    /* A write elsewhere is not ours. */
+    assert_false(nested_maps_l1_write(&v, (uint64_t)l1_iopm));
+    /* L1 writes to its protected MSRPM: unprotected, cache dropped... */
+    assert_true(nested_maps_l1_write(&v, (uint64_t)l1_msrpm + 4096 + 123));
+    assert_int_equal(protected_now, 0);
+    msrpm_set(l1_msrpm, MSR_LSTAR, false, true);
+    /* ...so the next VMRUN merges again and sees the change. */
+    nested_maps_merge(&v, &c12);
+    assert_int_equal(nested_maps_merges(), merges + 1);
+    assert_true(msrpm_intercepts(msrpm02, MSR_LSTAR, true));
+}
+
+static void test_other_maps_remerge(void **state)
+{
+    (void)state;
+    use_maps(l1_msrpm, 0);
+    nested_maps_merge(&v, &c12);
+    msrpm_set(l1_msrpm2, MSR_CSTAR, true, true);
+    use_maps(l1_msrpm2, 0);
+    nested_maps_merge(&v, &c12);
+    assert_true(msrpm_intercepts(msrpm02, MSR_CSTAR, false));
+    assert_int_equal(protected_now, MSRPM_SIZE / 4096); /* only the new map */
+}
+
+static void test_maps_outside_l1_ram_are_invalid(void **state)
+{
+    (void)state;
+    use_maps(l1_msrpm, 0);
+    c12.msrpm_base_pa = ram_hi - 4096; /* runs past L1's RAM */
+    assert_false(nested_maps_valid(&c12));
+    use_maps(0, l1_iopm);
+    c12.iopm_base_pa = ram_lo - 4096;
+    assert_false(nested_maps_valid(&c12));
+    /* Without MSR_PROT/IOIO_PROT the bases do not matter (APM 15.10, 15.11). */
+    c12.intercept_misc1 = 0;
+    assert_true(nested_maps_valid(&c12));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_l0_bits_without_l1_maps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_merge_is_union, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_hit_costs_no_merge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_l1_write_invalidates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_maps_remerge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maps_outside_l1_ram_are_invalid, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
