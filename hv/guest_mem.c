@@ -21,13 +21,7 @@ static uint32_t nram;
 static void *npt_alloc_page(void *ctx, uint64_t *pa)
 {
     (void)ctx;
-    *pa = page_alloc(hv_pages(), 1, 1);
-    if (!*pa)
-        return 0;
-    uint64_t *p = hv_pa_to_va(*pa);
-    for (int i = 0; i < 512; i++)
-        p[i] = 0;
-    return p;
+    return hv_alloc_zeroed(1, pa);
 }
 
 static void *npt_pa_to_va(void *ctx, uint64_t pa)

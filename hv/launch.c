@@ -116,27 +116,16 @@ static void build_msrpm(uint8_t *msrpm)
         msrpm_set(msrpm, l1_msrs_write_only[i], false, true);
 }
 
-static void *alloc_zeroed(uint64_t pages, uint64_t *pa)
-{
-    *pa = page_alloc(hv_pages(), pages, 1);
-    if (!*pa)
-        return 0;
-    uint64_t *p = hv_pa_to_va(*pa);
-    for (uint64_t i = 0; i < pages * 512; i++)
-        p[i] = 0;
-    return p;
-}
-
 void launch_l1(struct hv_boot_info *info)
 {
     struct vcpu *v = vcpu_current();
     uint64_t hsave_pa, msrpm_pa, iopm_pa;
-    v->vmcb01 = alloc_zeroed(1, &v->vmcb01_pa);
-    void *hsave = alloc_zeroed(1, &hsave_pa);
-    void *host_state = alloc_zeroed(1, &v->host_state_pa);
-    v->guest_cpu = alloc_zeroed(1, &v->guest_cpu_pa);
-    uint8_t *msrpm = alloc_zeroed(MSRPM_SIZE / 4096, &msrpm_pa);
-    uint8_t *iopm = alloc_zeroed(IOPM_SIZE / 4096, &iopm_pa);
+    v->vmcb01 = hv_alloc_zeroed(1, &v->vmcb01_pa);
+    void *hsave = hv_alloc_zeroed(1, &hsave_pa);
+    void *host_state = hv_alloc_zeroed(1, &v->host_state_pa);
+    v->guest_cpu = hv_alloc_zeroed(1, &v->guest_cpu_pa);
+    uint8_t *msrpm = hv_alloc_zeroed(MSRPM_SIZE / 4096, &msrpm_pa);
+    uint8_t *iopm = hv_alloc_zeroed(IOPM_SIZE / 4096, &iopm_pa);
     if (!v->vmcb01 || !hsave || !host_state || !v->guest_cpu || !msrpm || !iopm)
         return; /* nothing is enabled yet: the loader boots on without us */
     build_msrpm(msrpm);

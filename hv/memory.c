@@ -61,3 +61,14 @@ void memory_report(void)
 
 uint64_t hv_region_pa(void) { return region_pa; }
 uint64_t hv_region_size(void) { return region_size; }
+
+void *hv_alloc_zeroed(uint64_t npages, uint64_t *pa)
+{
+    *pa = page_alloc(&pages, npages, 1);
+    if (!*pa)
+        return 0;
+    uint64_t *p = hv_pa_to_va(*pa);
+    for (uint64_t i = 0; i < npages * 512; i++)
+        p[i] = 0;
+    return p;
+}

@@ -59,17 +59,6 @@ static uint64_t read_cr4_supported(void)
 }
 static struct vmcb12_check_env check_env;
 
-static void *alloc_page_zeroed(uint64_t pages, uint64_t *pa)
-{
-    *pa = page_alloc(hv_pages(), pages, 1);
-    if (!*pa)
-        return 0;
-    uint64_t *p = hv_pa_to_va(*pa);
-    for (uint64_t i = 0; i < pages * 512; i++)
-        p[i] = 0;
-    return p;
-}
-
 bool nested_init(struct vcpu *v, bool host_has_nrips)
 {
     struct nested *n = &v->nested;
@@ -77,10 +66,10 @@ bool nested_init(struct vcpu *v, bool host_has_nrips)
     host_nrips = host_has_nrips;
     n->gif = true;
     n->merged_msrpm12 = n->merged_iopm12 = ~0ULL; /* no merge cached yet */
-    n->vmcb12 = alloc_page_zeroed(1, &copy_pa);
-    n->vmcb02 = alloc_page_zeroed(1, &n->vmcb02_pa);
-    n->msrpm02 = alloc_page_zeroed(MSRPM_SIZE / 4096, &n->msrpm02_pa);
-    n->iopm02 = alloc_page_zeroed(IOPM_SIZE / 4096, &n->iopm02_pa);
+    n->vmcb12 = hv_alloc_zeroed(1, &copy_pa);
+    n->vmcb02 = hv_alloc_zeroed(1, &n->vmcb02_pa);
+    n->msrpm02 = hv_alloc_zeroed(MSRPM_SIZE / 4096, &n->msrpm02_pa);
+    n->iopm02 = hv_alloc_zeroed(IOPM_SIZE / 4096, &n->iopm02_pa);
     check_env = (struct vmcb12_check_env){
         .phys_limit = guest_phys_limit(),
         .nasid = NESTED_ASIDS,

@@ -60,6 +60,27 @@ def boot(tmp_path, image, *, boot="usb", cpu=None, mem=None, timeout=90, until=N
     return Boot(status, text)
 
 
+def assert_in_order(text, *patterns):
+    """Each regex must match, in this order, in the console text."""
+    pos = 0
+    for p in patterns:
+        m = re.compile(p).search(text, pos)
+        assert m, f"{p!r} not found after offset {pos} in:\n{text[-3000:]}"
+        pos = m.end()
+
+
+def assert_all_passed(boot_result, names):
+    """The L1 test program ran every named check and none failed."""
+    text = boot_result.console
+    failures = re.findall(r"\[l1test\] FAIL .*", text)
+    assert not failures, "\n".join(failures)
+    for name in names:
+        assert f"[l1test] PASS {name}\n" in text, f"check {name} did not run"
+    m = re.search(r"\[l1test\] (\d+) passed, (\d+) failed", text)
+    assert m and int(m.group(2)) == 0, "no summary line, or failures"
+    return int(m.group(1))
+
+
 DEFAULT_CONFIG = open(os.path.join(ROOT, "boot", "hv.cfg")).read()
 
 

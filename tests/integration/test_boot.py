@@ -3,18 +3,10 @@ and without SVM, with good, bad and missing configs."""
 import os
 import re
 
-from conftest import BUILD, DEFAULT_CONFIG, boot, make_image
+from conftest import BUILD, DEFAULT_CONFIG, assert_in_order, boot, make_image
 
 # QEMU's exit status after an ACPI power-off (the demo's ResetSystem).
 POWER_OFF = 0
-
-
-def assert_in_order(text, *patterns):
-    pos = 0
-    for p in patterns:
-        m = re.compile(p).search(text, pos)
-        assert m, f"{p!r} not found after offset {pos} in:\n{text[-3000:]}"
-        pos = m.end()
 
 
 def check_hypervisor_ran(b):

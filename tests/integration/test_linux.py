@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, ROOT, boot, make_image
+from conftest import BUILD, ROOT, assert_in_order, boot, make_image
 
 LINUX = os.path.join(BUILD, "linux")
 # nokaslr: the same addresses every boot (debugging); mitigations=off: less
@@ -38,14 +38,6 @@ def linux_boot(tmp_path_factory, linux_files):
     b = boot(tmp, img, cpu="EPYC", mem="1G", timeout=TIMEOUT, extra=["-no-reboot"])
     print(f"linux boot: {time.monotonic() - start:.1f} s, QEMU status {b.status}")
     return b
-
-
-def assert_in_order(text, *patterns):
-    pos = 0
-    for p in patterns:
-        m = re.compile(p).search(text, pos)
-        assert m, f"{p!r} not found after offset {pos} in:\n{text[-3000:]}"
-        pos = m.end()
 
 
 def test_linux_boots_on_the_hypervisor_and_powers_off(linux_boot):
