@@ -262,7 +262,10 @@ static void copy_vmcb12(struct vmcb *copy, const volatile struct vmcb *src)
 {
     const volatile uint64_t *s = (const volatile uint64_t *)src;
     uint64_t *d = (uint64_t *)copy;
+    /* Unrolled into straight loads and stores: the ranges are constants. */
+#pragma GCC unroll 16
     for (unsigned r = 0; r < sizeof vmcb12_read_ranges / sizeof *vmcb12_read_ranges; r++)
+#pragma GCC unroll 16
         for (unsigned i = vmcb12_read_ranges[r].from / 8; i < vmcb12_read_ranges[r].to / 8; i++)
             d[i] = s[i];
 }
@@ -418,12 +421,14 @@ static void reflect(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info
  * MSR and I/O exits, its own permission maps, read from L1 memory.) */
 static bool l1_wants(struct vcpu *v, uint64_t code, uint64_t info1)
 {
+    const struct vmcb_control *c12 = &v->nested.vmcb12->control;
     bool map_bit = false;
-    if (code == VMEXIT_MSR)
+    /* L1's maps are read only when it turned them on. */
+    if (code == VMEXIT_MSR && (c12->intercept_misc1 & VMCB_INTERCEPT1_MSR_PROT))
         map_bit = nested_maps_l1_msr(v, (uint32_t)v->regs.rcx, info1 != 0);
-    else if (code == VMEXIT_IOIO)
+    else if (code == VMEXIT_IOIO && (c12->intercept_misc1 & VMCB_INTERCEPT1_IOIO_PROT))
         map_bit = nested_maps_l1_io(v, info1);
-    return nested_l1_intercepts(&v->nested.vmcb12->control, code, map_bit);
+    return nested_l1_intercepts(c12, code, map_bit);
 }
 
 /* Exits L0 handles itself when L1 does not want them. */
