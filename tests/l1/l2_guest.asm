@@ -36,10 +36,13 @@ l1_vmrun:
     ret
 
 ; l1_vmrun_loop(vmcb12_pa, n): n round trips of an L2 that loops on CPUID
-; (intercepted by L1): VMRUN, #VMEXIT, RIP += 2, again. Wrapped in
-; CLGI/STGI like KVM does. Returns the number of exits with code CPUID.
-global l1_vmrun_loop
-l1_vmrun_loop:
+; (intercepted by L1): VMRUN, #VMEXIT, RIP += 2, again, with CLGI/STGI
+; around VMRUN like KVM. l1_vmrun_loop_plain: the same without them (L1
+; keeps GIF as #VMEXIT leaves it, clear, until the end). Both return the
+; number of exits with code CPUID.
+%macro VMRUN_LOOP 2            ; name, wrap VMRUN in CLGI/STGI (1/0)
+global %1
+%1:
     push rbx
     push rbp
     push r12
@@ -49,51 +52,25 @@ l1_vmrun_loop:
     mov r12, rdi                ; vmcb12
     mov r13, rsi                ; n
     xor r14, r14                ; CPUID exits seen
-.again:
+%%again:
+%if %2
     clgi
+%endif
     mov rax, r12
     vmrun
+%if %2
     stgi
+%endif
     cmp qword [r12 + 0x70], 0x72 ; EXITCODE
-    jne .skip
+    jne %%skip
     inc r14
-.skip:
+%%skip:
     add qword [r12 + 0x400 + 0x178], 2 ; save.rip += 2 (no NRIPS on TCG)
     dec r13
-    jnz .again
-    mov rax, r14
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop rbp
-    pop rbx
-    ret
-
-; l1_vmrun_loop_plain(vmcb12_pa, n): as l1_vmrun_loop, without CLGI/STGI
-; around VMRUN (L1 keeps GIF as #VMEXIT leaves it, clear, until the end).
-global l1_vmrun_loop_plain
-l1_vmrun_loop_plain:
-    push rbx
-    push rbp
-    push r12
-    push r13
-    push r14
-    push r15
-    mov r12, rdi
-    mov r13, rsi
-    xor r14, r14
-.again:
-    mov rax, r12
-    vmrun
-    cmp qword [r12 + 0x70], 0x72
-    jne .skip
-    inc r14
-.skip:
-    add qword [r12 + 0x400 + 0x178], 2
-    dec r13
-    jnz .again
+    jnz %%again
+%if %2 == 0
     stgi
+%endif
     mov rax, r14
     pop r15
     pop r14
@@ -102,6 +79,10 @@ l1_vmrun_loop_plain:
     pop rbp
     pop rbx
     ret
+%endmacro
+
+VMRUN_LOOP l1_vmrun_loop, 1
+VMRUN_LOOP l1_vmrun_loop_plain, 0
 
 ; --- L2 code. Each snippet ends in VMMCALL (intercepted by L1) ---------
 global l2_cpuid_vmmcall, l2_hlt, l2_out80, l2_rdmsr_star, l2_rdmsr_pat
