@@ -1,5 +1,5 @@
 /* L1's SVM instructions (all intercepted, BRIEF §3), emulated in
- * hv/nested.c; and NMIs that arrive while L1's emulated GIF is clear. */
+ * hv/nested.c. */
 #include "hv/exit_dispatch.h"
 #include "arch/x86/svm.h"
 #include "hv/nested.h"
@@ -30,9 +30,4 @@ void exit_svm_insn(struct vcpu *v)
      * passes through as the CPU has it, but SKINIT would hand the machine
      * to a secure loader outside the hypervisor). */
     vcpu_inject_exception(v, 6 /* #UD */, false, 0);
-}
-
-void exit_nmi(struct vcpu *v)
-{
-    nested_l1_nmi(v);
 }
