@@ -6,8 +6,9 @@
  *   0x8000000A:       the SVM features L0 implements for L1 (nested.c):
  *                     revision 1, NESTED_ASIDS ASIDs, NP and FlushByAsid
  *                     (L0 honours TLB_CONTROL 3 and 7 of VMCB12), NRIPS
- *                     only when the CPU has it (L0 passes nRIP on). Not
- *                     offered: VMCB clean bits, vGIF, decode assists,
+ *                     only when the CPU has it (L0 passes nRIP on), VMCB
+ *                     clean bits (L0 keeps clean groups of the VMCB12 it
+ *                     ran last). Not offered: vGIF, decode assists,
  *                     AVIC, LBR virtualization, pause filter, ... */
 #include "hv/exit_dispatch.h"
 #include "arch/x86/cpu.h"
@@ -23,7 +24,8 @@
 
 static uint32_t l1_svm_features(uint32_t host_edx)
 {
-    uint32_t f = (1u << SVM_FEAT_NP) | (1u << SVM_FEAT_FLUSH_BY_ASID);
+    uint32_t f = (1u << SVM_FEAT_NP) | (1u << SVM_FEAT_FLUSH_BY_ASID) |
+                 (1u << SVM_FEAT_VMCB_CLEAN);
     return f | (host_edx & (1u << SVM_FEAT_NRIPS));
 }
 

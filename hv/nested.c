@@ -238,96 +238,153 @@ static void vmrun_failed(struct vcpu *v, struct vmcb *vmcb12, const char *check)
     l1_set_gif(v, false);
 }
 
-/* The parts of VMCB12 that VMRUN reads (APM Appendix B): the control area
- * up to the guest instruction bytes, and the save-area fields a VMRUN
- * loads. Only these are copied (once); the checks and the build read
- * nothing else, so a nested VMRUN does not copy the whole 4 KiB. */
-static const struct { uint16_t from, to; } vmcb12_read_ranges[] = {
-    { 0x000, 0x018 }, /* intercept vectors */
-    { 0x038, 0x070 }, /* pause filter, IOPM/MSRPM, TSC offset, ASID+TLB, int_ctl, int_state */
-    { 0x090, 0x098 }, /* nested_ctl */
-    { 0x0A8, 0x0C0 }, /* EVENTINJ, nCR3, virt_ext */
-    { 0x400, 0x440 }, /* ES, CS, SS, DS (FS, GS come from L1's CPU, not VMRUN) */
-    { 0x460, 0x470 }, /* GDTR */
-    { 0x480, 0x490 }, /* IDTR */
-    { 0x4C8, 0x4D8 }, /* CPL, EFER */
-    { 0x548, 0x580 }, /* CR4, CR3, CR0, DR7, DR6, RFLAGS, RIP */
-    { 0x5D8, 0x5E8 }, /* RSP, S_CET */
-    { 0x5F8, 0x600 }, /* RAX */
-    { 0x640, 0x648 }, /* CR2 */
-    { 0x668, 0x670 }, /* G_PAT */
+/* --- Reading VMCB12 -------------------------------------------------------
+ * Only the fields VMRUN reads (APM Appendix B) are copied, straight into the
+ * private copy. They come in the groups of the VMCB clean bits (APM
+ * 15.15.3), which L1 is offered: a group L1 marks clean for the same VMCB12
+ * it ran last keeps the copy (already checked) and VMCB02's fields as they
+ * are, which is what the hardware may do with a cached VMCB. RIP, RSP, RAX,
+ * RFLAGS, EVENTINJ, the ASID/TLB_CONTROL word, the interrupt shadow and
+ * virt_ext are read at every VMRUN. */
+struct range {
+    uint16_t from, to;
 };
+#define RANGES(...) ((const struct range[]){ __VA_ARGS__ })
+#define NRANGES(...) (sizeof RANGES(__VA_ARGS__) / sizeof(struct range))
 
-static void copy_vmcb12(struct vmcb *copy, const volatile struct vmcb *src)
+static inline __attribute__((always_inline)) void
+copy_ranges(uint64_t *d, const volatile uint64_t *s, const struct range *r, unsigned n)
 {
-    const volatile uint64_t *s = (const volatile uint64_t *)src;
-    uint64_t *d = (uint64_t *)copy;
-    /* Unrolled into straight loads and stores: the ranges are constants. */
+#pragma GCC unroll 8
+    for (unsigned k = 0; k < n; k++)
 #pragma GCC unroll 16
-    for (unsigned r = 0; r < sizeof vmcb12_read_ranges / sizeof *vmcb12_read_ranges; r++)
-#pragma GCC unroll 16
-        for (unsigned i = vmcb12_read_ranges[r].from / 8; i < vmcb12_read_ranges[r].to / 8; i++)
+        for (unsigned i = r[k].from / 8; i < r[k].to / 8; i++)
             d[i] = s[i];
 }
 
+#define COPY_GROUP(d, s, ...) copy_ranges(d, s, RANGES(__VA_ARGS__), NRANGES(__VA_ARGS__))
+
+/* Clean bits L0 honours; the others are always reloaded. */
+#define CLEAN_HONOURED (VMCB_CLEAN_INTERCEPTS | VMCB_CLEAN_IOPM | VMCB_CLEAN_TPR | \
+                        VMCB_CLEAN_NP | VMCB_CLEAN_CRX | VMCB_CLEAN_DRX | VMCB_CLEAN_DT | \
+                        VMCB_CLEAN_SEG | VMCB_CLEAN_CR2)
+
+static void copy_vmcb12(struct vmcb *copy, const volatile struct vmcb *src, uint32_t clean)
+{
+    const volatile uint64_t *s = (const volatile uint64_t *)src;
+    uint64_t *d = (uint64_t *)copy;
+    /* ASID+TLB_CONTROL, int_state, EVENTINJ, virt_ext, RFLAGS+RIP, RSP,
+     * S_CET, RAX */
+    COPY_GROUP(d, s, { 0x058, 0x060 }, { 0x068, 0x070 }, { 0x0A8, 0x0B0 }, { 0x0B8, 0x0C0 },
+               { 0x570, 0x580 }, { 0x5D8, 0x5E8 }, { 0x5F8, 0x600 });
+    if (!(clean & VMCB_CLEAN_INTERCEPTS)) /* intercepts, pause filter, TSC offset */
+        COPY_GROUP(d, s, { 0x000, 0x018 }, { 0x038, 0x040 }, { 0x050, 0x058 });
+    if (!(clean & VMCB_CLEAN_IOPM))
+        COPY_GROUP(d, s, { 0x040, 0x050 });
+    if (!(clean & VMCB_CLEAN_TPR))
+        COPY_GROUP(d, s, { 0x060, 0x068 });
+    if (!(clean & VMCB_CLEAN_NP)) /* nested_ctl, nCR3, G_PAT */
+        COPY_GROUP(d, s, { 0x090, 0x098 }, { 0x0B0, 0x0B8 }, { 0x668, 0x670 });
+    if (!(clean & VMCB_CLEAN_CRX)) /* EFER, CR4, CR3, CR0 */
+        COPY_GROUP(d, s, { 0x4D0, 0x4D8 }, { 0x548, 0x560 });
+    if (!(clean & VMCB_CLEAN_DRX))
+        COPY_GROUP(d, s, { 0x560, 0x570 });
+    if (!(clean & VMCB_CLEAN_DT)) /* GDTR, IDTR */
+        COPY_GROUP(d, s, { 0x460, 0x470 }, { 0x480, 0x490 });
+    if (!(clean & VMCB_CLEAN_SEG)) /* ES, CS, SS, DS, CPL */
+        COPY_GROUP(d, s, { 0x400, 0x440 }, { 0x4C8, 0x4D0 });
+    if (!(clean & VMCB_CLEAN_CR2))
+        COPY_GROUP(d, s, { 0x640, 0x648 });
+}
+
+/* The checks when every group they read but the always-read fields is
+ * clean (and was checked): only those over always-read fields remain. */
+#define CLEAN_FOR_CHECKS (VMCB_CLEAN_INTERCEPTS | VMCB_CLEAN_IOPM | VMCB_CLEAN_TPR | \
+                          VMCB_CLEAN_NP | VMCB_CLEAN_CRX | VMCB_CLEAN_DRX | VMCB_CLEAN_SEG)
+
+static const char *check_copy(const struct vmcb *copy, uint32_t clean)
+{
+    if ((clean & CLEAN_FOR_CHECKS) == CLEAN_FOR_CHECKS)
+        return vmcb12_check_reloaded(copy, &check_env);
+    return vmcb12_check(copy, &check_env);
+}
+
 /* VMCB02's intercepts: L1's, plus what L0 always needs in L2 (BRIEF §3). */
-static void build_controls(struct vcpu *v, const struct vmcb_control *c12)
+static void build_controls(struct vcpu *v, const struct vmcb_control *c12, uint32_t clean)
 {
     struct vmcb_control *c = &v->nested.vmcb02->control;
-    c->intercept_cr = c12->intercept_cr;
-    c->intercept_dr = c12->intercept_dr;
-    c->intercept_exceptions = c12->intercept_exceptions;
-    c->intercept_misc1 = c12->intercept_misc1 | L2_INTERCEPT_MISC1_L0;
-    c->intercept_misc2 = c12->intercept_misc2 | L2_INTERCEPT_MISC2_L0;
-    c->intercept_misc3 = c12->intercept_misc3;
-    c->pause_filter_thresh = c12->pause_filter_thresh;
-    c->pause_filter_count = c12->pause_filter_count;
-    c->tsc_offset = v->vmcb01->control.tsc_offset + c12->tsc_offset;
+    if (!(clean & VMCB_CLEAN_INTERCEPTS)) {
+        c->intercept_cr = c12->intercept_cr;
+        c->intercept_dr = c12->intercept_dr;
+        c->intercept_exceptions = c12->intercept_exceptions;
+        c->intercept_misc1 = c12->intercept_misc1 | L2_INTERCEPT_MISC1_L0;
+        c->intercept_misc2 = c12->intercept_misc2 | L2_INTERCEPT_MISC2_L0;
+        c->intercept_misc3 = c12->intercept_misc3;
+        c->pause_filter_thresh = c12->pause_filter_thresh;
+        c->pause_filter_count = c12->pause_filter_count;
+        c->tsc_offset = v->vmcb01->control.tsc_offset + c12->tsc_offset;
+    }
     c->guest_asid = L2_ASID;
-    /* V_TPR, V_IRQ, priority, V_IGN_TPR, V_INTR_MASKING and the vector as L1
-     * set them; AVIC, vGIF and vNMI were refused by the checks. */
-    c->int_ctl = c12->int_ctl & (VMCB_INT_CTL_V_TPR_MASK | VMCB_INT_CTL_V_IRQ |
-                                 VMCB_INT_CTL_V_INTR_PRIO_MASK | VMCB_INT_CTL_V_IGN_TPR |
-                                 VMCB_INT_CTL_V_INTR_MASKING);
-    c->int_vector = c12->int_vector;
+    if (!(clean & VMCB_CLEAN_TPR)) {
+        /* V_TPR, V_IRQ, priority, V_IGN_TPR, V_INTR_MASKING and the vector
+         * as L1 set them; AVIC, vGIF and vNMI were refused by the checks. */
+        c->int_ctl = c12->int_ctl & (VMCB_INT_CTL_V_TPR_MASK | VMCB_INT_CTL_V_IRQ |
+                                     VMCB_INT_CTL_V_INTR_PRIO_MASK | VMCB_INT_CTL_V_IGN_TPR |
+                                     VMCB_INT_CTL_V_INTR_MASKING);
+        c->int_vector = c12->int_vector;
+    }
     c->int_state = c12->int_state & VMCB_INT_STATE_INTERRUPT_SHADOW;
     c->eventinj = c12->eventinj;
     c->exitcode = c->exitinfo1 = c->exitinfo2 = c->exitintinfo = 0;
     c->nested_ctl = VMCB_NP_ENABLE;
+    /* Clean bits cover the maps' addresses, not their contents (15.15.3):
+     * the merge notices L1's writes whatever the clean bits say. */
     nested_maps_merge(v, c12);
     c->msrpm_base_pa = v->nested.msrpm02_pa;
     c->iopm_base_pa = v->nested.iopm02_pa;
-    if (c12->nested_ctl & VMCB_NP_ENABLE) {
-        v->nested.npt12_root = c12->n_cr3 & VMCB_PAGE_ADDR_MASK;
-        c->n_cr3 = v->nested.npt02_root;
-    } else {
-        v->nested.npt12_root = 0;
-        c->n_cr3 = guest_mem_npt01_root(); /* L2 lives in L1's physical space */
+    if (!(clean & VMCB_CLEAN_NP)) {
+        if (c12->nested_ctl & VMCB_NP_ENABLE) {
+            v->nested.npt12_root = c12->n_cr3 & VMCB_PAGE_ADDR_MASK;
+            c->n_cr3 = v->nested.npt02_root;
+        } else {
+            v->nested.npt12_root = 0;
+            c->n_cr3 = guest_mem_npt01_root(); /* L2 lives in L1's physical space */
+        }
     }
 }
 
-static void build_save(struct vcpu *v, const struct vmcb_save *s12)
+static void build_save(struct vcpu *v, const struct vmcb_save *s12, uint32_t clean)
 {
     struct vmcb_save *s = &v->nested.vmcb02->save;
-    s->es = s12->es;
-    s->cs = s12->cs;
-    s->ss = s12->ss;
-    s->ds = s12->ds;
-    s->gdtr = s12->gdtr;
-    s->idtr = s12->idtr;
-    s->cpl = s12->cpl;
-    s->efer = s12->efer;
-    s->cr0 = s12->cr0;
-    s->cr2 = s12->cr2;
-    s->cr3 = s12->cr3;
-    s->cr4 = s12->cr4;
-    s->dr6 = s12->dr6;
-    s->dr7 = s12->dr7;
+    if (!(clean & VMCB_CLEAN_SEG)) {
+        s->es = s12->es;
+        s->cs = s12->cs;
+        s->ss = s12->ss;
+        s->ds = s12->ds;
+        s->cpl = s12->cpl;
+    }
+    if (!(clean & VMCB_CLEAN_DT)) {
+        s->gdtr = s12->gdtr;
+        s->idtr = s12->idtr;
+    }
+    if (!(clean & VMCB_CLEAN_CRX)) {
+        s->efer = s12->efer;
+        s->cr0 = s12->cr0;
+        s->cr3 = s12->cr3;
+        s->cr4 = s12->cr4;
+    }
+    if (!(clean & VMCB_CLEAN_DRX)) {
+        s->dr6 = s12->dr6;
+        s->dr7 = s12->dr7;
+    }
+    if (!(clean & VMCB_CLEAN_CR2))
+        s->cr2 = s12->cr2;
+    if (!(clean & VMCB_CLEAN_NP))
+        s->g_pat = s12->g_pat;
     s->rflags = s12->rflags;
     s->rip = s12->rip;
     s->rsp = s12->rsp;
     s->rax = s12->rax;
-    s->g_pat = s12->g_pat;
     /* FS, GS, TR, ...: VMRUN does not load them (VMLOAD's job), L2 starts
      * with what L1's CPU holds: the shared v->guest_cpu page. */
 }
@@ -338,24 +395,33 @@ void nested_vmrun(struct vcpu *v)
     if (!svm_insn_allowed(v))
         return;
     uint64_t gpa = v->vmcb01->save.rax;
-    struct vmcb *vmcb12 = l1_vmcb_at(v, gpa);
+    /* The VMCB12 VMCB02 was last built from was checked then (L1's RAM does
+     * not change); clean bits count only for it. */
+    bool same = n->copy_valid && gpa == n->vmcb12_pa;
+    struct vmcb *vmcb12 = same ? (struct vmcb *)gpa : l1_vmcb_at(v, gpa);
     if (!vmcb12)
         return;
+    uint32_t clean =
+        same ? *(volatile uint32_t *)&vmcb12->control.vmcb_clean & CLEAN_HONOURED : 0;
     n->vmcb12_pa = gpa;
     n->vmruns++;
     /* L1 resumes after VMRUN at the #VMEXIT, with its RAX (= VMCB12). */
     vcpu_skip_insn(v);
-    copy_vmcb12(n->vmcb12, vmcb12);
-    const char *failed = vmcb12_check(n->vmcb12, &check_env);
+    copy_vmcb12(n->vmcb12, vmcb12, clean);
+    const char *failed = check_copy(n->vmcb12, clean);
     if (!failed && !nested_maps_valid(&n->vmcb12->control))
         failed = "MSRPM or IOPM not in L1's RAM";
+    n->copy_valid = !failed;
     if (failed) {
         vmrun_failed(v, vmcb12, failed);
         return;
     }
-    l1_set_gif(v, true); /* VMRUN sets GIF (15.5.1) */
-    build_controls(v, &n->vmcb12->control);
-    build_save(v, &n->vmcb12->save);
+    /* VMRUN sets GIF (15.5.1). VMCB01 need not follow now: it runs again
+     * only after a #VMEXIT, which clears GIF and updates it. An NMI held
+     * since CLGI stays held until L1's STGI. */
+    n->gif = true;
+    build_controls(v, &n->vmcb12->control, clean);
+    build_save(v, &n->vmcb12->save, clean);
     tlb_vmrun12(v, n->vmcb12->control.guest_asid,
                 (n->vmcb12->control.nested_ctl & VMCB_NP_ENABLE) ? n->vmcb12->control.n_cr3
                                                                  : TLB_NCR3_NONE,
@@ -390,6 +456,7 @@ static void write_exit_to_vmcb12(struct vcpu *v, uint64_t code, uint64_t info1, 
     s->dr6 = g->dr6;
     s->dr7 = g->dr7;
     s->cpl = g->cpl;
+    s->g_pat = g->g_pat;
     struct vmcb_control *c = &v12->control;
     c->int_state = v02->control.int_state;
     c->int_ctl = (c->int_ctl & ~(VMCB_INT_CTL_V_TPR_MASK | VMCB_INT_CTL_V_IRQ)) |

@@ -28,6 +28,7 @@ struct nested {
     bool gif;                /* L1's global interrupt flag (emulated) */
     bool nmi_pending;        /* an NMI held while L1's GIF was clear */
     uint64_t vmcb12_pa;      /* L1's VMCB for the running L2 */
+    bool copy_valid;         /* the copy and VMCB02 match vmcb12_pa's last VMRUN */
     struct vmcb *vmcb12;     /* the private copy, read once per VMRUN */
     struct vmcb *vmcb02;
     uint64_t vmcb02_pa;

@@ -246,6 +246,25 @@ bool vmcb12_check_fails(const struct vmcb *vmcb12,
     return check_one(vmcb12, env, id);
 }
 
+/* The checks that read only fields a VMRUN reloads whatever the VMCB clean
+ * bits say (EVENTINJ, ASID, RFLAGS with CET, S_CET, virt_ext): all a VMRUN
+ * needs when every other group is clean and was checked before. */
+static const uint8_t volatile_ids[] = {
+    VMCB12_CHK_EVENTINJ_TYPE, VMCB12_CHK_EVENTINJ_VECTOR, VMCB12_CHK_ASID_ZERO,
+    VMCB12_CHK_S_CET_RSVD, VMCB12_CHK_CET_VM86, VMCB12_CHK_ASID_RANGE,
+    VMCB12_CHK_LBR_VIRT, VMCB12_CHK_V_VMSAVE_VMLOAD, VMCB12_CHK_VIRT_EXT_OTHER,
+};
+
+const char *vmcb12_check_reloaded(const struct vmcb *vmcb12,
+                                  const struct vmcb12_check_env *env)
+{
+#pragma GCC unroll 16
+    for (unsigned i = 0; i < sizeof volatile_ids; i++)
+        if (check_one(vmcb12, env, volatile_ids[i]))
+            return vmcb12_check_names[volatile_ids[i]];
+    return NULL;
+}
+
 const char *vmcb12_check(const struct vmcb *vmcb12,
                          const struct vmcb12_check_env *env)
 {

@@ -114,6 +114,12 @@ const char *vmcb12_check(const struct vmcb *vmcb12,
 bool vmcb12_check_fails(const struct vmcb *vmcb12,
                         const struct vmcb12_check_env *env, unsigned id);
 
+/* Only the checks over fields every VMRUN reloads (EVENTINJ, ASID, RFLAGS,
+ * S_CET, virt_ext): for a VMCB12 whose other groups are marked clean (APM
+ * 15.15.3) and passed vmcb12_check() before. */
+const char *vmcb12_check_reloaded(const struct vmcb *vmcb12,
+                                  const struct vmcb12_check_env *env);
+
 /* All check names, indexed by enum vmcb12_check_id. */
 extern const char *const vmcb12_check_names[];
 extern const unsigned vmcb12_check_count;

@@ -52,7 +52,7 @@ static void check_cpuid(void)
     /* SVM is offered to L1 (nested SVM), with only what L0 implements. */
     struct cpuid_regs svm = cpuid(CPUID_SVM_LEAF, 0);
     check((cpuid(0x80000001u, 0).ecx & CPUID_80000001_ECX_SVM) && svm.eax == 1 &&
-              svm.ebx == 256 && (svm.edx & ~0x48u) == 0x1,
+              svm.ebx == 256 && (svm.edx & ~0x48u) == 0x21,
           "cpuid_svm_offered", "eax %x ebx %x edx %x", svm.eax, svm.ebx, svm.edx);
 }
 

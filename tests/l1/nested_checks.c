@@ -14,7 +14,7 @@
 #define MSR_STAR 0xC0000081u
 #define MSR_FS_BASE_ 0xC0000100u
 #define MSR_KGS_BASE 0xC0000102u
-#define ROUND_TRIPS 1000000
+#define ROUND_TRIPS 1000
 
 extern uint64_t l2_gprs[16];
 void l1_vmrun(uint64_t vmcb12, uint64_t l2_rbx);
@@ -394,6 +394,25 @@ static void scenario_interrupts(void)
     uefi_call_wrapper(BS->Stall, 1, 1000);
 }
 
+/* VMCB clean bits: clean groups may be kept from the last VMRUN of this
+ * VMCB12 (as a CPU may), a group L1 marks dirty is read again. */
+static void scenario_clean_bits(void)
+{
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_CPUID;
+    uint64_t code = run(&vmcb12);
+    vmcb12.save.rip += 2;
+    vmcb12.control.vmcb_clean = 0xFFFFFFFFu; /* nothing changed */
+    uint64_t code2 = run(&vmcb12);
+    /* Drop the CPUID intercept and say so (intercepts dirty). */
+    vmcb12.save.rip = (uint64_t)(UINTN)l2_cpuid_vmmcall;
+    vmcb12.control.intercept_misc1 = 0;
+    vmcb12.control.vmcb_clean = ~VMCB_CLEAN_INTERCEPTS;
+    uint64_t code3 = run(&vmcb12);
+    check(code == VMEXIT_CPUID && code2 == VMEXIT_VMMCALL && code3 == VMEXIT_VMMCALL,
+          "nested_vmcb_clean_bits", "exits %lx %lx %lx", code, code2, code3);
+}
+
 static void scenario_two_asids(void)
 {
     l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
@@ -447,6 +466,7 @@ void run_nested_checks(void)
     scenario_gif();
     scenario_tsc_offset();
     scenario_events();
+    scenario_clean_bits();
     scenario_two_asids();
     scenario_interrupts();
     scenario_round_trips();
