@@ -14,7 +14,7 @@
 #define MSR_STAR 0xC0000081u
 #define MSR_FS_BASE_ 0xC0000100u
 #define MSR_KGS_BASE 0xC0000102u
-#define ROUND_TRIPS 1000
+#define ROUND_TRIPS 1000000
 
 extern uint64_t l2_gprs[16];
 void l1_vmrun(uint64_t vmcb12, uint64_t l2_rbx);
