@@ -5,8 +5,9 @@ hypervisor's memory footprint.
 The L1 test program's "bench" mode (tests/l1/bench.c), with interrupts off:
   (a) 20,000 CPUIDs in L1: each an L1 exit handled by L0
   (b) 5,000 round trips of an L2 whose CPUID L1 intercepts: the L2 exit is
-      reflected to L1, which advances L2's RIP and VMRUNs again; (b') the
-      same with CLGI/STGI around VMRUN, as KVM does
+      reflected to L1, which advances L2's RIP and VMRUNs again, marking the
+      rest of VMCB12 clean; (b') the same with CLGI/STGI around VMRUN, as
+      KVM does; (b0) as (b) without clean bits
   (c) 5,000 WRMSRs of IA32_APIC_BASE in L2, which L1 does not intercept
       but L0 does: handled by L0 alone, L2 resumes
 timed with RDTSC, in three boots:
@@ -32,6 +33,7 @@ FIGURES = {
     "b": r"bench: nested \(b\) L2 CPUID reflected to L1 \+ VMRUN: (\d+) ticks",
     "b'": r"bench: nested \(b'\) the same with CLGI/STGI around VMRUN: (\d+) ticks",
     "c": r"bench: nested \(c\) L2 exit handled by L0 alone: (\d+) ticks",
+    "b0": r"bench: nested \(b0\) as \(b\), L1 using no VMCB clean bits: (\d+) ticks",
 }
 CALIBRATION = re.compile(r"bench: calibration: (\d+) instructions took (\d+) ticks")
 FLUSHES = re.compile(r"bench: TLB flushes over (\d+) nested transitions: (\d+) by ASID, "
@@ -66,6 +68,7 @@ def main():
         "b": "(b)  L2 exit reflected to L1 + VMRUN",
         "b'": "(b') the same, CLGI/STGI around VMRUN",
         "c": "(c)  L2 exit handled by L0 alone",
+        "b0": "(b0) as (b), L1 sets no VMCB clean bits",
     }
     print("Exit costs, QEMU TCG -cpu EPYC (instructions: -icount shift=0):")
     print(f"  {'':40} {'cycles':>9} {'instr.':>9} {'bare':>7} {'L0 instr.':>10}")
