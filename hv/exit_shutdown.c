@@ -3,8 +3,6 @@
  * exits are dumped first, then the machine halts or resets (on_fault). */
 #include "hv/exit_dispatch.h"
 #include "hv/exception.h"
-#include "hv/log.h"
-#include "hv/stats.h"
 
 void exit_shutdown(struct vcpu *v)
 {

@@ -4,7 +4,6 @@
 #include "hv/log.h"
 #include "hv/stats.h"
 
-#define VEC_UD 6
 
 static struct vcpu boot_vcpu;
 static bool cpu_has_nrips;
