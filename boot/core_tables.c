@@ -1,9 +1,9 @@
 #include "boot/core_tables.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/paging.h"
+#include "arch/x86/vectors.h"
 
 #define PAGE_ROUND(x) (((x) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
-#define CPUID_EXT1_EDX_PAGE1GB (1u << 26)
 
 /* Hands out zeroed, page-aligned pieces of the region after the image. */
 struct bump {
@@ -29,7 +29,7 @@ static UINT64 region_va(const struct bump *b, const void *p)
 /* Identity map of [0, top): 1 GiB pages where the CPU has them, else 2 MiB. */
 static BOOLEAN map_identity(struct bump *b, UINT64 *pml4, UINT64 top)
 {
-    BOOLEAN gb = (cpuid(0x80000001u, 0).edx & CPUID_EXT1_EDX_PAGE1GB) != 0;
+    BOOLEAN gb = cpu_has_1g_pages();
     for (UINT64 pa = 0; pa < top; pa += PAGE_1G) {
         UINT64 *pml4e = &pml4[pml4_index(pa)];
         if (!(*pml4e & PTE_P)) {
@@ -89,7 +89,7 @@ static BOOLEAN build_descriptors(struct bump *b, const struct core_image *img,
 
     const UINT64 *stubs = (const UINT64 *)(UINTN)(img->exception_stubs - HV_VBASE + b->region_pa);
     for (unsigned v = 0; v < HV_EXC_VECTORS; v++) {
-        UINT8 ist = (v == 2 || v == 8 || v == 18) ? IST_FAULT : 0;
+        UINT8 ist = (v == VEC_NMI || v == VEC_DF || v == VEC_MC) ? IST_FAULT : 0;
         idt[v] = idt_gate_make(stubs[v], ist);
     }
     out->idtr.base = (UINT64)(UINTN)idt;

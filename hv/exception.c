@@ -1,11 +1,11 @@
 #include "hv/exception.h"
+#include "arch/x86/vectors.h"
 #include "arch/x86/cpu.h"
 #include "hv/fpu.h"
 #include "hv/log.h"
 #include "hv/symbols.h"
 #include <stdio.h>
 
-#define VEC_NM 7
 #define BACKTRACE_MAX 16
 
 static enum fault_action fault_action = FAULT_HALT;

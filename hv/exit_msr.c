@@ -2,6 +2,7 @@
  * 0 for RDMSR and 1 for WRMSR; ECX names the MSR, EDX:EAX holds the value
  * (APM 15.11). Everything else passes through without an exit. */
 #include "hv/exit_dispatch.h"
+#include "arch/x86/vectors.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/msr.h"
 #include "arch/x86/svm.h"
@@ -10,7 +11,6 @@
 #include "hv/memory.h"
 #include "hv/tlb.h"
 
-#define VEC_GP 13
 /* EFER bits L1 may write; LMA is read-only (APM 3.1.7), SVME virtual. */
 #define EFER_WRITABLE (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | EFER_SVME | \
                        EFER_LMSLE | EFER_FFXSR | EFER_TCE)

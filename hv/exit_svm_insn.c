@@ -2,6 +2,7 @@
  * hv/nested.c. */
 #include "hv/exit_dispatch.h"
 #include "arch/x86/svm.h"
+#include "arch/x86/vectors.h"
 #include "hv/nested.h"
 
 void exit_svm_insn(struct vcpu *v)
@@ -29,5 +30,5 @@ void exit_svm_insn(struct vcpu *v)
     /* SKINIT: secure init is not offered to L1 (CPUID 0x80000001 ECX[12]
      * passes through as the CPU has it, but SKINIT would hand the machine
      * to a secure loader outside the hypervisor). */
-    vcpu_inject_exception(v, 6 /* #UD */, false, 0);
+    vcpu_inject_exception(v, VEC_UD, false, 0);
 }

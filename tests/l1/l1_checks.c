@@ -1,10 +1,9 @@
 /* Checks of the L0 hypervisor made from inside L1 (cmdline "checks"). */
 #include "tests/l1/l1test.h"
+#include "arch/x86/vectors.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/svm.h"
 
-#define VEC_UD 6
-#define VEC_GP 13
 #define HV_CORE_MAGIC 0x45524F4356485356ULL
 
 struct hv_result hv_call(uint64_t fn, uint64_t rbx, uint64_t rcx, uint64_t rdx)
