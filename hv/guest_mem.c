@@ -1,6 +1,7 @@
 #include "hv/guest_mem.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/paging.h"
+#include "arch/x86/svm.h"
 #include "hv/log.h"
 #include "hv/memory.h"
 #include "hv/npt.h"
@@ -9,11 +10,11 @@
 #include "hv/nested_maps.h"
 #include "hv/exception.h"
 
-#define CPUID_EXT1_EDX_PAGE1GB (1u << 26)
 #define NPT_MAX_PHYS_BITS 48 /* 4-level nested paging */
 #define DECOY_FILL 0xFFFFFFFFFFFFFFFFULL
 
 static uint64_t npt01_root, phys_limit;
+static bool gbpages; /* 1 GiB pages, for NPT01 and as L1 sees them in NPT12 */
 static uint64_t decoy_pa, hv_access_count;
 static const struct hv_ram_range *ram;
 static uint32_t nram;
@@ -47,9 +48,9 @@ bool guest_mem_init(const struct hv_boot_info *info)
     ram = info->ram;
     nram = info->nram;
     phys_limit = phys_space_top();
-    bool gb = (cpuid(0x80000001u, 0).edx & CPUID_EXT1_EDX_PAGE1GB) != 0;
+    gbpages = cpu_has_1g_pages();
     npt01_root = npt_build_identity(&npt_mem, phys_limit, info->region_pa,
-                                    info->region_size, gb);
+                                    info->region_size, gbpages);
     uint64_t *decoy = npt_alloc_page(0, &decoy_pa);
     if (!npt01_root || !decoy)
         return false;
@@ -57,7 +58,7 @@ bool guest_mem_init(const struct hv_boot_info *info)
         decoy[i] = DECOY_FILL;
     pr_info("NPT01: identity map of %lu GiB guest-physical, %s pages, "
             "hypervisor region %#lx-%#lx left out, %lu table pages",
-            phys_limit >> 30, gb ? "1 GiB" : "2 MiB", info->region_pa,
+            phys_limit >> 30, gbpages ? "1 GiB" : "2 MiB", info->region_pa,
             info->region_pa + info->region_size - 1, npt_table_pages(&npt_mem, npt01_root));
     return true;
 }
@@ -116,7 +117,7 @@ static struct npt02 npt02_state;
 
 bool guest_mem_npt02_init(uint64_t *root)
 {
-    bool host_nx = (rdmsr(0xC0000080u) & (1ULL << 11)) != 0;
+    bool host_nx = (rdmsr(MSR_EFER) & EFER_NXE) != 0;
     if (!npt02_init(&npt02_state, &npt_mem, npt01_root, host_nx))
         return false;
     *root = npt02_state.root;
@@ -156,9 +157,9 @@ enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint6
         .cmpxchg = npt12_cmpxchg,
         .root = npt12_root,
         .phys_limit = phys_limit,
-        .nxe = (l1->efer & (1ULL << 11)) != 0,
-        .smep = (l1->cr4 & (1ULL << 20)) != 0,
-        .gbpages = (cpuid(0x80000001u, 0).edx & CPUID_EXT1_EDX_PAGE1GB) != 0,
+        .nxe = (l1->efer & EFER_NXE) != 0,
+        .smep = (l1->cr4 & CR4_SMEP) != 0,
+        .gbpages = gbpages,
     };
     for (int attempt = 0; attempt < 3; attempt++) {
         struct npt02_result r;

@@ -44,8 +44,3 @@ void tlb_apply_requests(struct vcpu *v)
         guest_mem_npt02_reset();
     v->vmcb->control.tlb_control = tlb_control_for_vmrun(&v->tlb, l2 ? TLB_CTX_L2 : TLB_CTX_L1);
 }
-
-uint64_t tlb_flush_count(const struct vcpu *v)
-{
-    return v->tlb.flushes_asid + v->tlb.flushes_all;
-}

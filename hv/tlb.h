@@ -17,4 +17,3 @@ void tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_cont
 void tlb_invlpga(struct vcpu *v, uint32_t asid);
 /* Run loop: drop NPT02 if owed, and set TLB_CONTROL of the VMCB to run. */
 void tlb_apply_requests(struct vcpu *v);
-uint64_t tlb_flush_count(const struct vcpu *v);

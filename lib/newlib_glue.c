@@ -11,17 +11,12 @@
 #undef errno
 extern int errno;
 
-static char *heap_start, *heap_cur, *heap_end;
+static char *heap_cur, *heap_end;
 
 void heap_init(void *start, size_t size)
 {
-    heap_start = heap_cur = start;
+    heap_cur = start;
     heap_end = heap_cur + size;
-}
-
-size_t heap_used(void)
-{
-    return (size_t)(heap_cur - heap_start);
 }
 
 void *sbrk(ptrdiff_t incr)

@@ -4,4 +4,3 @@
 #include <stddef.h>
 
 void heap_init(void *start, size_t size);
-size_t heap_used(void);

@@ -19,6 +19,7 @@
 #define CR4_OSFXSR     (1ULL << 9)
 #define CR4_OSXMMEXCPT (1ULL << 10)
 #define CR4_OSXSAVE    (1ULL << 18)
+#define CR4_SMEP       (1ULL << 20)
 
 #define RFLAGS_IF (1ULL << 9)
 
@@ -37,6 +38,12 @@ static inline struct cpuid_regs cpuid(uint32_t leaf, uint32_t subleaf)
                      : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
                      : "a"(leaf), "c"(subleaf));
     return r;
+}
+
+/* 1 GiB pages (CPUID 0x80000001 EDX[26]), for paging and nested paging. */
+static inline int cpu_has_1g_pages(void)
+{
+    return (cpuid(0x80000001u, 0).edx >> 26) & 1;
 }
 
 static inline uint64_t rdmsr(uint32_t msr)
