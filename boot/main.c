@@ -81,37 +81,44 @@ static BOOLEAN is_ram(UINT32 type)
     return FALSE;
 }
 
-static void add_ram(struct hv_boot_info *info, UINT64 base, UINT64 size)
+/* What the memory map says, gathered once before the core's layout exists
+ * and handed to the core in its boot info. */
+struct ram_map {
+    UINT64 top; /* highest address any entry covers, RAM or MMIO */
+    UINT32 nram;
+    struct hv_ram_range ram[HV_MAX_RAM_RANGES];
+};
+
+static void add_ram(struct ram_map *m, UINT64 base, UINT64 size)
 {
-    struct hv_ram_range *last = info->nram ? &info->ram[info->nram - 1] : NULL;
+    struct hv_ram_range *last = m->nram ? &m->ram[m->nram - 1] : NULL;
     if (last && last->base + last->size == base)
         last->size += size;
-    else if (info->nram < HV_MAX_RAM_RANGES)
-        info->ram[info->nram++] = (struct hv_ram_range){ base, size };
+    else if (m->nram < HV_MAX_RAM_RANGES)
+        m->ram[m->nram++] = (struct hv_ram_range){ base, size };
     else
         lprintf(LOG_WARN, "more than %d RAM ranges: 0x%lx+0x%lx not listed", HV_MAX_RAM_RANGES, base, size);
 }
 
-/* Walks the memory map: the RAM ranges (into info, when given) and the
- * highest address any entry covers, RAM or MMIO the firmware reports (the
- * core's identity map spans at least that). */
-static UINT64 memory_map_scan(struct hv_boot_info *info)
+/* Walks the memory map once: the RAM ranges and the highest address any
+ * entry covers (the core's identity map spans at least that). */
+static void memory_map_scan(struct ram_map *m)
 {
     UINTN n, key, desc_size;
     UINT32 desc_version;
     EFI_MEMORY_DESCRIPTOR *map = LibMemoryMap(&n, &key, &desc_size, &desc_version);
-    UINT64 top = 0;
+    m->top = 0;
+    m->nram = 0;
     for (UINTN i = 0; map && i < n; i++) {
         EFI_MEMORY_DESCRIPTOR *d = (void *)((UINT8 *)map + i * desc_size);
         UINT64 size = d->NumberOfPages * EFI_PAGE_SIZE;
-        if (d->PhysicalStart + size > top)
-            top = d->PhysicalStart + size;
-        if (info && is_ram(d->Type))
-            add_ram(info, d->PhysicalStart, size);
+        if (d->PhysicalStart + size > m->top)
+            m->top = d->PhysicalStart + size;
+        if (is_ram(d->Type))
+            add_ram(m, d->PhysicalStart, size);
     }
     if (map)
         FreePool(map);
-    return top;
 }
 
 static UINT32 count_cpus(void)
@@ -154,7 +161,9 @@ static EFI_STATUS run_core(const struct hv_config *cfg)
         lprintf(LOG_ERROR, "embedded core image is unusable: %r", st);
         return st;
     }
-    UINT64 top = memory_map_scan(NULL);
+    static struct ram_map mm;
+    memory_map_scan(&mm);
+    UINT64 top = mm.top;
     UINT64 map_top = top > MIN_PHYS_MAP ? (top + (1ULL << 30) - 1) & ~((1ULL << 30) - 1) : MIN_PHYS_MAP;
     struct core_layout lay;
     st = core_tables_build(region_pa, size, &img, count_cpus(), map_top, &lay);
@@ -164,7 +173,8 @@ static EFI_STATUS run_core(const struct hv_config *cfg)
     }
     lay.info->config = *cfg;
     lay.info->ram_top = top;
-    memory_map_scan(lay.info);
+    lay.info->nram = mm.nram;
+    CopyMem(lay.info->ram, mm.ram, sizeof mm.ram);
     lay.info->acpi_pm1a_cnt = acpi_pm1a_cnt_port();
     lprintf(LOG_INFO, "reserved %d MiB at 0x%lx; entering the core", cfg->memory_mb, region_pa);
     lay.info->early_log_len = console_copy_log(lay.info->early_log, HV_EARLY_LOG_SIZE);
