@@ -7,7 +7,7 @@
 
 BUILD   := build
 CC      := gcc
-NASM    := nasm
+NASM    := nasm -I./
 PYTHON  := /usr/bin/python3
 Q       := @
 

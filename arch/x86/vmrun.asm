@@ -16,6 +16,7 @@
 ; interrupt itself: VMRUN sets GIF, #VMEXIT clears it.
 bits 64
 default rel
+%include "arch/x86/callee_saved.inc"
 section .text
 
 %define G_RBX 0
@@ -35,12 +36,7 @@ section .text
 
 global svm_run
 svm_run:
-    push rbp
-    push rbx
-    push r12
-    push r13
-    push r14
-    push r15
+    PUSH_CALLEE_SAVED
     push rcx                    ; host_state_pa
     push rdx                    ; guest_cpu_pa
     push rdi                    ; regs
@@ -90,10 +86,5 @@ svm_run:
     vmsave
     pop rax                     ; host_state_pa
     vmload
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop rbx
-    pop rbp
+    POP_CALLEE_SAVED
     ret

@@ -2,6 +2,7 @@
 ; rdi = in, rsi = out, rdx = iterations, ecx = avx, r8 = msg, r9 = msg_len
 bits 64
 default rel
+%include "arch/x86/callee_saved.inc"
 section .text
 global fpu_exits
 
@@ -12,12 +13,7 @@ global fpu_exits
 
 
 fpu_exits:
-    push rbx
-    push rbp
-    push r12
-    push r13
-    push r14
-    push r15
+    PUSH_CALLEE_SAVED
     mov r12, rdx                ; iterations
     mov r13, rsi                ; out
     mov r14, r8                 ; msg
@@ -76,10 +72,5 @@ fpu_exits:
 %assign i i + 1
 %endrep
 .done:
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop rbp
-    pop rbx
+    POP_CALLEE_SAVED
     ret

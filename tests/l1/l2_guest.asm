@@ -2,6 +2,7 @@
 ; the L2 guest code its scenarios run (tests/l1/nested_checks.c).
 bits 64
 default rel
+%include "arch/x86/callee_saved.inc"
 
 section .data
 ; L2's GPRs as L1 finds them after #VMEXIT (VMRUN does not switch GPRs
@@ -14,12 +15,7 @@ section .text
 ; #VMEXIT clears GIF). L2 starts with RBX = l2_rbx.
 global l1_vmrun
 l1_vmrun:
-    push rbx
-    push rbp
-    push r12
-    push r13
-    push r14
-    push r15
+    PUSH_CALLEE_SAVED
     mov rax, rdi
     mov rbx, rsi
     vmrun
@@ -27,12 +23,7 @@ l1_vmrun:
     mov [l2_gprs + 8], rcx
     mov [l2_gprs + 16], rdx
     stgi
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop rbp
-    pop rbx
+    POP_CALLEE_SAVED
     ret
 
 ; l1_vmrun_loop(vmcb12_pa, n): n round trips of an L2 that loops on CPUID
@@ -43,12 +34,7 @@ l1_vmrun:
 %macro VMRUN_LOOP 2            ; name, wrap VMRUN in CLGI/STGI (1/0)
 global %1
 %1:
-    push rbx
-    push rbp
-    push r12
-    push r13
-    push r14
-    push r15
+    PUSH_CALLEE_SAVED
     mov r12, rdi                ; vmcb12
     mov r13, rsi                ; n
     xor r14, r14                ; CPUID exits seen
@@ -72,12 +58,7 @@ global %1
     stgi
 %endif
     mov rax, r14
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop rbp
-    pop rbx
+    POP_CALLEE_SAVED
     ret
 %endmacro
 
