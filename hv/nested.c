@@ -7,6 +7,7 @@
  * VMRUN into a private copy; checks and the VMCB02 build use only the copy
  * (a second read would let another L1 CPU change it after the check). */
 #include "hv/nested.h"
+#include "arch/x86/vectors.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/svm.h"
 #include "arch/x86/svm_bitmaps.h"
@@ -22,9 +23,6 @@
 #include "hv/tlb.h"
 #include "hv/vmcb12_check.h"
 
-#define VEC_UD 6
-#define VEC_GP 13
-#define VEC_NMI 2
 #define L2_ASID 2
 #define DR7_RESET 0x400
 

@@ -1,15 +1,13 @@
 /* The L1 test program as a guest hypervisor: L2 scenarios run on the
  * hypervisor's nested SVM, each reported by name (cmdline "nested"). */
 #include "tests/l1/l1test.h"
+#include "arch/x86/vectors.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/paging.h"
 #include "arch/x86/svm.h"
 #include "arch/x86/svm_bitmaps.h"
 #include "arch/x86/vmcb.h"
 
-#define VEC_UD 6
-#define VEC_GP 13
-#define VEC_NP 11
 #define MSR_PAT 0x277u
 #define MSR_STAR 0xC0000081u
 #define MSR_FS_BASE_ 0xC0000100u
