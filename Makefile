@@ -29,7 +29,7 @@ CORE_C   := hv/entry.c hv/log.c hv/fpu.c hv/exception.c hv/symbols.c \
 	hv/exit_svm_insn.c hv/exit_npf.c hv/exit_shutdown.c hv/exit_ioio.c hv/exit_nmi.c \
 	hv/guest_mem.c \
 	hv/npt.c hv/insn_len.c hv/stats.c hv/tlb.c arch/x86/svm_bitmaps.c \
-	hv/nested.c hv/nested_maps.c hv/nested_route.c hv/npt02.c hv/vmcb12_check.c hv/tlb_policy.c \
+	hv/nested.c hv/nested_maps.c hv/npt02.c hv/vmcb12_check.c hv/tlb_policy.c \
 	lib/newlib_glue.c lib/ringbuf.c \
 	lib/page_alloc.c arch/x86/uart16550.c arch/x86/cpu_features.c \
 	arch/x86/svm_probe.c arch/x86/svm_exit_names.c boot/config.c
@@ -75,7 +75,6 @@ UNIT_SRC_exit_dispatch := hv/exit_dispatch.c
 UNIT_SRC_vmcb12_check := hv/vmcb12_check.c
 UNIT_SRC_npt02        := hv/npt02.c hv/npt.c
 UNIT_SRC_tlb_model    := hv/tlb_policy.c
-UNIT_SRC_nested_route := hv/nested_route.c
 UNIT_SRC_nested_maps  := hv/nested_maps.c arch/x86/svm_bitmaps.c
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/unit/test_%)
 

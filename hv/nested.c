@@ -19,6 +19,7 @@
 #include "hv/memory.h"
 #include "hv/nested_maps.h"
 #include "hv/nested_route.h"
+#include "hv/nested_tsc.h"
 #include "hv/stats.h"
 #include "hv/tlb.h"
 #include "hv/vmcb12_check.h"
@@ -63,11 +64,21 @@ bool nested_init(struct vcpu *v, bool host_has_nrips)
     uint64_t copy_pa;
     host_nrips = host_has_nrips;
     n->gif = true;
-    n->merged_msrpm12 = n->merged_iopm12 = ~0ULL; /* no merge cached yet */
+    n->merged_msrpm12 = n->merged_iopm12 = NESTED_MAPS_NONE;
     n->vmcb12 = hv_alloc_zeroed(1, &copy_pa);
     n->vmcb02 = hv_alloc_zeroed(1, &n->vmcb02_pa);
     n->msrpm02 = hv_alloc_zeroed(MSRPM_SIZE / 4096, &n->msrpm02_pa);
     n->iopm02 = hv_alloc_zeroed(IOPM_SIZE / 4096, &n->iopm02_pa);
+    if (n->vmcb02) {
+        /* VMCB02's fields that no VMCB12 changes: L2's static ASID, nested
+         * paging always on (NPT02, or NPT01 when L1 uses none), the merged
+         * maps. */
+        struct vmcb_control *c = &n->vmcb02->control;
+        c->guest_asid = L2_ASID;
+        c->nested_ctl = VMCB_NP_ENABLE;
+        c->msrpm_base_pa = n->msrpm02_pa;
+        c->iopm_base_pa = n->iopm02_pa;
+    }
     check_env = (struct vmcb12_check_env){
         .phys_limit = guest_phys_limit(),
         .nasid = NESTED_ASIDS,
@@ -244,13 +255,17 @@ static void vmrun_failed(struct vcpu *v, struct vmcb *vmcb12, const char *check)
  * are, which is what the hardware may do with a cached VMCB. RIP, RSP, RAX,
  * RFLAGS, EVENTINJ, the ASID/TLB_CONTROL word, the interrupt shadow and
  * virt_ext are read at every VMRUN. */
+/* The VMRUN path's helpers are inlined into load_vmcb12() so that its
+ * fully-clean instance folds every clean-bit test away. */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
 struct range {
     uint16_t from, to;
 };
 #define RANGES(...) ((const struct range[]){ __VA_ARGS__ })
 #define NRANGES(...) (sizeof RANGES(__VA_ARGS__) / sizeof(struct range))
 
-static inline __attribute__((always_inline)) void
+static ALWAYS_INLINE void
 copy_ranges(uint64_t *d, const volatile uint64_t *s, const struct range *r, unsigned n)
 {
 #pragma GCC unroll 8
@@ -267,7 +282,7 @@ copy_ranges(uint64_t *d, const volatile uint64_t *s, const struct range *r, unsi
                         VMCB_CLEAN_NP | VMCB_CLEAN_CRX | VMCB_CLEAN_DRX | VMCB_CLEAN_DT | \
                         VMCB_CLEAN_SEG | VMCB_CLEAN_CR2)
 
-static void copy_vmcb12(struct vmcb *copy, const volatile struct vmcb *src, uint32_t clean)
+static ALWAYS_INLINE void copy_vmcb12(struct vmcb *copy, const volatile struct vmcb *src, uint32_t clean)
 {
     const volatile uint64_t *s = (const volatile uint64_t *)src;
     uint64_t *d = (uint64_t *)copy;
@@ -297,18 +312,23 @@ static void copy_vmcb12(struct vmcb *copy, const volatile struct vmcb *src, uint
 
 /* The checks when every group they read but the always-read fields is
  * clean (and was checked): only those over always-read fields remain. */
+/* The groups that hold the maps' addresses and their enables. */
+#define MAPS_CLEAN (VMCB_CLEAN_INTERCEPTS | VMCB_CLEAN_IOPM)
+
 #define CLEAN_FOR_CHECKS (VMCB_CLEAN_INTERCEPTS | VMCB_CLEAN_IOPM | VMCB_CLEAN_TPR | \
                           VMCB_CLEAN_NP | VMCB_CLEAN_CRX | VMCB_CLEAN_DRX | VMCB_CLEAN_SEG)
 
-static const char *check_copy(const struct vmcb *copy, uint32_t clean)
+static ALWAYS_INLINE const char *check_copy(const struct vmcb *copy, uint32_t clean)
 {
     if ((clean & CLEAN_FOR_CHECKS) == CLEAN_FOR_CHECKS)
         return vmcb12_check_reloaded(copy, &check_env);
     return vmcb12_check(copy, &check_env);
 }
 
-/* VMCB02's intercepts: L1's, plus what L0 always needs in L2 (BRIEF §3). */
-static void build_controls(struct vcpu *v, const struct vmcb_control *c12, uint32_t clean)
+/* VMCB02's intercepts: L1's, plus what L0 always needs in L2 (BRIEF §3).
+ * Fields no VMCB12 can change (ASID, nested_ctl, the maps' addresses) were
+ * set once by nested_init(); the exit fields are the CPU's to write. */
+static ALWAYS_INLINE void build_controls(struct vcpu *v, const struct vmcb_control *c12, uint32_t clean)
 {
     struct vmcb_control *c = &v->nested.vmcb02->control;
     if (!(clean & VMCB_CLEAN_INTERCEPTS)) {
@@ -320,9 +340,8 @@ static void build_controls(struct vcpu *v, const struct vmcb_control *c12, uint3
         c->intercept_misc3 = c12->intercept_misc3;
         c->pause_filter_thresh = c12->pause_filter_thresh;
         c->pause_filter_count = c12->pause_filter_count;
-        c->tsc_offset = v->vmcb01->control.tsc_offset + c12->tsc_offset;
+        c->tsc_offset = nested_tsc_offset(v->vmcb01->control.tsc_offset, c12->tsc_offset);
     }
-    c->guest_asid = L2_ASID;
     if (!(clean & VMCB_CLEAN_TPR)) {
         /* V_TPR, V_IRQ, priority, V_IGN_TPR, V_INTR_MASKING and the vector
          * as L1 set them; AVIC, vGIF and vNMI were refused by the checks. */
@@ -333,13 +352,10 @@ static void build_controls(struct vcpu *v, const struct vmcb_control *c12, uint3
     }
     c->int_state = c12->int_state & VMCB_INT_STATE_INTERRUPT_SHADOW;
     c->eventinj = c12->eventinj;
-    c->exitcode = c->exitinfo1 = c->exitinfo2 = c->exitintinfo = 0;
-    c->nested_ctl = VMCB_NP_ENABLE;
     /* Clean bits cover the maps' addresses, not their contents (15.15.3):
-     * the merge notices L1's writes whatever the clean bits say. */
-    nested_maps_merge(v, c12);
-    c->msrpm_base_pa = v->nested.msrpm02_pa;
-    c->iopm_base_pa = v->nested.iopm02_pa;
+     * an L1 write to a merged map dropped the merge, whatever they say. */
+    if ((clean & MAPS_CLEAN) != MAPS_CLEAN || nested_maps_dropped(&v->nested))
+        nested_maps_merge(v, c12);
     if (!(clean & VMCB_CLEAN_NP)) {
         if (c12->nested_ctl & VMCB_NP_ENABLE) {
             v->nested.npt12_root = c12->n_cr3 & VMCB_PAGE_ADDR_MASK;
@@ -351,7 +367,7 @@ static void build_controls(struct vcpu *v, const struct vmcb_control *c12, uint3
     }
 }
 
-static void build_save(struct vcpu *v, const struct vmcb_save *s12, uint32_t clean)
+static ALWAYS_INLINE void build_save(struct vcpu *v, const struct vmcb_save *s12, uint32_t clean)
 {
     struct vmcb_save *s = &v->nested.vmcb02->save;
     if (!(clean & VMCB_CLEAN_SEG)) {
@@ -387,6 +403,28 @@ static void build_save(struct vcpu *v, const struct vmcb_save *s12, uint32_t cle
      * with what L1's CPU holds: the shared v->guest_cpu page. */
 }
 
+/* Reads VMCB12 into the copy, checks the copy, builds VMCB02 from it. NULL,
+ * or the name of the failed check. Always inlined: called with the constant
+ * CLEAN_HONOURED (the usual VMRUN of a clean-bit-aware L1, e.g. KVM), the
+ * compiler drops every group test and copy and what remains is the
+ * always-read fields: the fast path is this same code, not a second copy. */
+static ALWAYS_INLINE const char *
+load_vmcb12(struct vcpu *v, const volatile struct vmcb *vmcb12, uint32_t clean)
+{
+    struct nested *n = &v->nested;
+    copy_vmcb12(n->vmcb12, vmcb12, clean);
+    const char *failed = check_copy(n->vmcb12, clean);
+    /* The maps' addresses and enables are in these groups: clean, they
+     * were validated when loaded. */
+    if (!failed && (clean & MAPS_CLEAN) != MAPS_CLEAN && !nested_maps_valid(&n->vmcb12->control))
+        failed = "MSRPM or IOPM not in L1's RAM";
+    if (failed)
+        return failed;
+    build_controls(v, &n->vmcb12->control, clean);
+    build_save(v, &n->vmcb12->save, clean);
+    return NULL;
+}
+
 void nested_vmrun(struct vcpu *v)
 {
     struct nested *n = &v->nested;
@@ -405,10 +443,8 @@ void nested_vmrun(struct vcpu *v)
     n->vmruns++;
     /* L1 resumes after VMRUN at the #VMEXIT, with its RAX (= VMCB12). */
     vcpu_skip_insn(v);
-    copy_vmcb12(n->vmcb12, vmcb12, clean);
-    const char *failed = check_copy(n->vmcb12, clean);
-    if (!failed && !nested_maps_valid(&n->vmcb12->control))
-        failed = "MSRPM or IOPM not in L1's RAM";
+    const char *failed = clean == CLEAN_HONOURED ? load_vmcb12(v, vmcb12, CLEAN_HONOURED)
+                                                 : load_vmcb12(v, vmcb12, clean);
     n->copy_valid = !failed;
     if (failed) {
         vmrun_failed(v, vmcb12, failed);
@@ -418,12 +454,10 @@ void nested_vmrun(struct vcpu *v)
      * only after a #VMEXIT, which clears GIF and updates it. An NMI held
      * since CLGI stays held until L1's STGI. */
     n->gif = true;
-    build_controls(v, &n->vmcb12->control, clean);
-    build_save(v, &n->vmcb12->save, clean);
-    tlb_vmrun12(v, n->vmcb12->control.guest_asid,
-                (n->vmcb12->control.nested_ctl & VMCB_NP_ENABLE) ? n->vmcb12->control.n_cr3
-                                                                 : TLB_NCR3_NONE,
-                n->vmcb12->control.tlb_control);
+    const struct vmcb_control *c12 = &n->vmcb12->control;
+    tlb_vmrun12(v, c12->guest_asid,
+                (c12->nested_ctl & VMCB_NP_ENABLE) ? c12->n_cr3 : TLB_NCR3_NONE,
+                c12->tlb_control);
     switch_vmcb(v, true);
 }
 
@@ -521,10 +555,11 @@ static void l0_handles(struct vcpu *v, uint64_t code)
     hv_fatal_stop();
 }
 
-void nested_l2_exit(struct vcpu *v)
+/* The exits no VMCB12 intercept bit decides alone. Out of line, so that
+ * the usual case in nested_l2_exit() stays a few instructions. */
+static __attribute__((noinline)) void l2_exit_other(struct vcpu *v, uint64_t code,
+                                                    uint64_t info1, uint64_t info2)
 {
-    const struct vmcb_control *c = &v->nested.vmcb02->control;
-    uint64_t code = c->exitcode, info1 = c->exitinfo1, info2 = c->exitinfo2;
     if ((uint32_t)code == 0xFFFFFFFFu) {
         /* The checks passed but the CPU refused VMCB02: give L1 the same
          * answer the hardware gave us. */
@@ -541,14 +576,26 @@ void nested_l2_exit(struct vcpu *v)
         reflect(v, code, info1, info2);
         return;
     }
-    if (code == VMEXIT_SHUTDOWN && !l1_wants(v, code, info1)) {
+    if (l1_wants(v, code, info1)) {
+        reflect(v, code, info1, info2);
+        return;
+    }
+    if (code == VMEXIT_SHUTDOWN) {
         vcpu_dump(v, "L2 shut down and L1 does not intercept SHUTDOWN");
         hv_fatal_stop();
     }
-    if (l1_wants(v, code, info1))
-        reflect(v, code, info1, info2);
+    l0_handles(v, code);
+}
+
+void nested_l2_exit(struct vcpu *v)
+{
+    const struct vmcb_control *c = &v->nested.vmcb02->control;
+    uint64_t code = c->exitcode;
+    /* The usual case first: an exit L1 asked for with an intercept bit. */
+    if (!nested_exit_uses_map(code) && nested_l1_intercepts(&v->nested.vmcb12->control, code, false))
+        reflect(v, code, c->exitinfo1, c->exitinfo2);
     else
-        l0_handles(v, code);
+        l2_exit_other(v, code, c->exitinfo1, c->exitinfo2);
 }
 
 /* #NPF of L2: with NP in VMCB12, fill NPT02 from NPT12 or reflect; without

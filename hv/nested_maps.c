@@ -56,7 +56,7 @@ bool nested_maps_l1_write(struct vcpu *v, uint64_t gpa)
     for (unsigned i = 0; i < nprotected; i++) {
         if (page_of(gpa) == protected_pages[i]) {
             unprotect_all();
-            v->nested.merged_msrpm12 = v->nested.merged_iopm12 = ~0ULL;
+            v->nested.merged_msrpm12 = v->nested.merged_iopm12 = NESTED_MAPS_NONE;
             return true;
         }
     }

@@ -12,6 +12,12 @@ void nested_maps_init(const uint8_t *l0_msrpm);
  * asks for is not entirely in L1's RAM (e.g. in the hypervisor's region). */
 bool nested_maps_valid(const struct vmcb_control *c12);
 void nested_maps_merge(struct vcpu *v, const struct vmcb_control *c12);
+/* No merge cached (none yet, or L1 wrote to a merged map since). */
+#define NESTED_MAPS_NONE (~0ULL)
+static inline bool nested_maps_dropped(const struct nested *n)
+{
+    return n->merged_msrpm12 == NESTED_MAPS_NONE;
+}
 /* L1's own map bits, read from L1 memory, for routing an L2 exit. */
 bool nested_maps_l1_msr(struct vcpu *v, uint32_t msr, bool write);
 bool nested_maps_l1_io(struct vcpu *v, uint64_t ioio_exitinfo1);

@@ -34,7 +34,7 @@ struct nested {
     uint64_t vmcb02_pa;
     uint64_t msrpm02_pa, iopm02_pa; /* merged permission maps */
     uint8_t *msrpm02, *iopm02;
-    uint64_t merged_msrpm12, merged_iopm12; /* L1 maps the merge is for (0 none) */
+    uint64_t merged_msrpm12, merged_iopm12; /* L1 maps merged (0: L1 has none; NESTED_MAPS_NONE: no merge) */
     uint64_t npt02_root;
     uint64_t npt12_root;     /* VMCB12's nCR3 while L2 runs with NP */
     uint64_t vmruns, reflected, l0_handled, invalid;

@@ -409,6 +409,19 @@ static void scenario_clean_bits(void)
     uint64_t code3 = run(&vmcb12);
     check(code == VMEXIT_CPUID && code2 == VMEXIT_VMMCALL && code3 == VMEXIT_VMMCALL,
           "nested_vmcb_clean_bits", "exits %lx %lx %lx", code, code2, code3);
+
+    /* Clean bits cover the maps' addresses, not their contents: an MSRPM
+     * write between two VMRUNs that mark everything clean takes effect. */
+    SetMem(msrpm, sizeof msrpm, 0);
+    l1_vmcb12_init(&vmcb12, l2_rdmsr_pat);
+    vmcb12.control.intercept_misc1 = VMCB_INTERCEPT1_MSR_PROT;
+    uint64_t before = run(&vmcb12);
+    msrpm_set(msrpm, MSR_PAT, true, false);
+    vmcb12.save.rip = (uint64_t)(UINTN)l2_rdmsr_pat;
+    vmcb12.control.vmcb_clean = 0xFFFFFFFFu;
+    uint64_t after = run(&vmcb12);
+    check(before == VMEXIT_VMMCALL && after == VMEXIT_MSR, "nested_map_write_under_clean_bits",
+          "exits %lx %lx", before, after);
 }
 
 static void scenario_two_asids(void)
