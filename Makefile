@@ -62,7 +62,8 @@ L1_OBJ := $(L1_C:%.c=$(BUILD)/l1/%.o) $(L1_ASM:%.asm=$(BUILD)/l1/%.o)
 UNIT_CFLAGS := -std=gnu11 -O1 -g $(WARN) -I. -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -MMD -MP
 UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb svm_bitmaps npt insn_len \
-	exit_dispatch vmcb12_check npt02 tlb_model nested_route nested_maps
+	exit_dispatch vmcb12_check npt02 tlb_model nested_route nested_maps nested_vmrun \
+	nested_tsc
 UNIT_SRC_config       := boot/config.c
 UNIT_SRC_ringbuf      := lib/ringbuf.c
 UNIT_SRC_page_alloc   := lib/page_alloc.c
@@ -76,6 +77,9 @@ UNIT_SRC_vmcb12_check := hv/vmcb12_check.c
 UNIT_SRC_npt02        := hv/npt02.c hv/npt.c
 UNIT_SRC_tlb_model    := hv/tlb_policy.c
 UNIT_SRC_nested_maps  := hv/nested_maps.c arch/x86/svm_bitmaps.c
+UNIT_SRC_nested_vmrun := hv/nested.c hv/nested_maps.c hv/vmcb12_check.c arch/x86/svm_bitmaps.c
+# The checks wrapped: the test acts right after each VMRUN's check.
+UNIT_LDFLAGS_nested_vmrun := -Wl,--wrap=vmcb12_check,--wrap=vmcb12_check_reloaded
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/unit/test_%)
 
 .PHONY: all deps run test unit integration bench clean distclean
@@ -149,7 +153,7 @@ run: all
 $(BUILD)/unit/test_%: tests/unit/test_%.c $$(UNIT_SRC_$$*) | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (host)"
-	$(Q)$(CC) $(UNIT_CFLAGS) $< $(UNIT_SRC_$*) -o $@ -lcmocka
+	$(Q)$(CC) $(UNIT_CFLAGS) $< $(UNIT_SRC_$*) -o $@ $(UNIT_LDFLAGS_$*) -lcmocka
 
 unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done

@@ -1,0 +1,342 @@
+/* VMRUN emulation (hv/nested.c) on the host: VMCB12 is read once.
+ *
+ * L1's VMCB12 lives in its own mmap'ed page (L1 "physical" addresses are
+ * host pointers: the hypervisor reads L1 memory through an identity map).
+ * The consistency checks are linked with --wrap, so the test runs right
+ * after the check of every VMRUN and can
+ *   - seal VMCB12 (PROT_NONE): any later read or write of L1's VMCB12 in
+ *     that VMRUN kills the test (a second read is the CVE-2021-29657 bug);
+ *   - tamper with VMCB12, as another L1 CPU could: VMCB02 must still hold
+ *     the checked values.
+ * Also: the checks see the private copy, never L1's page; a failed VMRUN
+ * is not cached (clean bits cannot skip its checks next time); the fully
+ * clean fast path re-reads exactly the always-read fields; VMCB02's TSC
+ * offset is VMCB01's plus VMCB12's. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <cmocka.h>
+
+#include "arch/x86/svm.h"
+#include "arch/x86/svm_bitmaps.h"
+#include "arch/x86/vmcb.h"
+#include "hv/exception.h"
+#include "hv/exit_dispatch.h"
+#include "hv/guest_mem.h"
+#include "hv/log.h"
+#include "hv/memory.h"
+#include "hv/nested.h"
+#include "hv/nested_maps.h"
+#include "hv/tlb.h"
+#include "hv/vmcb12_check.h"
+#include "tests/unit/vmcb12_fixture.h"
+
+/* --- stand-ins for the hypervisor around hv/nested.c ------------------- */
+void *hv_alloc_zeroed(uint64_t pages, uint64_t *pa)
+{
+    void *p = aligned_alloc(4096, pages * 4096);
+    memset(p, 0, pages * 4096);
+    if (pa)
+        *pa = (uint64_t)(uintptr_t)p;
+    return p;
+}
+uint64_t guest_phys_limit(void) { return 1ULL << 48; }
+bool l1_ram_ok(uint64_t gpa, uint64_t len) { return gpa && gpa + len > gpa; }
+bool guest_mem_npt02_init(uint64_t *root) { *root = 0x7000; return true; }
+uint64_t guest_mem_npt01_root(void) { return 0x5000; }
+void guest_mem_set_writable(uint64_t gpa, bool writable) { (void)gpa; (void)writable; }
+bool guest_mem_hv_access(uint64_t gpa, uint64_t rip, bool write)
+{
+    (void)gpa; (void)rip; (void)write;
+    return false;
+}
+enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint64_t l2_gpa,
+                                      uint64_t error, uint64_t *reflect_info1)
+{
+    (void)v; (void)npt12_root; (void)l2_gpa; (void)error; (void)reflect_info1;
+    fail_msg("no #NPF in these tests");
+    return NPT02_FILLED;
+}
+void log_printf(enum log_level level, const char *fmt, ...) { (void)level; (void)fmt; }
+void hv_fatal_stop(void) { fail_msg("hv_fatal_stop"); abort(); }
+void vcpu_dump(const struct vcpu *v, const char *why) { (void)v; fail_msg("vcpu_dump: %s", why); }
+void exit_msr(struct vcpu *v) { (void)v; }
+void tlb_npt01_changed(struct vcpu *v) { (void)v; }
+void tlb_invlpga(struct vcpu *v, uint32_t asid) { (void)v; (void)asid; }
+static uint32_t last_vasid;
+void tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12)
+{
+    (void)v; (void)ncr3; (void)tlb_control12;
+    last_vasid = vasid;
+}
+static int injected;
+void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
+{
+    (void)v; (void)vector; (void)has_error; (void)error;
+    injected++;
+}
+void vcpu_skip_insn(struct vcpu *v) { v->vmcb01->save.rip += 3; }
+
+/* --- the checks, wrapped ----------------------------------------------- */
+static struct vmcb *vmcb12; /* L1's page */
+static enum { AFTER_CHECK_NOTHING, AFTER_CHECK_SEAL, AFTER_CHECK_TAMPER } after_check;
+static int full_checks, reloaded_checks;
+
+static void tamper(struct vmcb *v)
+{
+    v->save.efer &= ~EFER_SVME;
+    v->save.cr0 |= CR0_NW;
+    v->save.cr0 &= ~CR0_CD;
+    v->save.rip = 0xBAD0BAD0;
+    v->save.rflags = 0;
+    v->control.intercept_misc2 = 0; /* no VMRUN intercept */
+    v->control.guest_asid = 0;
+    v->control.int_ctl |= VMCB_INT_CTL_AVIC_ENABLE | VMCB_INT_CTL_VGIF_ENABLE;
+    v->control.eventinj = VMCB_EVENT_V | (5ULL << VMCB_EVENT_TYPE_SHIFT); /* reserved type */
+    v->control.tsc_offset = 0x1234;
+}
+
+static void after_the_check(const struct vmcb *checked)
+{
+    assert_ptr_not_equal(checked, vmcb12); /* the checks see the copy */
+    if (after_check == AFTER_CHECK_SEAL)
+        assert_int_equal(mprotect(vmcb12, 4096, PROT_NONE), 0);
+    else if (after_check == AFTER_CHECK_TAMPER)
+        tamper(vmcb12);
+}
+
+const char *__real_vmcb12_check(const struct vmcb *v, const struct vmcb12_check_env *e);
+const char *__real_vmcb12_check_reloaded(const struct vmcb *v, const struct vmcb12_check_env *e);
+
+const char *__wrap_vmcb12_check(const struct vmcb *v, const struct vmcb12_check_env *e)
+{
+    const char *r = __real_vmcb12_check(v, e);
+    full_checks++;
+    after_the_check(v);
+    return r;
+}
+
+const char *__wrap_vmcb12_check_reloaded(const struct vmcb *v, const struct vmcb12_check_env *e)
+{
+    const char *r = __real_vmcb12_check_reloaded(v, e);
+    reloaded_checks++;
+    after_the_check(v);
+    return r;
+}
+
+/* --- fixtures ----------------------------------------------------------- */
+static struct vcpu vcpu;
+static struct vmcb good; /* what L1 wrote, kept to compare with */
+static uint8_t l0_msrpm[MSRPM_SIZE];
+#define OFFSET01 ((uint64_t)-1000) /* L1's TSC runs 1000 behind the host's */
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&vcpu, 0, sizeof vcpu);
+    vmcb12 = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_ptr_not_equal(vmcb12, MAP_FAILED);
+    vcpu.vmcb01 = hv_alloc_zeroed(1, &vcpu.vmcb01_pa);
+    vcpu.vmcb = vcpu.vmcb01;
+    vcpu.vmcb01->control.tsc_offset = OFFSET01;
+    vcpu.vmcb01->save.rip = 0x1000;
+    vcpu.vmcb01->save.rax = (uint64_t)(uintptr_t)vmcb12;
+    vcpu.l1.efer_svme = true;
+    nested_maps_init(l0_msrpm);
+    assert_true(nested_init(&vcpu, false));
+
+    make_long_mode(&good);
+    /* Maps in L1 "memory": real buffers, the merge reads them. */
+    good.control.msrpm_base_pa = (uint64_t)(uintptr_t)hv_alloc_zeroed(MSRPM_SIZE / 4096, NULL);
+    good.control.iopm_base_pa = (uint64_t)(uintptr_t)hv_alloc_zeroed(IOPM_SIZE / 4096, NULL);
+    good.control.intercept_misc1 |= VMCB_INTERCEPT1_CPUID;
+    good.control.tsc_offset = 5000;
+    good.control.eventinj = VMCB_EVENT_V | VMCB_EVENT_TYPE_NMI | 2;
+    *vmcb12 = good;
+    after_check = AFTER_CHECK_NOTHING;
+    full_checks = reloaded_checks = injected = 0;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    munmap(vmcb12, 4096);
+    free((void *)(uintptr_t)good.control.msrpm_base_pa);
+    free((void *)(uintptr_t)good.control.iopm_base_pa);
+    free(vcpu.vmcb01);
+    free(vcpu.nested.vmcb12);
+    free(vcpu.nested.vmcb02);
+    free(vcpu.nested.msrpm02);
+    free(vcpu.nested.iopm02);
+    return 0;
+}
+
+/* L1's VMRUN, then back in L1 as after a #VMEXIT. */
+static void vmrun(void)
+{
+    vcpu.vmcb01->save.rax = (uint64_t)(uintptr_t)vmcb12;
+    nested_vmrun(&vcpu);
+    mprotect(vmcb12, 4096, PROT_READ | PROT_WRITE);
+}
+
+static void back_to_l1(void)
+{
+    switch_vmcb(&vcpu, false);
+}
+
+/* VMCB02 was built from what L1 wrote before the check ("good"). */
+static void assert_vmcb02_from_good(void)
+{
+    const struct vmcb *v02 = vcpu.nested.vmcb02;
+    assert_true(vcpu.nested.in_l2);
+    assert_ptr_equal(vcpu.vmcb, v02);
+    assert_int_equal(v02->save.rip, good.save.rip);
+    assert_int_equal(v02->save.rflags, good.save.rflags);
+    assert_int_equal(v02->save.efer, good.save.efer);
+    assert_int_equal(v02->save.cr0, good.save.cr0);
+    assert_memory_equal(&v02->save.cs, &good.save.cs, sizeof good.save.cs);
+    assert_true(v02->control.intercept_misc2 & VMCB_INTERCEPT2_VMRUN);
+    assert_int_equal(v02->control.int_ctl & (VMCB_INT_CTL_AVIC_ENABLE | VMCB_INT_CTL_VGIF_ENABLE), 0);
+    assert_int_equal(v02->control.eventinj, good.control.eventinj);
+    assert_int_equal(last_vasid, good.control.guest_asid);
+}
+
+static void test_checks_see_the_copy_and_vmcb02_is_built(void **state)
+{
+    (void)state;
+    vmrun();
+    assert_int_equal(full_checks, 1);
+    assert_int_equal(injected, 0);
+    assert_vmcb02_from_good();
+    assert_int_equal(vcpu.vmcb01->save.rip, 0x1003); /* L1 resumes after VMRUN */
+}
+
+static void test_vmcb12_not_touched_after_the_check(void **state)
+{
+    (void)state;
+    after_check = AFTER_CHECK_SEAL; /* a later access would fault */
+    vmrun();
+    assert_int_equal(full_checks, 1);
+    assert_vmcb02_from_good();
+}
+
+static void test_changes_after_the_check_do_not_reach_vmcb02(void **state)
+{
+    (void)state;
+    after_check = AFTER_CHECK_TAMPER;
+    vmrun();
+    assert_vmcb02_from_good();
+    assert_int_equal(vcpu.nested.vmcb02->control.tsc_offset, OFFSET01 + 5000);
+}
+
+/* L1 marks everything clean: only the always-read fields are read again,
+ * checked again, and still read once. */
+static void test_clean_fast_path_reads_once_too(void **state)
+{
+    (void)state;
+    vmrun();
+    back_to_l1();
+    vmcb12->save.rip = good.save.rip += 2;
+    vmcb12->control.vmcb_clean = 0xFFFFFFFF;
+    after_check = AFTER_CHECK_SEAL;
+    vmrun();
+    assert_int_equal(full_checks, 1);
+    assert_int_equal(reloaded_checks, 1);
+    assert_vmcb02_from_good();
+
+    back_to_l1();
+    after_check = AFTER_CHECK_TAMPER;
+    vmcb12->save.rip = good.save.rip += 2;
+    vmcb12->control.vmcb_clean = 0xFFFFFFFF;
+    vmrun();
+    assert_vmcb02_from_good();
+}
+
+/* An always-read field is checked on the fast path too. */
+static void test_clean_fast_path_still_checks_eventinj(void **state)
+{
+    (void)state;
+    vmrun();
+    back_to_l1();
+    vmcb12->control.eventinj = VMCB_EVENT_V | (5ULL << VMCB_EVENT_TYPE_SHIFT);
+    vmcb12->control.vmcb_clean = 0xFFFFFFFF;
+    vmrun();
+    assert_false(vcpu.nested.in_l2);
+    assert_int_equal((uint32_t)vmcb12->control.exitcode, (uint32_t)VMEXIT_INVALID);
+}
+
+/* A failed VMRUN gives VMEXIT_INVALID and is not cached: the next VMRUN of
+ * the same VMCB12 is checked in full whatever its clean bits say. */
+static void test_failed_vmrun_is_not_cached(void **state)
+{
+    (void)state;
+    vmcb12->control.guest_asid = 0;
+    vmrun();
+    assert_false(vcpu.nested.in_l2);
+    assert_ptr_equal(vcpu.vmcb, vcpu.vmcb01);
+    assert_int_equal(vmcb12->control.exitcode, VMEXIT_INVALID);
+    assert_int_equal(full_checks, 1);
+
+    vmcb12->control.guest_asid = 1;
+    vmcb12->save.efer &= ~EFER_SVME; /* broken in a group marked clean */
+    vmcb12->control.vmcb_clean = 0xFFFFFFFF;
+    vmrun();
+    assert_int_equal(full_checks, 2);
+    assert_int_equal(reloaded_checks, 0);
+    assert_false(vcpu.nested.in_l2);
+}
+
+/* Another VMCB12 address: never the cached copy, clean bits or not. */
+static void test_other_vmcb12_is_read_in_full(void **state)
+{
+    (void)state;
+    vmrun();
+    back_to_l1();
+    struct vmcb *other = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    *other = good;
+    other->control.vmcb_clean = 0xFFFFFFFF;
+    struct vmcb *first = vmcb12;
+    vmcb12 = other;
+    vmrun();
+    assert_int_equal(full_checks, 2);
+    assert_int_equal(reloaded_checks, 0);
+    assert_vmcb02_from_good();
+    vmcb12 = first;
+    munmap(other, 4096);
+}
+
+/* VMCB02's TSC offset follows VMCB12's when L1 says it changed. */
+static void test_tsc_offset_is_l1s_plus_vmcb12s(void **state)
+{
+    (void)state;
+    vmrun();
+    assert_int_equal(vcpu.nested.vmcb02->control.tsc_offset, OFFSET01 + 5000);
+    back_to_l1();
+    vmcb12->control.tsc_offset = (uint64_t)-7000; /* L2 behind L1 */
+    vmcb12->control.vmcb_clean = ~VMCB_CLEAN_INTERCEPTS;
+    vmrun();
+    assert_int_equal(vcpu.nested.vmcb02->control.tsc_offset, (uint64_t)-8000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_checks_see_the_copy_and_vmcb02_is_built, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vmcb12_not_touched_after_the_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changes_after_the_check_do_not_reach_vmcb02, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clean_fast_path_reads_once_too, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clean_fast_path_still_checks_eventinj, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_vmrun_is_not_cached, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_vmcb12_is_read_in_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tsc_offset_is_l1s_plus_vmcb12s, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
