@@ -160,7 +160,8 @@ unit: $(UNIT_BINS)
 
 # A Debian kernel and a busybox initramfs to boot as L1 (cached).
 LINUX_L1 := $(BUILD)/linux/.stamp
-$(LINUX_L1): tools/linux-l1.sh tests/l1/linux/init tests/l1/linux/hvcheck.c | deps
+$(LINUX_L1): tools/linux-l1.sh tests/l1/linux/init tests/l1/linux/hvcheck.c \
+		tests/l1/linux/kvmrun.c | deps
 	@echo "  LINUX   $(BUILD)/linux (Debian kernel + initramfs, cached)"
 	$(Q)tools/linux-l1.sh $(BUILD)/linux
 	$(Q)touch $@

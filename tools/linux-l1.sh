@@ -3,8 +3,9 @@
 # Prepares the Linux next stage of tests/integration/test_linux.py:
 #   OUTDIR/vmlinuz.efi  a Debian 12 kernel (EFI stub), from Debian's archive
 #                       (apt-get download; the package name goes in kernel.txt)
-#   OUTDIR/initrd.img   gzip'd newc cpio: busybox-static, /init and hvcheck
-#                       (tests/l1/linux/), nothing else: no modules needed
+#   OUTDIR/modules/     the kernel's KVM modules (kvm_amd and what it needs)
+#   OUTDIR/initrd.img   gzip'd newc cpio: busybox-static, /init, hvcheck and
+#                       kvmrun (tests/l1/linux/), the KVM modules
 # Cached: each output is only rebuilt when missing or older than its inputs.
 # Prints nothing unless something fails.
 set -euo pipefail
@@ -37,7 +38,13 @@ download_kernel() {
 
 # (a) The kernel. apt-get update only when the package lists are empty or
 # stale (no candidate downloads).
-if [ ! -s "$out/vmlinuz.efi" ]; then
+# In load order: kvm_amd needs kvm and ccp, kvm needs irqbypass.
+MODULES="virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko drivers/crypto/ccp/ccp.ko arch/x86/kvm/kvm-amd.ko"
+have_modules() {
+    local m
+    for m in $MODULES; do [ -s "$out/modules/$(basename "$m")" ] || return 1; done
+}
+if [ ! -s "$out/vmlinuz.efi" ] || ! have_modules; then
     if ! download_kernel; then
         $SUDO apt-get update -q >"$tmp/update.log" 2>&1 || { cat "$tmp/update.log" >&2; exit 1; }
         download_kernel || {
@@ -46,9 +53,13 @@ if [ ! -s "$out/vmlinuz.efi" ]; then
             exit 1
         }
     fi
-    # Only /boot/vmlinuz-* (the package's modules are ~400 MB unpacked).
-    mkdir "$tmp/deb"
-    dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp/deb" --wildcards './boot/vmlinuz-*'
+    # Only /boot/vmlinuz-* and the KVM modules (all modules: ~400 MB).
+    rm -rf "$out/modules.tmp" && mkdir -p "$tmp/deb" "$out/modules.tmp"
+    patterns=("./boot/vmlinuz-*")
+    for m in $MODULES; do patterns+=("./lib/modules/*/kernel/$m"); done
+    dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp/deb" --wildcards "${patterns[@]}"
+    for m in $MODULES; do cp "$tmp"/deb/lib/modules/*/kernel/"$m" "$out/modules.tmp/"; done
+    rm -rf "$out/modules" && mv "$out/modules.tmp" "$out/modules"
     cp "$tmp"/deb/boot/vmlinuz-* "$out/vmlinuz.efi.tmp"
     mv "$out/vmlinuz.efi.tmp" "$out/vmlinuz.efi"
     mv "$tmp/pkg" "$out/kernel.txt"
@@ -56,7 +67,7 @@ if [ ! -s "$out/vmlinuz.efi" ]; then
 fi
 
 # (b) The initramfs, rebuilt when an input changed.
-inputs=("$src/init" "$src/hvcheck.c" /bin/busybox "$0")
+inputs=("$src/init" "$src/hvcheck.c" "$src/kvmrun.c" /bin/busybox "$0" "$out/vmlinuz.efi")
 stale=0
 [ -s "$out/initrd.img" ] || stale=1
 for f in "${inputs[@]}"; do
@@ -64,12 +75,14 @@ for f in "${inputs[@]}"; do
 done
 if [ $stale -eq 1 ]; then
     r="$tmp/root"
-    mkdir -p "$r/bin" "$r/dev" "$r/proc" "$r/sys"
+    mkdir -p "$r/bin" "$r/dev" "$r/proc" "$r/sys" "$r/lib/modules"
     cp /bin/busybox "$r/bin/busybox"
-    for applet in sh mount grep poweroff sleep; do   # what /init uses
+    for applet in sh mount grep poweroff sleep insmod; do   # what /init uses
         ln -s busybox "$r/bin/$applet"
     done
     gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/hvcheck" "$src/hvcheck.c"
+    gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/kvmrun" "$src/kvmrun.c"
+    for m in $MODULES; do cp "$out/modules/$(basename "$m")" "$r/lib/modules/"; done
     install -m 755 "$src/init" "$r/init"
     # /dev/console comes from the kernel's built-in initramfs.
     (cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |

@@ -1,7 +1,8 @@
 """A real OS as the next stage: a Debian 12 kernel, started by our loader
 through its EFI stub with the config's cmdline, boots a tiny busybox
 initramfs whose /init (tests/l1/linux/init) reports on the serial console
-which hypervisor it runs on, then powers off. tools/linux-l1.sh prepares
+which hypervisor it runs on, loads kvm_amd and runs a tiny VM through
+/dev/kvm (KVM as the guest hypervisor, its VM as L2), then powers off. tools/linux-l1.sh prepares
 build/linux/ once (kernel from Debian's archive, initramfs)."""
 import os
 import re
@@ -63,3 +64,18 @@ def test_linux_sees_our_cpuid_signature(linux_boot):
     assert re.search(r'(?m)^hvcheck: leaf 0x40000000 max=0x[0-9a-f]{8} signature="NestedSVM-HV"$',
                      linux_boot.console), \
         "\n".join(l for l in linux_boot.console.splitlines() if l.startswith("hvcheck:"))
+
+
+def test_kvm_in_l1_runs_an_l2(linux_boot):
+    """Debian's kvm_amd sees SVM (ours), loads, and runs kvmrun's VM: a CPUID
+    KVM handles in its kernel, 100 OUTs it hands to kvmrun, then HLT. Every
+    VMRUN of KVM is emulated by our hypervisor, every exit of the VM
+    reflected to KVM."""
+    assert_in_order(
+        linux_boot.console,
+        r"(?m)^L1LINUX: cpuinfo svm flag=yes$",
+        r"(?m)^L1LINUX: /dev/kvm present$",
+        r"(?m)^kvmrun: L2 ran: 100 OUTs to port 0x10, then HLT at 0x100d$",
+        r"(?m)^L1LINUX: kvmrun passed$",
+    )
+    assert "insmod" not in linux_boot.console, "a KVM module did not load"
