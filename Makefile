@@ -29,7 +29,7 @@ CORE_C   := hv/entry.c hv/log.c hv/fpu.c hv/exception.c hv/symbols.c \
 	hv/exit_svm_insn.c hv/exit_npf.c hv/exit_shutdown.c hv/exit_ioio.c hv/exit_nmi.c \
 	hv/guest_mem.c \
 	hv/npt.c hv/insn_len.c hv/stats.c hv/tlb.c arch/x86/svm_bitmaps.c \
-	hv/nested.c hv/nested_maps.c hv/npt02.c hv/vmcb12_check.c hv/tlb_policy.c \
+	hv/nested.c hv/l1_gif.c hv/nested_maps.c hv/npt02.c hv/vmcb12_check.c hv/tlb_policy.c \
 	lib/newlib_glue.c lib/ringbuf.c \
 	lib/page_alloc.c arch/x86/uart16550.c arch/x86/cpu_features.c \
 	arch/x86/svm_probe.c arch/x86/svm_exit_names.c boot/config.c
@@ -63,7 +63,7 @@ UNIT_CFLAGS := -std=gnu11 -O1 -g $(WARN) -I. -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -MMD -MP
 UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb svm_bitmaps npt insn_len \
 	exit_dispatch vmcb12_check npt02 tlb_model nested_route nested_maps nested_vmrun \
-	nested_tsc
+	nested_tsc l1_gif
 UNIT_SRC_config       := boot/config.c
 UNIT_SRC_ringbuf      := lib/ringbuf.c
 UNIT_SRC_page_alloc   := lib/page_alloc.c
@@ -77,7 +77,8 @@ UNIT_SRC_vmcb12_check := hv/vmcb12_check.c
 UNIT_SRC_npt02        := hv/npt02.c hv/npt.c
 UNIT_SRC_tlb_model    := hv/tlb_policy.c
 UNIT_SRC_nested_maps  := hv/nested_maps.c arch/x86/svm_bitmaps.c
-UNIT_SRC_nested_vmrun := hv/nested.c hv/nested_maps.c hv/vmcb12_check.c arch/x86/svm_bitmaps.c
+UNIT_SRC_l1_gif       := hv/l1_gif.c
+UNIT_SRC_nested_vmrun := hv/nested.c hv/l1_gif.c hv/nested_maps.c hv/vmcb12_check.c arch/x86/svm_bitmaps.c
 # The checks wrapped: the test acts right after each VMRUN's check.
 UNIT_LDFLAGS_nested_vmrun := -Wl,--wrap=vmcb12_check,--wrap=vmcb12_check_reloaded
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/unit/test_%)

@@ -65,7 +65,7 @@ int core_entry(struct hv_boot_info *info)
         return 1;
     }
     tlb_init(svm_has(&caps, SVM_FEAT_FLUSH_BY_ASID));
-    vcpu_init_caps(svm_has(&caps, SVM_FEAT_NRIPS));
+    vcpu_init_caps(svm_has(&caps, SVM_FEAT_NRIPS), svm_has(&caps, SVM_FEAT_VGIF));
     if (guest_mem_init(info)) {
         pr_info("core initialized");
         launch_l1(info); /* the loader resumes as L1; we stay in the run loop */

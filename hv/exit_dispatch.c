@@ -18,6 +18,7 @@ static const exit_handler_fn low_handlers[0x100] = {
     [VMEXIT_INVLPGA] = exit_svm_insn,
     [VMEXIT_SHUTDOWN] = exit_shutdown,
     [VMEXIT_NMI] = exit_nmi,
+    [VMEXIT_INTR] = exit_intr,
 };
 
 exit_handler_fn exit_handler_for(uint64_t exitcode)

@@ -21,3 +21,4 @@ void exit_ioio(struct vcpu *v);
 void ioio_init(uint16_t pm1a_cnt_port, bool print_stats);
 void exit_unexpected(struct vcpu *v);
 void exit_nmi(struct vcpu *v);
+void exit_intr(struct vcpu *v);

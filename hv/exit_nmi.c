@@ -1,9 +1,14 @@
-/* An NMI exit of L1: VMCB01 intercepts NMIs only while L1's emulated GIF
- * is clear; the NMI is held and delivered at L1's STGI (hv/nested.c). */
+/* NMI and INTR exits of L1: VMCB01 intercepts them only while L1's GIF is
+ * clear (INTR only with the host's vGIF); hv/l1_gif.c holds or delivers. */
 #include "hv/exit_dispatch.h"
-#include "hv/nested.h"
+#include "hv/l1_gif.h"
 
 void exit_nmi(struct vcpu *v)
 {
-    nested_l1_nmi(v);
+    l1_gif_nmi_exit(v);
+}
+
+void exit_intr(struct vcpu *v)
+{
+    l1_gif_intr_exit(v);
 }

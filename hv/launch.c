@@ -5,6 +5,7 @@
 #include "arch/x86/svm_bitmaps.h"
 #include "hv/exit_dispatch.h"
 #include "hv/guest_mem.h"
+#include "hv/l1_gif.h"
 #include "hv/l1_intercepts.h"
 #include "hv/log.h"
 #include "hv/memory.h"
@@ -146,6 +147,7 @@ void launch_l1(struct hv_boot_info *info)
     c->guest_asid = L1_ASID;
     c->nested_ctl = VMCB_NP_ENABLE;
     c->n_cr3 = guest_mem_npt01_root();
+    l1_gif_init(v, vcpu_has_vgif()); /* may drop the STGI intercept */
     tlb_vcpu_init(v); /* owes a first flush: the ASIDs may hold stale entries */
     capture_loader(v, &info->loader);
     v->vmcb = v->vmcb01;

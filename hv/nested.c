@@ -14,6 +14,7 @@
 #include "hv/exception.h"
 #include "hv/exit_dispatch.h"
 #include "hv/guest_mem.h"
+#include "hv/l1_gif.h"
 #include "hv/l1_intercepts.h"
 #include "hv/log.h"
 #include "hv/memory.h"
@@ -63,7 +64,6 @@ bool nested_init(struct vcpu *v, bool host_has_nrips)
     struct nested *n = &v->nested;
     uint64_t copy_pa;
     host_nrips = host_has_nrips;
-    n->gif = true;
     n->merged_msrpm12 = n->merged_iopm12 = NESTED_MAPS_NONE;
     n->vmcb12 = hv_alloc_zeroed(1, &copy_pa);
     n->vmcb02 = hv_alloc_zeroed(1, &n->vmcb02_pa);
@@ -91,43 +91,13 @@ bool nested_init(struct vcpu *v, bool host_has_nrips)
            guest_mem_npt02_init(&n->npt02_root);
 }
 
-/* --- L1's GIF (no hardware vGIF used): while it is clear, VMCB01 masks
- * physical interrupts with the host's IF (V_INTR_MASKING, host IF = 0) and
- * intercepts NMIs, which are held until STGI (APM 15.17). */
-static void l1_gif_apply(struct vcpu *v)
-{
-    struct vmcb_control *c = &v->vmcb01->control;
-    if (v->nested.gif) {
-        c->int_ctl &= ~VMCB_INT_CTL_V_INTR_MASKING;
-        c->intercept_misc1 &= ~VMCB_INTERCEPT1_NMI;
-    } else {
-        c->int_ctl |= VMCB_INT_CTL_V_INTR_MASKING;
-        c->intercept_misc1 |= VMCB_INTERCEPT1_NMI;
-    }
-}
-
-static void l1_set_gif(struct vcpu *v, bool gif)
-{
-    v->nested.gif = gif;
-    l1_gif_apply(v);
-    if (gif && v->nested.nmi_pending) {
-        v->nested.nmi_pending = false;
-        v->vmcb01->control.eventinj = vmcb_event_make(VEC_NMI, VMCB_EVENT_TYPE_NMI, 0, 0);
-    }
-}
-
-bool nested_host_if(const struct vcpu *v)
-{
-    return v->nested.in_l2 || v->nested.gif;
-}
-
 static bool svm_insn_allowed(struct vcpu *v);
 
 void nested_stgi(struct vcpu *v)
 {
     if (!svm_insn_allowed(v))
         return;
-    l1_set_gif(v, true);
+    l1_gif_set(v, true);
     vcpu_skip_insn(v);
 }
 
@@ -135,14 +105,8 @@ void nested_clgi(struct vcpu *v)
 {
     if (!svm_insn_allowed(v))
         return;
-    l1_set_gif(v, false);
+    l1_gif_set(v, false);
     vcpu_skip_insn(v);
-}
-
-/* An NMI intercepted while L1's GIF is clear: hold it for STGI. */
-void nested_l1_nmi(struct vcpu *v)
-{
-    v->nested.nmi_pending = true;
 }
 
 /* The flush requests are kept per context and become TLB_CONTROL of that
@@ -244,7 +208,7 @@ static void vmrun_failed(struct vcpu *v, struct vmcb *vmcb12, const char *check)
     vmcb12->control.exitinfo1 = 0;
     vmcb12->control.exitinfo2 = 0;
     vmcb12->control.exitintinfo = 0;
-    l1_set_gif(v, false);
+    l1_gif_set(v, false);
 }
 
 /* --- Reading VMCB12 -------------------------------------------------------
@@ -513,7 +477,7 @@ static void reflect(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info
     l1->cr2 = l2->cr2;
     l1->dr7 = DR7_RESET;
     switch_vmcb(v, false);
-    l1_set_gif(v, false);
+    l1_gif_set(v, false);
 }
 
 /* Does L1 intercept this exit of L2? (Its VMCB12 intercept bits and, for

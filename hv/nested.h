@@ -20,10 +20,6 @@ void nested_invlpga(struct vcpu *v);
 /* An exit while L2 ran: reflect it to L1 or handle it in L0. */
 void nested_l2_exit(struct vcpu *v);
 void nested_npf(struct vcpu *v, uint64_t exitinfo1, uint64_t exitinfo2);
-/* An NMI intercepted while L1's GIF is clear: delivered at STGI. */
-void nested_l1_nmi(struct vcpu *v);
 
-/* RFLAGS.IF for the host during the next VMRUN (see svm_run). */
-bool nested_host_if(const struct vcpu *v);
 /* The only place the vCPU's current VMCB changes (BRIEF §2, §4). */
 void switch_vmcb(struct vcpu *v, bool to_l2);

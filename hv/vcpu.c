@@ -6,16 +6,22 @@
 
 
 static struct vcpu boot_vcpu;
-static bool cpu_has_nrips;
+static bool cpu_has_nrips, cpu_has_vgif;
 
 struct vcpu *vcpu_current(void)
 {
     return &boot_vcpu;
 }
 
-void vcpu_init_caps(bool has_nrips)
+void vcpu_init_caps(bool has_nrips, bool has_vgif)
 {
     cpu_has_nrips = has_nrips;
+    cpu_has_vgif = has_vgif;
+}
+
+bool vcpu_has_vgif(void)
+{
+    return cpu_has_vgif;
 }
 
 bool vcpu_has_nrips(void)

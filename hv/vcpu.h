@@ -25,8 +25,9 @@ struct l1_svm_msrs {
 /* Nested SVM state: what L1 set up for the L2 it runs (hv/nested.c). */
 struct nested {
     bool in_l2;              /* the current VMCB is VMCB02 */
-    bool gif;                /* L1's global interrupt flag (emulated) */
+    bool gif;                /* L1's GIF as L0 last set it (hv/l1_gif.c) */
     bool nmi_pending;        /* an NMI held while L1's GIF was clear */
+    bool intr_held;          /* with vGIF: an interrupt waits for L1's STGI */
     uint64_t vmcb12_pa;      /* L1's VMCB for the running L2 */
     bool copy_valid;         /* the copy and VMCB02 match vmcb12_pa's last VMRUN */
     struct vmcb *vmcb12;     /* the private copy, read once per VMRUN */
@@ -68,5 +69,6 @@ void vcpu_skip_insn(struct vcpu *v);
 void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error);
 /* Prints the guest state of the current VMCB and the last exits. */
 void vcpu_dump(const struct vcpu *v, const char *why);
-void vcpu_init_caps(bool has_nrips);
+void vcpu_init_caps(bool has_nrips, bool has_vgif);
 bool vcpu_has_nrips(void);
+bool vcpu_has_vgif(void);

@@ -16,6 +16,8 @@ timed with RDTSC, in three boots:
      (the hypervisor's own included) -> instructions
   3. -icount shift=0 with `hypervisor = no`: the same program straight on
      QEMU's SVM -> the baseline
+  4./5. (2) and (3) with -cpu max, whose vGIF L0 uses for L1's GIF: (b')
+     again, where L1's STGI no longer exits
 L0's instructions = (2) - (3). Figures under TCG, not hardware.
 """
 import os
@@ -40,11 +42,11 @@ FLUSHES = re.compile(r"bench: TLB flushes over (\d+) nested transitions: (\d+) b
                      r"(\d+) full, (\d+) NPT02 resyncs")
 
 
-def run(tmp, label, config, icount):
+def run(tmp, label, config, icount, cpu="EPYC"):
     d = Path(tmp) / label
     d.mkdir()
     extra = ["-icount", "shift=0"] if icount else []
-    b = boot(d, make_image(d, config), cpu="EPYC", timeout=600, extra=extra)
+    b = boot(d, make_image(d, config), cpu=cpu, timeout=600, extra=extra)
     figures = {}
     for key, pat in FIGURES.items():
         m = re.search(pat, b.console)
@@ -62,6 +64,10 @@ def main():
         cycles, log = run(tmp, "hv-cycles", "cmdline = bench\n", False)
         with_hv, log_icount = run(tmp, "hv-icount", "cmdline = bench\n", True)
         bare, _ = run(tmp, "bare-icount", "cmdline = bench\nhypervisor = no\n", True)
+        # -cpu max has vGIF: L1's STGI no longer exits (hv/l1_gif.c).
+        vgif, _ = run(tmp, "hv-icount-vgif", "cmdline = bench\n", True, cpu="max")
+        bare_vgif, _ = run(tmp, "bare-icount-vgif", "cmdline = bench\nhypervisor = no\n", True,
+                           cpu="max")
     l0 = {k: with_hv[k] - bare[k] for k in FIGURES}
     names = {
         "a": "(a)  L1 exit handled by L0 (L1 CPUID)",
@@ -74,6 +80,9 @@ def main():
     print(f"  {'':40} {'cycles':>9} {'instr.':>9} {'bare':>7} {'L0 instr.':>10}")
     for k, name in names.items():
         print(f"  {name:40} {cycles[k]:>9} {with_hv[k]:>9} {bare[k]:>7} {l0[k]:>10}")
+    bv, bv_bare = vgif["b'"], bare_vgif["b'"]
+    name = "(b') with the CPU's vGIF (-cpu max)"
+    print(f"  {name:40} {'':>9} {bv:>9} {bv_bare:>7} {bv - bv_bare:>10}")
     f = FLUSHES.search(log_icount)
     transitions, by_asid, full, resyncs = (int(x) for x in f.groups())
     print(f"  TLB flushes in {transitions} nested transitions (L1 asks for none): "

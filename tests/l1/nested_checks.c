@@ -301,12 +301,39 @@ static void scenario_vmload_vmsave(void)
     check(kgs == kgs0, "nested_vmload_restores", "");
 }
 
+static volatile UINTN timer_ticks;
+static VOID EFIAPI count_tick(EFI_EVENT ev, VOID *ctx)
+{
+    (void)ev, (void)ctx;
+    timer_ticks++;
+}
+
+/* While L1's GIF is clear it takes no interrupts: a 1 ms firmware timer
+ * event (run from the timer interrupt) does not fire during 50 ms with GIF
+ * clear and IF set, and fires again after STGI. Stall polls a counter and
+ * needs no interrupt. */
 static void scenario_gif(void)
 {
-    __asm__ volatile("clgi; stgi" ::: "memory");
-    /* Timer interrupts still reach L1 after STGI: Stall uses the timer. */
-    uefi_call_wrapper(BS->Stall, 1, 1000);
-    check(1, "nested_clgi_stgi", "");
+    EFI_EVENT ev;
+    if (uefi_call_wrapper(BS->CreateEvent, 5, EVT_TIMER | EVT_NOTIFY_SIGNAL, TPL_CALLBACK,
+                          count_tick, NULL, &ev) != EFI_SUCCESS ||
+        uefi_call_wrapper(BS->SetTimer, 3, ev, TimerPeriodic, 10000) != EFI_SUCCESS) {
+        check(0, "nested_gif_holds_interrupts", "cannot set up a timer event");
+        return;
+    }
+    uefi_call_wrapper(BS->Stall, 1, 50000);
+    UINTN before = timer_ticks;
+    __asm__ volatile("clgi; sti" ::: "memory");
+    UINTN clear0 = timer_ticks;
+    uefi_call_wrapper(BS->Stall, 1, 50000);
+    UINTN clear1 = timer_ticks;
+    __asm__ volatile("stgi" ::: "memory");
+    uefi_call_wrapper(BS->Stall, 1, 50000);
+    UINTN after = timer_ticks;
+    uefi_call_wrapper(BS->CloseEvent, 1, ev);
+    check(before > 0 && clear1 == clear0 && after > clear1, "nested_gif_holds_interrupts",
+          "ticks: %lu before CLGI, %lu..%lu while clear, %lu after STGI", before, clear0, clear1,
+          after);
 }
 
 static void scenario_tsc_offset(void)

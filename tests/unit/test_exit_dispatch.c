@@ -19,6 +19,7 @@ void exit_npf(struct vcpu *v) { (void)v; }
 void exit_ioio(struct vcpu *v) { (void)v; }
 void exit_unexpected(struct vcpu *v) { (void)v; }
 void exit_nmi(struct vcpu *v) { (void)v; }
+void exit_intr(struct vcpu *v) { (void)v; }
 void nested_l2_exit(struct vcpu *v) { (void)v; }
 
 static void test_known_exits(void **state)
@@ -31,6 +32,7 @@ static void test_known_exits(void **state)
     assert_ptr_equal(exit_handler_for(VMEXIT_SHUTDOWN), exit_shutdown);
     assert_ptr_equal(exit_handler_for(VMEXIT_NPF), exit_npf);
     assert_ptr_equal(exit_handler_for(VMEXIT_NMI), exit_nmi); /* L1's GIF clear */
+    assert_ptr_equal(exit_handler_for(VMEXIT_INTR), exit_intr); /* the same, with vGIF */
     const uint64_t svm_insns[] = { VMEXIT_VMRUN, VMEXIT_VMLOAD, VMEXIT_VMSAVE, VMEXIT_STGI,
                                    VMEXIT_CLGI, VMEXIT_SKINIT, VMEXIT_INVLPGA };
     for (size_t i = 0; i < sizeof svm_insns / sizeof *svm_insns; i++)
@@ -43,7 +45,7 @@ static void test_unrequested_exits_are_unexpected(void **state)
     assert_ptr_equal(exit_handler_for(VMEXIT_INVALID), exit_unexpected);
     assert_ptr_equal(exit_handler_for(0xFFFFFFFFull), exit_unexpected); /* TCG's INVALID */
     assert_ptr_equal(exit_handler_for(VMEXIT_HLT), exit_unexpected);
-    assert_ptr_equal(exit_handler_for(VMEXIT_INTR), exit_unexpected);
+    assert_ptr_equal(exit_handler_for(VMEXIT_SMI), exit_unexpected);
     assert_ptr_equal(exit_handler_for(VMEXIT_EXCP(14)), exit_unexpected);
     assert_ptr_equal(exit_handler_for(0x401), exit_unexpected);
     assert_ptr_equal(exit_handler_for(0x100), exit_unexpected);

@@ -1,0 +1,215 @@
+/* L1's GIF (hv/l1_gif.c), both ways: emulated (STGI/CLGI always exit) and
+ * with the host's vGIF (V_GIF in VMCB01, STGI exits only when something
+ * is held). What is checked is what VMCB01 and the host's IF say after
+ * each event, i.e. whether L1 could take an interrupt or an NMI. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "arch/x86/svm.h"
+#include "arch/x86/vectors.h"
+#include "hv/l1_gif.h"
+#include "hv/l1_intercepts.h"
+#include "hv/log.h"
+
+void log_printf(enum log_level level, const char *fmt, ...) { (void)level; (void)fmt; }
+
+static struct vcpu vcpu;
+static struct vmcb vmcb01;
+
+static void start(bool vgif)
+{
+    memset(&vcpu, 0, sizeof vcpu);
+    memset(&vmcb01, 0, sizeof vmcb01);
+    vmcb01.control.intercept_misc1 = L1_INTERCEPT_MISC1;
+    vmcb01.control.intercept_misc2 = L1_INTERCEPT_MISC2;
+    vcpu.vmcb01 = vcpu.vmcb = &vmcb01;
+    l1_gif_init(&vcpu, vgif);
+}
+
+static bool int_ctl(uint32_t bit) { return (vmcb01.control.int_ctl & bit) != 0; }
+static bool misc1(uint32_t bit) { return (vmcb01.control.intercept_misc1 & bit) != 0; }
+static bool misc2(uint32_t bit) { return (vmcb01.control.intercept_misc2 & bit) != 0; }
+
+/* Physical interrupts reach L1's IDT: not intercepted, not masked by a
+ * clear host IF. */
+static bool interrupts_reach_l1(void)
+{
+    return !misc1(VMCB_INTERCEPT1_INTR) &&
+           (!int_ctl(VMCB_INT_CTL_V_INTR_MASKING) || l1_gif_host_if(&vcpu));
+}
+
+/* Held: neither delivered nor exiting (no exit storm while GIF is clear). */
+static bool interrupts_held(void)
+{
+    return int_ctl(VMCB_INT_CTL_V_INTR_MASKING) && !l1_gif_host_if(&vcpu);
+}
+
+static bool nmi_injected(void)
+{
+    return vmcb01.control.eventinj == vmcb_event_make(VEC_NMI, VMCB_EVENT_TYPE_NMI, 0, 0);
+}
+
+static void silent_stgi(void) /* L1's STGI with vGIF and no intercept */
+{
+    assert_false(misc2(VMCB_INTERCEPT2_STGI));
+    vmcb01.control.int_ctl |= VMCB_INT_CTL_VGIF;
+}
+
+static void test_emulated_set(void **state)
+{
+    (void)state;
+    start(false);
+    assert_true(l1_gif(&vcpu));
+    assert_true(interrupts_reach_l1());
+    assert_false(misc1(VMCB_INTERCEPT1_NMI));
+    assert_true(misc2(VMCB_INTERCEPT2_STGI) && misc2(VMCB_INTERCEPT2_CLGI));
+    assert_false(int_ctl(VMCB_INT_CTL_VGIF_ENABLE));
+}
+
+static void test_emulated_clear_holds_interrupts_and_nmis(void **state)
+{
+    (void)state;
+    start(false);
+    l1_gif_set(&vcpu, false); /* CLGI */
+    assert_false(l1_gif(&vcpu));
+    assert_true(interrupts_held());
+    assert_true(misc1(VMCB_INTERCEPT1_NMI));
+    l1_gif_nmi_exit(&vcpu);
+    assert_false(nmi_injected());
+    assert_true(interrupts_held());
+    l1_gif_set(&vcpu, true); /* STGI */
+    assert_true(nmi_injected());
+    assert_true(interrupts_reach_l1());
+    assert_false(misc1(VMCB_INTERCEPT1_NMI));
+    assert_true(misc2(VMCB_INTERCEPT2_STGI)); /* emulated: always */
+}
+
+static void test_l2_runs_with_host_if(void **state)
+{
+    (void)state;
+    start(false);
+    l1_gif_set(&vcpu, false);
+    vcpu.nested.in_l2 = true; /* VMRUN set GIF for L2 */
+    assert_true(l1_gif_host_if(&vcpu));
+}
+
+static void test_vgif_set(void **state)
+{
+    (void)state;
+    start(true);
+    assert_true(int_ctl(VMCB_INT_CTL_VGIF_ENABLE));
+    assert_true(int_ctl(VMCB_INT_CTL_VGIF));
+    assert_true(l1_gif(&vcpu));
+    assert_true(interrupts_reach_l1());
+    assert_false(misc2(VMCB_INTERCEPT2_STGI)); /* the exit vGIF saves */
+    assert_true(misc2(VMCB_INTERCEPT2_CLGI));  /* still needed, see l1_gif.h */
+}
+
+/* CLGI: V_GIF clear, interrupts not delivered but intercepted (so an
+ * arriving one is noticed), STGI still free. */
+static void test_vgif_clear_intercepts_instead_of_delivering(void **state)
+{
+    (void)state;
+    start(true);
+    l1_gif_set(&vcpu, false);
+    assert_false(int_ctl(VMCB_INT_CTL_VGIF));
+    assert_false(l1_gif(&vcpu));
+    assert_false(interrupts_reach_l1());
+    assert_true(misc1(VMCB_INTERCEPT1_INTR) && misc1(VMCB_INTERCEPT1_NMI));
+    assert_true(l1_gif_host_if(&vcpu));
+    assert_false(misc2(VMCB_INTERCEPT2_STGI));
+}
+
+/* An interrupt while GIF is still clear: held until STGI, which exits. */
+static void test_vgif_interrupt_while_clear_waits_for_stgi(void **state)
+{
+    (void)state;
+    start(true);
+    l1_gif_set(&vcpu, false);
+    l1_gif_intr_exit(&vcpu);
+    assert_true(interrupts_held());
+    assert_false(misc1(VMCB_INTERCEPT1_INTR)); /* no exit storm */
+    assert_true(misc2(VMCB_INTERCEPT2_STGI));
+    l1_gif_set(&vcpu, true); /* the STGI exit */
+    assert_true(interrupts_reach_l1());
+    assert_true(int_ctl(VMCB_INT_CTL_VGIF));
+    assert_false(misc2(VMCB_INTERCEPT2_STGI));
+}
+
+/* L1 set GIF without an exit; the next interrupt finds it set and is let
+ * through, with nothing injected. */
+static void test_vgif_interrupt_after_silent_stgi_goes_through(void **state)
+{
+    (void)state;
+    start(true);
+    l1_gif_set(&vcpu, false);
+    silent_stgi();
+    assert_true(l1_gif(&vcpu));
+    l1_gif_intr_exit(&vcpu);
+    assert_true(interrupts_reach_l1());
+    assert_false(misc1(VMCB_INTERCEPT1_NMI));
+    assert_int_equal(vmcb01.control.eventinj, 0);
+}
+
+static void test_vgif_nmi_while_clear_waits_for_stgi(void **state)
+{
+    (void)state;
+    start(true);
+    l1_gif_set(&vcpu, false);
+    l1_gif_nmi_exit(&vcpu);
+    assert_false(nmi_injected());
+    assert_true(misc2(VMCB_INTERCEPT2_STGI));
+    assert_false(int_ctl(VMCB_INT_CTL_VGIF));
+    l1_gif_set(&vcpu, true);
+    assert_true(nmi_injected());
+    assert_false(misc2(VMCB_INTERCEPT2_STGI));
+}
+
+static void test_vgif_nmi_after_silent_stgi_is_delivered(void **state)
+{
+    (void)state;
+    start(true);
+    l1_gif_set(&vcpu, false);
+    silent_stgi();
+    l1_gif_nmi_exit(&vcpu);
+    assert_true(nmi_injected());
+    assert_false(misc1(VMCB_INTERCEPT1_NMI));
+}
+
+/* A #VMEXIT reflected to L1 clears GIF like CLGI; an interrupt held from
+ * before stays held. */
+static void test_vgif_reflected_exit_keeps_held_interrupt(void **state)
+{
+    (void)state;
+    start(true);
+    l1_gif_set(&vcpu, false);
+    l1_gif_intr_exit(&vcpu);
+    vcpu.nested.in_l2 = true;   /* L1's VMRUN ... */
+    assert_true(l1_gif_host_if(&vcpu));
+    vcpu.nested.in_l2 = false;  /* ... and the #VMEXIT back */
+    l1_gif_set(&vcpu, false);
+    assert_true(interrupts_held());
+    assert_true(misc2(VMCB_INTERCEPT2_STGI));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_emulated_set),
+        cmocka_unit_test(test_emulated_clear_holds_interrupts_and_nmis),
+        cmocka_unit_test(test_l2_runs_with_host_if),
+        cmocka_unit_test(test_vgif_set),
+        cmocka_unit_test(test_vgif_clear_intercepts_instead_of_delivering),
+        cmocka_unit_test(test_vgif_interrupt_while_clear_waits_for_stgi),
+        cmocka_unit_test(test_vgif_interrupt_after_silent_stgi_goes_through),
+        cmocka_unit_test(test_vgif_nmi_while_clear_waits_for_stgi),
+        cmocka_unit_test(test_vgif_nmi_after_silent_stgi_is_delivered),
+        cmocka_unit_test(test_vgif_reflected_exit_keeps_held_interrupt),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
