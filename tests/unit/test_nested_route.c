@@ -1,4 +1,4 @@
-/* Exit routing for L2 (hv/nested_route.c): reflect to L1 exactly the exits
+/* Exit routing for L2 (hv/nested_route.h): reflect to L1 exactly the exits
  * its VMCB12 intercepts. */
 #include <stdarg.h>
 #include <stddef.h>
