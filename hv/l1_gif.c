@@ -15,11 +15,6 @@ void l1_gif_init(struct vcpu *v, bool host_vgif)
                                  : "emulated (L1's STGI and CLGI exit)");
 }
 
-bool l1_gif_uses_vgif(void)
-{
-    return vgif;
-}
-
 bool l1_gif(const struct vcpu *v)
 {
     if (vgif)

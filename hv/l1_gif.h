@@ -22,7 +22,6 @@
 #include "hv/vcpu.h"
 
 void l1_gif_init(struct vcpu *v, bool host_vgif);
-bool l1_gif_uses_vgif(void);
 /* L1's GIF as of now (with vGIF, L1 may have set it without an exit). */
 bool l1_gif(const struct vcpu *v);
 /* STGI/CLGI (emulated), L1's VMRUN (true), a #VMEXIT reflected (false). */

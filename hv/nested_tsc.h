@@ -11,9 +11,3 @@ static inline uint64_t nested_tsc_offset(uint64_t offset01, uint64_t offset12)
 {
     return offset01 + offset12;
 }
-
-/* What a guest with this offset reads when the host's TSC is host_tsc. */
-static inline uint64_t guest_tsc(uint64_t host_tsc, uint64_t offset)
-{
-    return host_tsc + offset;
-}

@@ -10,6 +10,13 @@
 
 #include "hv/nested_tsc.h"
 
+/* What a guest with this offset reads when the host's TSC is host_tsc
+ * (the CPU's addition, modulo 2^64). */
+static uint64_t guest_tsc(uint64_t host_tsc, uint64_t offset)
+{
+    return host_tsc + offset;
+}
+
 /* What L2 reads, computed the long way: host -> L1 -> L2. */
 static uint64_t l2_reads(uint64_t host, uint64_t offset01, uint64_t offset12)
 {
