@@ -8,6 +8,7 @@
 
 #include "arch/x86/svm.h"
 #include "hv/insn_len.h"
+#include "tests/unit/xorshift.h"
 
 /* Expected lengths, from the encodings (checked with GNU as / objdump). */
 static const struct {
@@ -150,10 +151,7 @@ static void test_next_rip_wraps(void **state)
 static uint64_t xs = 0x0123456789abcdefull;
 static uint64_t rnd(void)
 {
-    xs ^= xs >> 12;
-    xs ^= xs << 25;
-    xs ^= xs >> 27;
-    return xs * 0x2545f4914f6cdd1dull;
+    return xorshift64s(&xs);
 }
 
 static void test_randomized_vs_model(void **state)

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "hv/nested_tsc.h"
+#include "tests/unit/xorshift.h"
 
 /* What a guest with this offset reads when the host's TSC is host_tsc
  * (the CPU's addition, modulo 2^64). */
@@ -56,9 +57,9 @@ static void test_wraps_modulo_2_64(void **state)
 static void test_one_offset_equals_two_steps(void **state)
 {
     (void)state;
-    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    uint64_t rng = 0x9E3779B97F4A7C15ULL;
     for (int i = 0; i < 100000; i++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint64_t x = xorshift64s(&rng);
         uint64_t host = x, o01 = x * 3 + 1, o12 = ~x >> (i & 63);
         assert_int_equal(guest_tsc(host, nested_tsc_offset(o01, o12)), l2_reads(host, o01, o12));
     }

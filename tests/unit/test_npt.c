@@ -23,6 +23,7 @@
  */
 #define POOL_PAGES 2048u
 #include "tests/unit/fake_page_pool.h"
+#include "tests/unit/xorshift.h"
 
 static int setup(void **state)
 {
@@ -43,10 +44,7 @@ static int teardown(void **state)
 static uint64_t xs = 0x243f6a8885a308d3ull;
 static uint64_t rnd(void)
 {
-    xs ^= xs >> 12;
-    xs ^= xs << 25;
-    xs ^= xs >> 27;
-    return xs * 0x2545f4914f6cdd1dull;
+    return xorshift64s(&xs);
 }
 
 /* ------------------------------------------------- independent walker */

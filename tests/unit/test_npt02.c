@@ -49,6 +49,7 @@
  */
 #define POOL_PAGES 4096u
 #include "tests/unit/fake_page_pool.h"
+#include "tests/unit/xorshift.h"
 
 /* -------------------------------------------------- L1's physical space */
 
@@ -278,10 +279,7 @@ static int teardown(void **state)
 static uint64_t xs = 0x9E3779B97F4A7C15ull;
 static uint64_t rnd(void)
 {
-    xs ^= xs >> 12;
-    xs ^= xs << 25;
-    xs ^= xs >> 27;
-    return xs * 0x2545f4914f6cdd1dull;
+    return xorshift64s(&xs);
 }
 
 static uint64_t lookup02(uint64_t l2, uint64_t *size)

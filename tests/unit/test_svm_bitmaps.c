@@ -9,15 +9,12 @@
 #include <cmocka.h>
 
 #include "arch/x86/svm_bitmaps.h"
+#include "tests/unit/xorshift.h"
 
-/* Deterministic xorshift64* so a failure reproduces. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dull;
+    return xorshift64s(&rng_state);
 }
 
 /*

@@ -47,6 +47,7 @@
 
 #include "arch/x86/vmcb.h"
 #include "hv/tlb_policy.h"
+#include "tests/unit/xorshift.h"
 
 #define CTL_NONE VMCB_TLB_CONTROL_DO_NOTHING
 #define CTL_ALL  VMCB_TLB_CONTROL_FLUSH_ALL
@@ -455,11 +456,7 @@ struct model {
 
 static uint32_t rnd(struct model *m, uint32_t n)
 {
-    /* xorshift64*: fixed seeds give the same sequence everywhere. */
-    m->rng ^= m->rng >> 12;
-    m->rng ^= m->rng << 25;
-    m->rng ^= m->rng >> 27;
-    return (uint32_t)((m->rng * UINT64_C(2685821657736338717)) >> 33) % n;
+    return (uint32_t)(xorshift64s(&m->rng) >> 33) % n;
 }
 
 static void note(struct model *m, const char *fmt, ...)
