@@ -218,9 +218,9 @@ static void vmrun_failed(struct vcpu *v, struct vmcb *vmcb12, const char *check)
  * it ran last keeps the copy (already checked) and VMCB02's fields as they
  * are, which is what the hardware may do with a cached VMCB. RIP, RSP, RAX,
  * RFLAGS, EVENTINJ, the ASID/TLB_CONTROL word, the interrupt shadow and
- * virt_ext are read at every VMRUN. */
-/* The VMRUN path's helpers are inlined into load_vmcb12() so that its
- * fully-clean instance folds every clean-bit test away. */
+ * virt_ext are read at every VMRUN.
+ * The helpers are inlined into load_vmcb12() so that its fully-clean
+ * instance folds every clean-bit test away. */
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 struct range {
@@ -274,11 +274,11 @@ static ALWAYS_INLINE void copy_vmcb12(struct vmcb *copy, const volatile struct v
         COPY_GROUP(d, s, { 0x640, 0x648 });
 }
 
-/* The checks when every group they read but the always-read fields is
- * clean (and was checked): only those over always-read fields remain. */
 /* The groups that hold the maps' addresses and their enables. */
 #define MAPS_CLEAN (VMCB_CLEAN_INTERCEPTS | VMCB_CLEAN_IOPM)
 
+/* The checks when every group they read but the always-read fields is
+ * clean (and was checked): only those over always-read fields remain. */
 #define CLEAN_FOR_CHECKS (VMCB_CLEAN_INTERCEPTS | VMCB_CLEAN_IOPM | VMCB_CLEAN_TPR | \
                           VMCB_CLEAN_NP | VMCB_CLEAN_CRX | VMCB_CLEAN_DRX | VMCB_CLEAN_SEG)
 
