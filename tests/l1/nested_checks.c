@@ -356,13 +356,19 @@ static void l2_idt_set(unsigned vec, void *handler, bool present)
     l2_idt[2 * vec + 1] = h >> 32;
 }
 
+/* VMCB12 for an L2 that takes events through l2_idt. */
+static void vmcb12_init_with_l2_idt(void *l2_rip)
+{
+    l1_vmcb12_init(&vmcb12, l2_rip);
+    vmcb12.save.idtr.base = (uint64_t)(UINTN)l2_idt;
+    vmcb12.save.idtr.limit = sizeof l2_idt - 1;
+}
+
 static void scenario_events(void)
 {
     SetMem(l2_idt, sizeof l2_idt, 0);
     l2_idt_set(VEC_UD, l2_ud_handler, true);
-    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
-    vmcb12.save.idtr.base = (uint64_t)(UINTN)l2_idt;
-    vmcb12.save.idtr.limit = sizeof l2_idt - 1;
+    vmcb12_init_with_l2_idt(l2_cpuid_vmmcall);
     vmcb12.control.eventinj = vmcb_event_make(VEC_UD, VMCB_EVENT_TYPE_EXCEPTION, 0, 0);
     uint64_t code = run(&vmcb12);
     check(code == VMEXIT_VMMCALL && l2_gprs[0] == 0x1D1D, "nested_event_injection",
@@ -371,9 +377,7 @@ static void scenario_events(void)
     /* Delivery fails (gate not present -> #NP, intercepted): EXITINTINFO
      * holds the event being delivered. */
     l2_idt_set(VEC_UD, l2_ud_handler, false);
-    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
-    vmcb12.save.idtr.base = (uint64_t)(UINTN)l2_idt;
-    vmcb12.save.idtr.limit = sizeof l2_idt - 1;
+    vmcb12_init_with_l2_idt(l2_cpuid_vmmcall);
     vmcb12.control.intercept_exceptions = 1u << VEC_NP;
     vmcb12.control.eventinj = vmcb_event_make(VEC_UD, VMCB_EVENT_TYPE_EXCEPTION, 0, 0);
     code = run(&vmcb12);
@@ -383,9 +387,7 @@ static void scenario_events(void)
 
     /* SVM instructions in L2 that L1 does not intercept: #UD in L2. */
     l2_idt_set(VEC_UD, l2_ud_handler, true);
-    l1_vmcb12_init(&vmcb12, l2_vmload);
-    vmcb12.save.idtr.base = (uint64_t)(UINTN)l2_idt;
-    vmcb12.save.idtr.limit = sizeof l2_idt - 1;
+    vmcb12_init_with_l2_idt(l2_vmload);
     l2_gprs[0] = 0;
     code = run(&vmcb12);
     check(code == VMEXIT_VMMCALL && l2_gprs[0] == 0x1D1D, "nested_l2_vmload_gets_ud",
@@ -409,9 +411,7 @@ static void scenario_interrupts(void)
     SetMem(l2_idt, sizeof l2_idt, 0);
     for (unsigned vec = 32; vec < 256; vec++)
         l2_idt_set(vec, l2_irq_handler, true);
-    l1_vmcb12_init(&vmcb12, l2_wait_irq);
-    vmcb12.save.idtr.base = (uint64_t)(UINTN)l2_idt;
-    vmcb12.save.idtr.limit = sizeof l2_idt - 1;
+    vmcb12_init_with_l2_idt(l2_wait_irq);
     l2_gprs[0] = 0;
     code = run(&vmcb12);
     check(code == VMEXIT_VMMCALL && l2_gprs[0] == 0x1A1A, "nested_timer_irq_delivered_to_l2",
