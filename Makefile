@@ -27,7 +27,8 @@ CORE_C   := hv/entry.c hv/log.c hv/fpu.c hv/exception.c hv/symbols.c \
 	hv/memory.c hv/svm_report.c hv/launch.c hv/run_loop.c hv/vcpu.c \
 	hv/exit_dispatch.c hv/exit_cpuid.c hv/exit_msr.c hv/exit_vmmcall.c \
 	hv/exit_svm_insn.c hv/exit_npf.c hv/exit_shutdown.c hv/exit_ioio.c hv/exit_nmi.c \
-	hv/guest_mem.c \
+	hv/guest_mem.c hv/host_caps.c hv/percpu.c hv/switch_vmcb.c hv/ap_state.c hv/ap_start.c \
+	hv/apic.c hv/store_decode.c hv/guest_fetch.c arch/x86/apic.c \
 	hv/npt.c hv/insn_len.c hv/stats.c hv/tlb.c arch/x86/svm_bitmaps.c \
 	hv/nested.c hv/l1_gif.c hv/nested_maps.c hv/npt02.c hv/vmcb12_check.c hv/tlb_policy.c \
 	lib/newlib_glue.c lib/ringbuf.c \
@@ -48,7 +49,7 @@ EFI_SECTIONS := -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel \
 	-j .rela -j .rel.* -j .rela.* -j .reloc
 
 LOADER_C   := boot/main.c boot/console.c boot/config.c boot/file.c boot/acpi.c \
-	boot/core_load.c boot/core_tables.c boot/next_stage.c \
+	boot/core_load.c boot/core_tables.c boot/next_stage.c boot/mp.c \
 	arch/x86/uart16550.c arch/x86/cpu_features.c arch/x86/svm_probe.c
 LOADER_ASM := boot/enter_core.asm boot/core_blob.asm
 LOADER_OBJ := $(LOADER_C:%.c=$(BUILD)/boot/%.o) $(LOADER_ASM:%.asm=$(BUILD)/boot/%.o)
@@ -77,8 +78,9 @@ UNIT_SRC_vmcb12_check := hv/vmcb12_check.c
 UNIT_SRC_npt02        := hv/npt02.c hv/npt.c
 UNIT_SRC_tlb_model    := hv/tlb_policy.c
 UNIT_SRC_nested_maps  := hv/nested_maps.c arch/x86/svm_bitmaps.c
-UNIT_SRC_l1_gif       := hv/l1_gif.c
-UNIT_SRC_nested_vmrun := hv/nested.c hv/l1_gif.c hv/nested_maps.c hv/vmcb12_check.c arch/x86/svm_bitmaps.c
+UNIT_SRC_l1_gif       := hv/l1_gif.c hv/host_caps.c hv/switch_vmcb.c
+UNIT_SRC_nested_vmrun := hv/nested.c hv/l1_gif.c hv/nested_maps.c hv/vmcb12_check.c arch/x86/svm_bitmaps.c \
+	hv/host_caps.c hv/switch_vmcb.c
 # The checks wrapped: the test acts right after each VMRUN's check.
 UNIT_LDFLAGS_nested_vmrun := -Wl,--wrap=vmcb12_check,--wrap=vmcb12_check_reloaded
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/unit/test_%)

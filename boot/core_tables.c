@@ -68,15 +68,14 @@ static BOOLEAN map_region(struct bump *b, UINT64 *pml4, UINT64 size)
     return TRUE;
 }
 
-/* GDT (null, code64, data, TSS) and TSS share one page; the IDT another.
- * The faults that can come with a broken stack (#DF, NMI, #MC) switch to
- * the IST stack. */
-static BOOLEAN build_descriptors(struct bump *b, const struct core_image *img,
-                                 UINT64 ist_top, struct core_layout *out)
+/* One CPU's GDT (null, code64, data, TSS) and TSS share one page: the TSS
+ * holds that CPU's IST stack, and a busy TSS cannot be loaded by a second
+ * CPU. The faults that can come with a broken stack (#DF, NMI, #MC) switch
+ * to the IST stack. */
+static BOOLEAN build_gdt(struct bump *b, UINT64 ist_top, struct desc_ptr *gdtr)
 {
     UINT64 *gdt = bump_take(b, PAGE_SIZE);
-    struct idt_gate *idt = bump_take(b, PAGE_SIZE);
-    if (!gdt || !idt)
+    if (!gdt)
         return FALSE;
     struct tss64 *tss = (struct tss64 *)(gdt + 8);
     tss->ist[IST_FAULT - 1] = ist_top;
@@ -84,16 +83,40 @@ static BOOLEAN build_descriptors(struct bump *b, const struct core_image *img,
     gdt[SEL_CODE64 / 8] = GDT_CODE64;
     gdt[SEL_DATA / 8] = GDT_DATA;
     tss_descriptor(&gdt[SEL_TSS / 8], region_va(b, tss), sizeof *tss - 1);
-    out->gdtr.base = (UINT64)(UINTN)gdt;
-    out->gdtr.limit = GDT_ENTRIES * 8 - 1;
+    gdtr->base = (UINT64)(UINTN)gdt;
+    gdtr->limit = GDT_ENTRIES * 8 - 1;
+    return TRUE;
+}
 
+/* One IDT for every CPU. */
+static BOOLEAN build_idt(struct bump *b, const struct core_image *img, struct desc_ptr *idtr)
+{
+    struct idt_gate *idt = bump_take(b, PAGE_SIZE);
+    if (!idt)
+        return FALSE;
     const UINT64 *stubs = (const UINT64 *)(UINTN)(img->exception_stubs - HV_VBASE + b->region_pa);
     for (unsigned v = 0; v < HV_EXC_VECTORS; v++) {
         UINT8 ist = (v == VEC_NMI || v == VEC_DF || v == VEC_MC) ? IST_FAULT : 0;
         idt[v] = idt_gate_make(stubs[v], ist);
     }
-    out->idtr.base = (UINT64)(UINTN)idt;
-    out->idtr.limit = HV_EXC_VECTORS * sizeof(struct idt_gate) - 1;
+    idtr->base = (UINT64)(UINTN)idt;
+    idtr->limit = HV_EXC_VECTORS * sizeof(struct idt_gate) - 1;
+    return TRUE;
+}
+
+/* Per CPU: a stack, an IST stack and a GDT/TSS page. */
+static BOOLEAN build_cpus(struct bump *b, UINT32 ncpus, struct hv_boot_info *info,
+                          struct core_layout *out)
+{
+    for (UINT32 i = 0; i < ncpus; i++) {
+        UINT8 *stacks = bump_take(b, HV_STACK_SIZE + HV_IST_STACK_SIZE);
+        if (!stacks)
+            return FALSE;
+        info->cpu[i].stack_top = region_va(b, stacks + HV_STACK_SIZE);
+        UINT64 ist_top = region_va(b, stacks + HV_STACK_SIZE + HV_IST_STACK_SIZE);
+        if (!build_gdt(b, ist_top, &out->gdtr[i]))
+            return FALSE;
+    }
     return TRUE;
 }
 
@@ -121,13 +144,10 @@ EFI_STATUS core_tables_build(UINT64 region_pa, UINT64 region_size,
 {
     struct bump b = { region_pa, region_pa + img->image_size, region_pa + region_size };
     struct hv_boot_info *info = bump_take(&b, sizeof *info);
-    /* Per-CPU: a stack and an IST stack each; the boot CPU uses slot 0. */
-    UINT8 *stacks = bump_take(&b, (UINT64)ncpus * (HV_STACK_SIZE + HV_IST_STACK_SIZE));
-    if (!info || !stacks)
+    if (!info || ncpus == 0 || ncpus > HV_MAX_CPUS)
         return EFI_BUFFER_TOO_SMALL;
-    out->stack_top = region_va(&b, stacks + HV_STACK_SIZE);
-    UINT64 ist_top = region_va(&b, stacks + HV_STACK_SIZE + HV_IST_STACK_SIZE);
-    if (!build_descriptors(&b, img, ist_top, out) || !copy_symbols(&b, img, info))
+    if (!build_cpus(&b, ncpus, info, out) || !build_idt(&b, img, &out->idtr) ||
+        !copy_symbols(&b, img, info))
         return EFI_BUFFER_TOO_SMALL;
 
     UINT64 *pml4 = bump_take(&b, PAGE_SIZE);
@@ -139,7 +159,6 @@ EFI_STATUS core_tables_build(UINT64 region_pa, UINT64 region_size,
     info->region_pa = region_pa;
     info->region_size = region_size;
     info->image_size = img->image_size;
-    info->stack_top = out->stack_top;
     info->phys_map_top = phys_map_top;
     info->ncpus = ncpus;
     info->pool_offset = b.next - region_pa;

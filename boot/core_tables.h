@@ -1,5 +1,6 @@
-/* What the loader builds inside the region for the core: boot info, GDT with
- * a TSS, IDT, per-CPU stacks and the core's page tables. */
+/* What the loader builds inside the region for the core: boot info, one IDT,
+ * per CPU a GDT with its own TSS and a stack (plus an IST stack), and the
+ * core's page tables. */
 #pragma once
 #include <efi.h>
 #include <efilib.h>
@@ -10,8 +11,8 @@ struct core_layout {
     struct hv_boot_info *info;  /* physical = identity-mapped pointer */
     UINT64 info_va;
     UINT64 cr3;                 /* physical address of the PML4 */
-    struct desc_ptr gdtr, idtr;
-    UINT64 stack_top;           /* boot CPU, VA */
+    struct desc_ptr idtr;
+    struct desc_ptr gdtr[HV_MAX_CPUS]; /* each CPU's GDT (its TSS inside) */
 };
 
 /* Lays out everything after the image; fails if the region is too small. */

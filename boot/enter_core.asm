@@ -1,6 +1,6 @@
 ; hv_enter_core(struct hv_enter_args *args): switch from the firmware's CPU
 ; state to the core's (page tables, GDT, TSS, IDT, stack) and call the core's
-; entry. The state saved here is what the core turns into L1's (VMCB01): when
+; entry (info, cpu). The state saved here is what the core turns into L1's (VMCB01): when
 ; the hypervisor starts, the loader resumes as L1 at this function's return
 ; address with RAX = 0, and the code after "call rax" never runs. If the
 ; core returns (it could not start), the path below restores the loader's
@@ -45,6 +45,7 @@ default rel
 %define EA_GDTR    32
 %define EA_IDTR    40
 %define EA_STATE   48
+%define EA_CPU     56
 
 %define SEL_CODE64 0x08
 %define SEL_DATA   0x10
@@ -119,6 +120,7 @@ hv_enter_core:
     push r11                    ; loader state, for the way back
     push rdi
     mov rax, [rdi + EA_ENTRY]
+    mov rsi, [rdi + EA_CPU]
     mov rdi, [rdi + EA_INFO]
     call rax
     pop rdi

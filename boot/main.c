@@ -13,6 +13,7 @@
 #include "boot/core_load.h"
 #include "boot/core_tables.h"
 #include "boot/file.h"
+#include "boot/mp.h"
 #include "boot/next_stage.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/svm_probe.h"
@@ -121,28 +122,76 @@ static void memory_map_scan(struct ram_map *m)
         FreePool(map);
 }
 
-static UINT32 count_cpus(void)
+/* Per CPU: the trampoline's arguments, and what that CPU reported. */
+struct cpu_entry {
+    struct hv_enter_args args;
+    int rc;
+    struct svm_caps caps;
+};
+static struct mp_cpu cpus[HV_MAX_CPUS];
+static struct cpu_entry entries[HV_MAX_CPUS];
+static UINT32 ncpus;
+#define AP_TIMEOUT_US 5000000 /* the firmware waits this long for an AP */
+
+static void ap_probe(void *arg)
 {
-    /* EFI_MP_SERVICES_PROTOCOL (PI spec, vol. 2); GNU-EFI has no header. */
-    static EFI_GUID mp_guid = { 0x3fdda605, 0xa76e, 0x4f46,
-                                { 0xad, 0x29, 0x12, 0xf4, 0x53, 0x1b, 0x3d, 0x08 } };
-    struct mp_services {
-        EFI_STATUS (EFIAPI *get_number_of_processors)(struct mp_services *, UINTN *, UINTN *);
-    } *mp = NULL;
-    UINTN total = 1, enabled = 1;
-    if (!EFI_ERROR(LibLocateProtocol(&mp_guid, (void **)&mp)) && mp)
-        uefi_call_wrapper(mp->get_number_of_processors, 3, mp, &total, &enabled);
-    return (UINT32)total;
+    struct cpu_entry *e = arg;
+    svm_probe(&e->caps);
 }
 
-static BOOLEAN svm_usable(void)
+static void ap_enter(void *arg)
 {
-    struct svm_caps caps;
-    svm_probe(&caps);
-    if (caps.verdict == SVM_OK)
-        return TRUE;
-    lprintf(LOG_WARN, "SVM unavailable: %a", svm_verdict_text(caps.verdict));
-    return FALSE;
+    struct cpu_entry *e = arg;
+    e->rc = hv_enter_core(&e->args);
+}
+
+/* Every CPU must be able to run the hypervisor before any does: a CPU
+ * left outside would run L1 without NPT01 and read the hypervisor's
+ * memory. So the first CPU that cannot keeps it off everywhere, named by
+ * its APIC ID (docs/design.md, "Several CPUs"). */
+static BOOLEAN svm_usable_everywhere(void)
+{
+    ncpus = mp_list_cpus(cpus, HV_MAX_CPUS);
+    if (ncpus > HV_MAX_CPUS) {
+        lprintf(LOG_WARN, "%d CPUs, the hypervisor supports at most %d", ncpus, HV_MAX_CPUS);
+        return FALSE;
+    }
+    svm_probe(&entries[0].caps);
+    for (UINT32 i = 0; i < ncpus; i++) {
+        if (i > 0 && !cpus[i].enabled) {
+            lprintf(LOG_WARN, "CPU with APIC ID %d is disabled in the firmware: it could "
+                    "not be virtualized", cpus[i].apic_id);
+            return FALSE;
+        }
+        EFI_STATUS st = i ? mp_run_on(cpus[i].number, ap_probe, &entries[i], AP_TIMEOUT_US)
+                          : EFI_SUCCESS;
+        if (EFI_ERROR(st)) {
+            lprintf(LOG_WARN, "CPU with APIC ID %d did not answer (%r)", cpus[i].apic_id, st);
+            return FALSE;
+        }
+        if (entries[i].caps.verdict != SVM_OK) {
+            lprintf(LOG_WARN, "SVM unavailable: %a (CPU with APIC ID %d)",
+                    svm_verdict_text(entries[i].caps.verdict), cpus[i].apic_id);
+            return FALSE;
+        }
+    }
+    lprintf(LOG_INFO, "SVM usable on all %d CPU(s)", ncpus);
+    return TRUE;
+}
+
+/* The boot CPU is in (running as L1); now each AP, one at a time, through
+ * the firmware, which still owns them: each enters the core like the boot
+ * CPU did and returns to the firmware as L1. */
+static void enter_aps(void)
+{
+    for (UINT32 i = 1; i < ncpus; i++) {
+        entries[i].rc = -1;
+        EFI_STATUS st = mp_run_on(cpus[i].number, ap_enter, &entries[i], AP_TIMEOUT_US);
+        if (EFI_ERROR(st) || entries[i].rc != 0)
+            lprintf(LOG_ERROR, "CPU with APIC ID %d could not be virtualized (%r, core %d): it "
+                    "runs outside the hypervisor, which cannot protect itself from it",
+                    cpus[i].apic_id, st, entries[i].rc);
+    }
 }
 
 /* Everything from reserving memory to the core's return. */
@@ -165,8 +214,8 @@ static EFI_STATUS run_core(const struct hv_config *cfg)
     memory_map_scan(&mm);
     UINT64 top = mm.top;
     UINT64 map_top = top > MIN_PHYS_MAP ? (top + (1ULL << 30) - 1) & ~((1ULL << 30) - 1) : MIN_PHYS_MAP;
-    struct core_layout lay;
-    st = core_tables_build(region_pa, size, &img, count_cpus(), map_top, &lay);
+    static struct core_layout lay;
+    st = core_tables_build(region_pa, size, &img, ncpus, map_top, &lay);
     if (EFI_ERROR(st)) {
         lprintf(LOG_ERROR, "memory_mb=%d is too small for the core's tables: %r", cfg->memory_mb, st);
         return st;
@@ -179,20 +228,25 @@ static EFI_STATUS run_core(const struct hv_config *cfg)
     lprintf(LOG_INFO, "reserved %d MiB at 0x%lx; entering the core", cfg->memory_mb, region_pa);
     lay.info->early_log_len = console_copy_log(lay.info->early_log, HV_EARLY_LOG_SIZE);
 
-    struct hv_enter_args args = {
-        .core_cr3 = lay.cr3,
-        .entry = img.entry,
-        .info_va = lay.info_va,
-        .stack_top = lay.stack_top,
-        .gdtr = (UINT64)(UINTN)&lay.gdtr,
-        .idtr = (UINT64)(UINTN)&lay.idtr,
-        .state = (UINT64)(UINTN)&lay.info->loader,
-    };
-    int rc = hv_enter_core(&args);
+    for (UINT32 i = 0; i < ncpus; i++) {
+        lay.info->cpu[i].apic_id = cpus[i].apic_id;
+        entries[i].args = (struct hv_enter_args){
+            .core_cr3 = lay.cr3,
+            .entry = img.entry,
+            .info_va = lay.info_va,
+            .stack_top = lay.info->cpu[i].stack_top,
+            .gdtr = (UINT64)(UINTN)&lay.gdtr[i],
+            .idtr = (UINT64)(UINTN)&lay.idtr,
+            .state = (UINT64)(UINTN)&lay.info->cpu[i].loader,
+            .cpu = i,
+        };
+    }
+    int rc = hv_enter_core(&entries[0].args);
     if (rc != 0) {
         lprintf(LOG_ERROR, "the hypervisor could not start (core returned %d)", rc);
         return EFI_ABORTED;
     }
+    enter_aps();
     char sig[13];
     struct cpuid_regs r = cpuid(0x40000000u, 0);
     CopyMem(sig, &r.ebx, 4);
@@ -214,7 +268,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 
     if (!cfg.hypervisor)
         lprintf(LOG_INFO, "hypervisor = no: not starting the hypervisor");
-    else if (!svm_usable() || EFI_ERROR(run_core(&cfg)))
+    else if (!svm_usable_everywhere() || EFI_ERROR(run_core(&cfg)))
         lprintf(LOG_WARN, "continuing the boot without the hypervisor");
     return next_stage_start(image, self, &cfg);
 }

@@ -24,6 +24,9 @@
 #define HV_EARLY_LOG_SIZE 4096
 #define HV_STACK_SIZE (64 * 1024)
 #define HV_IST_STACK_SIZE (16 * 1024)
+/* CPUs the hypervisor can run on; a machine with more keeps it off (the
+ * loader says so) rather than leave a CPU outside. */
+#define HV_MAX_CPUS 64
 
 /* First bytes of the core image (section .hvheader, see linker.ld): what the
  * loader needs to know about the core besides its ELF headers. */
@@ -43,6 +46,14 @@ struct hv_loader_state {
     uint16_t tr, ldtr;
 };
 
+/* One CPU as the loader found it and entered the core on it. */
+struct hv_cpu_boot {
+    struct hv_loader_state loader;   /* filled by the trampoline */
+    uint64_t stack_top;              /* the core's stack for this CPU (VA) */
+    uint32_t apic_id;                /* from the firmware's MP services */
+    uint32_t reserved;
+};
+
 /* RAM as the firmware's memory map describes it (merged, sorted): where L1
  * may point the hypervisor at buffers. */
 #define HV_MAX_RAM_RANGES 64
@@ -57,22 +68,22 @@ struct hv_boot_info {
     uint64_t pool_offset;            /* first free byte of the region */
     uint64_t symtab_va, symtab_size; /* ELF .symtab copy (0 if none) */
     uint64_t strtab_va, strtab_size;
-    uint64_t stack_top;              /* boot CPU's stack (VA) */
     uint64_t ram_top;                /* end of the highest RAM range */
     uint64_t phys_map_top;           /* identity map covers [0, phys_map_top) */
-    uint32_t ncpus;                  /* CPUs the firmware reported */
+    uint32_t ncpus;                  /* CPUs the firmware reported, boot CPU first */
     uint16_t acpi_pm1a_cnt;          /* ACPI PM1a control port, 0 if unknown */
     uint32_t early_log_len;
     uint32_t nram;
     struct hv_ram_range ram[HV_MAX_RAM_RANGES];
     struct hv_config config;
-    struct hv_loader_state loader;   /* filled by the trampoline */
+    struct hv_cpu_boot cpu[HV_MAX_CPUS];
     char early_log[HV_EARLY_LOG_SIZE]; /* loader's log lines, for the ring */
 };
 
-/* Core entry point (e_entry of the core ELF), System V ABI. Returns 0 when the
- * core has finished and the loader should go on. */
-typedef int (*hv_core_entry_fn)(struct hv_boot_info *info);
+/* Core entry point (e_entry of the core ELF), System V ABI, called on each
+ * CPU in turn, the boot CPU (cpu 0) first. Returns 0 to the loader running
+ * as L1 on that CPU, non-zero if the hypervisor could not start there. */
+typedef int (*hv_core_entry_fn)(struct hv_boot_info *info, uint32_t cpu);
 
 /* boot/enter_core.asm addresses these fields by offset. */
 _Static_assert(offsetof(struct hv_loader_state, rsp) == 48, "trampoline offset");
@@ -96,5 +107,7 @@ struct hv_enter_args {
     uint64_t gdtr;  /* address of a struct desc_ptr */
     uint64_t idtr;  /* address of a struct desc_ptr */
     uint64_t state; /* struct hv_loader_state * */
+    uint64_t cpu;   /* index in hv_boot_info.cpu[] */
 };
 _Static_assert(offsetof(struct hv_enter_args, state) == 48, "trampoline offset");
+_Static_assert(offsetof(struct hv_enter_args, cpu) == 56, "trampoline offset");

@@ -1,9 +1,10 @@
-/* The core's entry point on the boot CPU, called by the loader's trampoline
- * (boot/enter_core.asm) on the core's own stack, page tables, GDT and IDT.
- * It does not return when all goes well: the loader's state becomes L1's,
- * and the loader resumes as L1 right after its call into the core. A
- * return (non-zero) means the hypervisor could not start, and the loader
- * boots on without it. */
+/* The core's entry point, called by the loader's trampoline
+ * (boot/enter_core.asm) on each CPU in turn, the boot CPU first, on the
+ * core's own stack, page tables, GDT/TSS (that CPU's) and IDT. It does not
+ * return when all goes well: the loader's state on that CPU becomes L1's,
+ * and the loader (on an AP: the firmware's AP procedure) resumes as L1
+ * right after its call into the core. A return (non-zero) means the
+ * hypervisor could not start, and the loader boots on without it. */
 #include <stdint.h>
 #include "hv/boot_info.h"
 #include "hv/exception.h"
@@ -14,6 +15,8 @@
 #include "hv/symbols.h"
 #include "arch/x86/svm_probe.h"
 #include "hv/guest_mem.h"
+#include "hv/host_caps.h"
+#include "hv/percpu.h"
 #include "hv/launch.h"
 #include "hv/tlb.h"
 #include "hv/vcpu.h"
@@ -39,9 +42,41 @@ static __attribute__((noinline)) void debug_crash(void)
     *(volatile uint64_t *)DEBUG_CRASH_ADDR = 0xdead;
 }
 
-int core_entry(struct hv_boot_info *info);
-int core_entry(struct hv_boot_info *info)
+static const struct hv_boot_info *boot_info;
+
+/* An AP, once the boot CPU has set everything up: only its own vCPU is
+ * left to launch (its memory was allocated on the boot CPU). */
+static int ap_entry(struct hv_boot_info *info, uint32_t cpu)
 {
+    fpu_host_enter();
+    struct vcpu *v = vcpu_by_index(cpu);
+    if (info != boot_info || !v)
+        return 3;
+    percpu_enter(v);
+    v->apic_id = cpu_apic_id(); /* the CPU's own word over the firmware's list */
+    launch_l1(info, v);
+    fpu_guest_restore(v);
+    return 2;
+}
+
+static void host_caps_read(const struct svm_caps *caps)
+{
+    struct host_caps hc = {
+        .nrips = svm_has(caps, SVM_FEAT_NRIPS),
+        .flush_by_asid = svm_has(caps, SVM_FEAT_FLUSH_BY_ASID),
+        .decode_assists = svm_has(caps, SVM_FEAT_DECODE_ASSISTS),
+        .vgif = svm_has(caps, SVM_FEAT_VGIF),
+    };
+    host_caps_init(&hc);
+}
+
+static uint32_t apic_ids[HV_MAX_CPUS];
+
+int core_entry(struct hv_boot_info *info, uint32_t cpu);
+int core_entry(struct hv_boot_info *info, uint32_t cpu)
+{
+    if (cpu != 0)
+        return ap_entry(info, cpu);
     /* First: from here on the host may run newlib code that uses SSE. */
     fpu_host_enter();
     log_init(&info->config);
@@ -61,16 +96,20 @@ int core_entry(struct hv_boot_info *info)
         debug_crash();
     if (caps.verdict != SVM_OK) { /* the loader checked; be safe anyway */
         pr_err("SVM unusable: %s", svm_verdict_text(caps.verdict));
-        fpu_guest_restore();
+        fpu_guest_restore(vcpu_current());
         return 1;
     }
-    tlb_init(svm_has(&caps, SVM_FEAT_FLUSH_BY_ASID));
-    vcpu_init_caps(svm_has(&caps, SVM_FEAT_NRIPS), svm_has(&caps, SVM_FEAT_VGIF));
-    if (guest_mem_init(info)) {
+    host_caps_read(&caps);
+    for (uint32_t i = 0; i < info->ncpus && i < HV_MAX_CPUS; i++)
+        apic_ids[i] = info->cpu[i].apic_id;
+    if (guest_mem_init(info) && percpu_init(info->ncpus, apic_ids) && launch_prepare(info)) {
         pr_info("core initialized");
-        launch_l1(info); /* the loader resumes as L1; we stay in the run loop */
+        boot_info = info;
+        struct vcpu *v = vcpu_by_index(0);
+        v->apic_id = cpu_apic_id();
+        launch_l1(info, v); /* the loader resumes as L1; we stay in the run loop */
     }
     pr_err("out of hypervisor memory (memory_mb=%u): not starting", info->config.memory_mb);
-    fpu_guest_restore();
+    fpu_guest_restore(vcpu_current());
     return 2;
 }

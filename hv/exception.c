@@ -77,6 +77,10 @@ void exception_dispatch(struct exc_frame *f)
 {
     if (f->vector == VEC_NM && fpu_handle_nm())
         return;
+    /* An NMI reaches the host only when an NMI exit lets it in (STGI,
+     * hv/ap_start.c): it has been handled already. */
+    if (f->vector == VEC_NMI)
+        return;
     if (fatal_depth++) {
         log_emergency("\n" LOG_PREFIX "error: fault while reporting a fault; CPU halted\n");
         cpu_halt_forever();

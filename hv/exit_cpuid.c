@@ -61,9 +61,9 @@ static struct cpuid_regs l1_view(uint32_t leaf, struct cpuid_regs r)
 
 void exit_cpuid(struct vcpu *v)
 {
-    uint32_t leaf = (uint32_t)v->vmcb->save.rax, sub = (uint32_t)v->regs.rcx;
+    uint32_t leaf = (uint32_t)v->vmcb.va->save.rax, sub = (uint32_t)v->regs.rcx;
     struct cpuid_regs r = l1_view(leaf, cpuid(leaf, sub));
-    v->vmcb->save.rax = r.eax;
+    v->vmcb.va->save.rax = r.eax;
     v->regs.rbx = r.ebx;
     v->regs.rcx = r.ecx;
     v->regs.rdx = r.edx;

@@ -1,5 +1,6 @@
 #include "hv/exit_dispatch.h"
 #include "arch/x86/svm.h"
+#include "hv/ap_start.h"
 #include "hv/nested.h"
 
 /* Exit codes L0 intercepts in L1 (hv/launch.c sets the matching intercept
@@ -32,8 +33,12 @@ exit_handler_fn exit_handler_for(uint64_t exitcode)
 
 void exit_dispatch(struct vcpu *v)
 {
+    /* Another CPU's kick (hv/apic.c): nothing for the guest, the run loop
+     * serves what it was for. */
+    if (v->vmcb.va->control.exitcode == VMEXIT_NMI && vcpu_nmi_was_kick(v))
+        return;
     if (v->nested.in_l2)
         nested_l2_exit(v); /* L1's intercepts decide first */
     else
-        exit_handler_for(v->vmcb->control.exitcode)(v);
+        exit_handler_for(v->vmcb.va->control.exitcode)(v);
 }

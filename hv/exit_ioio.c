@@ -40,13 +40,13 @@ static void watch_out(uint16_t port, uint32_t val)
 
 void exit_ioio(struct vcpu *v)
 {
-    uint64_t info = v->vmcb->control.exitinfo1;
+    uint64_t info = v->vmcb.va->control.exitinfo1;
     uint16_t port = (uint16_t)(info >> SVM_IOIO_PORT_SHIFT);
     if (info & (SVM_IOIO_STR | SVM_IOIO_REP)) {
         vcpu_dump(v, "string I/O on a watched port is not emulated");
         hv_fatal_stop();
     }
-    uint64_t *rax = &v->vmcb->save.rax;
+    uint64_t *rax = &v->vmcb.va->save.rax;
     if (info & SVM_IOIO_TYPE_IN) {
         if (info & SVM_IOIO_SZ8)
             *rax = (*rax & ~0xFFULL) | inb(port);

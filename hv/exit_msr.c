@@ -6,6 +6,8 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/msr.h"
 #include "arch/x86/svm.h"
+#include "arch/x86/apic.h"
+#include "hv/apic.h"
 #include "hv/guest_mem.h"
 #include "hv/log.h"
 #include "hv/memory.h"
@@ -25,7 +27,7 @@ static void gp(struct vcpu *v)
 /* Returns false if the write must fault (#GP), as the hardware would. */
 static bool write_efer(struct vcpu *v, uint64_t val)
 {
-    struct vmcb_save *s = &v->vmcb->save;
+    struct vmcb_save *s = &v->vmcb.va->save;
     if (val & ~EFER_WRITABLE)
         return false;
     /* Changing LME while paging is on is illegal (APM 3.1.7, 14.6.1). */
@@ -48,13 +50,15 @@ static bool write_hsave(struct vcpu *v, uint64_t val)
     return true;
 }
 
-static bool write_apic_base(uint64_t val)
+static bool write_apic_base(struct vcpu *v, uint64_t val)
 {
     if (hv_owns_pa(val & APIC_BASE_ADDR_MASK, 4096)) {
         pr_warn("L1 tried to move the local APIC onto the hypervisor's memory (%#lx)", val);
         return false;
     }
+    uint64_t old = rdmsr(MSR_APIC_BASE);
     wrmsr(MSR_APIC_BASE, val);
+    apic_base_changed(v, old, rdmsr(MSR_APIC_BASE));
     return true;
 }
 
@@ -62,7 +66,7 @@ static bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
     switch (msr) {
     case MSR_EFER:
-        *val = (v->vmcb->save.efer & ~EFER_SVME) | (v->l1.efer_svme ? EFER_SVME : 0);
+        *val = (v->vmcb.va->save.efer & ~EFER_SVME) | (v->l1.efer_svme ? EFER_SVME : 0);
         return true;
     case MSR_VM_HSAVE_PA:
         *val = v->l1.vm_hsave_pa;
@@ -90,7 +94,12 @@ static bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
         v->l1.vm_cr = val;
         return true;
     case MSR_APIC_BASE:
-        return write_apic_base(val);
+        return write_apic_base(v, val);
+    case MSR_X2APIC_ICR:
+        if (!v->apic.x2apic)
+            return false; /* x2APIC MSRs #GP in xAPIC mode */
+        apic_x2apic_icr_write(v, val);
+        return true;
     }
     /* The system-configuration MSRs: a write could re-map or expose the
      * hypervisor's memory. Dropped, with a note; reads pass through. */
@@ -102,15 +111,15 @@ void exit_msr(struct vcpu *v)
 {
     uint32_t msr = (uint32_t)v->regs.rcx;
     bool ok;
-    if (v->vmcb->control.exitinfo1 == 0) {
+    if (v->vmcb.va->control.exitinfo1 == 0) {
         uint64_t val = 0;
         ok = msr_read(v, msr, &val);
         if (ok) {
-            v->vmcb->save.rax = (uint32_t)val;
+            v->vmcb.va->save.rax = (uint32_t)val;
             v->regs.rdx = val >> 32;
         }
     } else {
-        uint64_t val = (uint32_t)v->vmcb->save.rax | (v->regs.rdx << 32);
+        uint64_t val = (uint32_t)v->vmcb.va->save.rax | (v->regs.rdx << 32);
         ok = msr_write(v, msr, val);
     }
     if (ok)

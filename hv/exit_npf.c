@@ -1,9 +1,11 @@
 /* Nested page faults in L1. NPT01 maps all of the guest-physical space but
  * the hypervisor's region, and write-protects the permission maps L1 gave
  * for its L2 while their merge is cached (hv/nested_maps.c): those are the
- * only expected #NPFs. */
+ * only expected #NPFs, with writes to the local APIC's page, which NPT01
+ * makes read-only so that L1's INIT and SIPI can be emulated (hv/apic.c). */
 #include "hv/exit_dispatch.h"
 #include "arch/x86/svm.h"
+#include "hv/apic.h"
 #include "hv/exception.h"
 #include "hv/guest_mem.h"
 #include "hv/nested_maps.h"
@@ -12,10 +14,12 @@
 
 void exit_npf(struct vcpu *v)
 {
-    const struct vmcb_control *c = &v->vmcb->control;
+    const struct vmcb_control *c = &v->vmcb.va->control;
+    if (apic_mmio_fault(v, c->exitinfo2, c->exitinfo1))
+        return; /* the write was performed (or refused) for L1 */
     if ((c->exitinfo1 & NPF_WRITE) && nested_maps_l1_write(v, c->exitinfo2))
         return; /* the write retries on the now writable page */
-    if (guest_mem_hv_access(c->exitinfo2, v->vmcb->save.rip, c->exitinfo1 & NPF_WRITE))
+    if (guest_mem_hv_access(c->exitinfo2, v->vmcb.va->save.rip, c->exitinfo1 & NPF_WRITE))
         return; /* the access retries and now completes on the decoy page */
     vcpu_dump(v, "unexpected nested page fault in L1");
     hv_fatal_stop();

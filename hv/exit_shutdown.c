@@ -12,7 +12,7 @@ void exit_shutdown(struct vcpu *v)
 
 void exit_unexpected(struct vcpu *v)
 {
-    vcpu_dump(v, (uint32_t)v->vmcb->control.exitcode == 0xFFFFFFFFu
+    vcpu_dump(v, (uint32_t)v->vmcb.va->control.exitcode == 0xFFFFFFFFu
                      ? "VMRUN of L1 failed (VMEXIT_INVALID): VMCB01 is inconsistent"
                      : "unexpected exit from L1");
     hv_fatal_stop();

@@ -1,4 +1,4 @@
-/* L1's SVM instructions (all intercepted, BRIEF §3), emulated in
+/* L1's SVM instructions (all intercepted; docs/design.md, "Nested SVM"), emulated in
  * hv/nested.c. */
 #include "hv/exit_dispatch.h"
 #include "arch/x86/svm.h"
@@ -7,7 +7,7 @@
 
 void exit_svm_insn(struct vcpu *v)
 {
-    switch (v->vmcb->control.exitcode) {
+    switch (v->vmcb.va->control.exitcode) {
     case VMEXIT_VMRUN:
         nested_vmrun(v);
         return;

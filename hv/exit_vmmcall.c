@@ -99,7 +99,7 @@ static int64_t hypercall(struct vcpu *v, uint64_t fn)
 
 void exit_vmmcall(struct vcpu *v)
 {
-    struct vmcb_save *s = &v->vmcb->save;
+    struct vmcb_save *s = &v->vmcb.va->save;
     s->rax = (uint64_t)(s->cpl ? HV_EPERM : hypercall(v, s->rax));
     vcpu_skip_insn(v);
 }

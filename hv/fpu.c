@@ -1,40 +1,56 @@
 #include "hv/fpu.h"
 #include <stdint.h>
 #include "arch/x86/cpu.h"
+#include "hv/percpu.h"
 
 #define MXCSR_DEFAULT 0x1F80 /* all SIMD exceptions masked, round to nearest */
 
-/* One CPU for now; becomes per-CPU state with SMP. */
+/* Before the CPU has a vCPU (the boot CPU's early init), the loader's state
+ * is kept here; after, in the vCPU (v->fpu_area). */
 static struct {
     uint8_t area[512] __attribute__((aligned(16)));
-    bool saved; /* the guest's state is in area, the host owns the FPU */
-} guest_fpu;
+    bool saved;
+} boot_fpu;
+
+struct fpu_slot {
+    uint8_t *area;
+    bool *saved; /* the guest's state is in area, the host owns the FPU */
+};
+
+static struct fpu_slot slot_of(struct vcpu *v)
+{
+    /* The boot CPU's vCPU takes over what was saved before it existed. */
+    if (!v || (v->id == 0 && boot_fpu.saved))
+        return (struct fpu_slot){ boot_fpu.area, &boot_fpu.saved };
+    return (struct fpu_slot){ v->fpu_area, &v->fpu_saved };
+}
 
 void fpu_host_enter(void)
 {
-    guest_fpu.saved = false;
     write_cr0(read_cr0() | CR0_TS);
 }
 
 bool fpu_handle_nm(void)
 {
-    if (!(read_cr0() & CR0_TS) || guest_fpu.saved)
+    struct fpu_slot s = slot_of(vcpu_current());
+    if (!(read_cr0() & CR0_TS) || *s.saved)
         return false;
     clts();
-    __asm__ volatile("fxsave64 %0" : "=m"(guest_fpu.area));
+    __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])s.area));
     /* Host code must not run with whatever the guest left in MXCSR or the
      * x87 control word (e.g. unmasked exceptions). */
     uint32_t mxcsr = MXCSR_DEFAULT;
     __asm__ volatile("fninit; ldmxcsr %0" ::"m"(mxcsr));
-    guest_fpu.saved = true;
+    *s.saved = true;
     return true;
 }
 
-void fpu_guest_restore(void)
+void fpu_guest_restore(struct vcpu *v)
 {
-    if (guest_fpu.saved) {
-        __asm__ volatile("fxrstor64 %0" ::"m"(guest_fpu.area));
-        guest_fpu.saved = false;
+    struct fpu_slot s = slot_of(v);
+    if (*s.saved) {
+        __asm__ volatile("fxrstor64 %0" ::"m"(*(uint8_t(*)[512])s.area));
+        *s.saved = false;
         write_cr0(read_cr0() | CR0_TS);
     }
 }

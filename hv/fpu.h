@@ -10,11 +10,14 @@
  * FXSAVE (x87 + XMM0-15 + MXCSR) is enough: the host only runs legacy-SSE
  * code (newlib is built for baseline x86-64, no -mavx), and legacy SSE
  * instructions leave bits 255:128 of the YMM registers and all AVX-512 state
- * untouched (APM Vol. 1, 11.5), so those never need saving. */
+ * untouched (APM Vol. 1, 11.5), so those never need saving. Each CPU saves
+ * into its own vCPU (struct vcpu). */
 #pragma once
 #include <stdbool.h>
 
 void fpu_host_enter(void);
 /* #NM handler; false if the #NM was not caused by the lazy scheme (a bug). */
 bool fpu_handle_nm(void);
-void fpu_guest_restore(void);
+struct vcpu;
+/* Before returning to the guest of vCPU v (NULL: the loader, before any vCPU). */
+void fpu_guest_restore(struct vcpu *v);

@@ -9,6 +9,7 @@
 #include "hv/tlb.h"
 #include "hv/nested_maps.h"
 #include "hv/exception.h"
+#include "lib/spinlock.h"
 
 #define NPT_MAX_PHYS_BITS 48 /* 4-level nested paging */
 #define DECOY_FILL 0xFFFFFFFFFFFFFFFFULL
@@ -16,6 +17,9 @@
 static uint64_t npt01_root, phys_limit;
 static bool gbpages; /* 1 GiB pages, for NPT01 and as L1 sees them in NPT12 */
 static uint64_t decoy_pa, hv_access_count;
+/* NPT01 is shared by every vCPU: its changes (a decoy page, a write
+ * protection) are made under this lock. */
+static struct spinlock npt01_lock;
 static const struct hv_ram_range *ram;
 static uint32_t nram;
 
@@ -77,14 +81,15 @@ static bool in_range(uint32_t i, uint64_t gpa, uint64_t len)
  * same VMCB12 every time. */
 bool l1_ram_ok(uint64_t gpa, uint64_t len)
 {
-    static uint32_t last;
+    static uint32_t last; /* a hint only: any CPU may overwrite it */
     if (len == 0 || gpa + len < gpa || hv_owns_pa(gpa, len))
         return false;
-    if (last < nram && in_range(last, gpa, len))
+    uint32_t hint = __atomic_load_n(&last, __ATOMIC_RELAXED);
+    if (hint < nram && in_range(hint, gpa, len))
         return true;
     for (uint32_t i = 0; i < nram; i++) {
         if (in_range(i, gpa, len)) {
-            last = i;
+            __atomic_store_n(&last, i, __ATOMIC_RELAXED);
             return true;
         }
     }
@@ -102,31 +107,24 @@ bool guest_mem_hv_access(uint64_t gpa, uint64_t rip, bool write)
 {
     if (!hv_owns_pa(gpa, 1))
         return false;
-    hv_access_count++;
+    __atomic_fetch_add(&hv_access_count, 1, __ATOMIC_RELAXED);
     pr_warn("L1 %s hypervisor memory at GPA %#lx (RIP %#lx): given a decoy page",
             write ? "wrote" : "read", gpa, rip);
-    if (!npt_map_4k(&npt_mem, npt01_root, gpa & ~0xFFFULL, decoy_pa, NPT_RWX)) {
+    spin_lock(&npt01_lock);
+    bool ok = npt_map_4k(&npt_mem, npt01_root, gpa & ~0xFFFULL, decoy_pa, NPT_RWX);
+    spin_unlock(&npt01_lock);
+    if (!ok) {
         pr_err("out of hypervisor memory mapping the decoy page");
         hv_fatal_stop();
     }
     return true;
 }
 
-/* --- L2 on the shadow NPT02 (hv/npt02.c) ------------------------------- */
-static struct npt02 npt02_state;
-
-bool guest_mem_npt02_init(uint64_t *root)
+/* --- L2 on the shadow NPT02 (hv/npt02.c), one per vCPU ----------------- */
+bool guest_mem_npt02_init(struct npt02 *npt02)
 {
     bool host_nx = (rdmsr(MSR_EFER) & EFER_NXE) != 0;
-    if (!npt02_init(&npt02_state, &npt_mem, npt01_root, host_nx))
-        return false;
-    *root = npt02_state.root;
-    return true;
-}
-
-void guest_mem_npt02_reset(void)
-{
-    npt02_reset(&npt02_state);
+    return npt02_init(npt02, &npt_mem, npt01_root, host_nx);
 }
 
 /* NPT12 is read from L1's RAM only; anything else reads as all-ones. */
@@ -151,7 +149,7 @@ static bool npt12_cmpxchg(void *ctx, uint64_t gpa, uint64_t old, uint64_t val)
 enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint64_t l2_gpa,
                                       uint64_t info1, uint64_t *reflect_info1)
 {
-    const struct vmcb_save *l1 = &v->vmcb01->save;
+    const struct vmcb_save *l1 = &v->vmcb01.va->save;
     struct npt12 n = {
         .read = npt12_read,
         .cmpxchg = npt12_cmpxchg,
@@ -164,8 +162,8 @@ enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint6
     for (int attempt = 0; attempt < 3; attempt++) {
         struct npt02_result r;
         uint64_t size;
-        bool was_mapped = npt_lookup(&npt_mem, npt02_state.root, l2_gpa, &size) != 0;
-        switch (npt02_fault(&npt02_state, &n, l2_gpa, info1, &r)) {
+        bool was_mapped = npt_lookup(&npt_mem, v->nested.npt02.root, l2_gpa, &size) != 0;
+        switch (npt02_fault(&v->nested.npt02, &n, l2_gpa, info1, &r)) {
         case NPT02_MAPPED:
             /* A new entry needs no flush (absent entries are not cached);
              * one that gained rights (dirty, writable) does. */
@@ -183,11 +181,11 @@ enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint6
              * through as for L1 / the same decoy page L1 would get. */
             if ((info1 & 2) && nested_maps_l1_write(v, r.l1_gpa))
                 continue;
-            if (!guest_mem_hv_access(r.l1_gpa, v->vmcb->save.rip, info1 & 2))
+            if (!guest_mem_hv_access(r.l1_gpa, v->vmcb.va->save.rip, info1 & 2))
                 return NPT02_TO_L1_NOT_MAPPED;
             continue;
         case NPT02_NO_MEMORY:
-            npt02_reset(&npt02_state);
+            npt02_reset(&v->nested.npt02);
             tlb_npt02_changed(v);
             continue;
         }
@@ -198,7 +196,10 @@ enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint6
 void guest_mem_set_writable(uint64_t gpa, bool writable)
 {
     uint64_t flags = writable ? NPT_RWX : (PTE_P | PTE_U);
-    if (!npt_map_4k(&npt_mem, npt01_root, gpa & ~0xFFFULL, gpa & ~0xFFFULL, flags)) {
+    spin_lock(&npt01_lock);
+    bool ok = npt_map_4k(&npt_mem, npt01_root, gpa & ~0xFFFULL, gpa & ~0xFFFULL, flags);
+    spin_unlock(&npt01_lock);
+    if (!ok) {
         pr_err("out of hypervisor memory changing NPT01");
         hv_fatal_stop();
     }

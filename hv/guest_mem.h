@@ -21,8 +21,7 @@ uint64_t guest_mem_hv_accesses(void);
 uint64_t guest_mem_table_pages(void);
 
 /* L2 with nested paging: the shadow NPT02 (= NPT01 o NPT12). */
-bool guest_mem_npt02_init(uint64_t *root);
-void guest_mem_npt02_reset(void);
+bool guest_mem_npt02_init(struct npt02 *npt02);
 enum npt02_fill {
     NPT02_FILLED,           /* resume L2 */
     NPT02_TO_L1,            /* reflect #NPF with *reflect_info1 */

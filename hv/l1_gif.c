@@ -1,24 +1,25 @@
 #include "hv/l1_gif.h"
 #include "arch/x86/svm.h"
 #include "arch/x86/vectors.h"
+#include "hv/host_caps.h"
 #include "hv/log.h"
 
-static bool vgif;
+#define vgif (host_caps()->vgif)
 
-void l1_gif_init(struct vcpu *v, bool host_vgif)
+void l1_gif_init(struct vcpu *v)
 {
-    vgif = host_vgif;
     if (vgif)
-        v->vmcb01->control.int_ctl |= VMCB_INT_CTL_VGIF_ENABLE;
+        v->vmcb01.va->control.int_ctl |= VMCB_INT_CTL_VGIF_ENABLE;
     l1_gif_set(v, true);
-    pr_info("L1's GIF: %s", vgif ? "the CPU's vGIF (L1's STGI exits only when something waits)"
-                                 : "emulated (L1's STGI and CLGI exit)");
+    if (v->id == 0)
+        pr_info("L1's GIF: %s", vgif ? "the CPU's vGIF (L1's STGI exits only when something waits)"
+                                     : "emulated (L1's STGI and CLGI exit)");
 }
 
 bool l1_gif(const struct vcpu *v)
 {
     if (vgif)
-        return (v->vmcb01->control.int_ctl & VMCB_INT_CTL_VGIF) != 0;
+        return (v->vmcb01.va->control.int_ctl & VMCB_INT_CTL_VGIF) != 0;
     return v->nested.gif;
 }
 
@@ -33,11 +34,12 @@ static void set_bit32(uint32_t *word, uint32_t bit, bool on)
 static void apply(struct vcpu *v)
 {
     struct nested *n = &v->nested;
-    struct vmcb_control *c = &v->vmcb01->control;
+    struct vmcb_control *c = &v->vmcb01.va->control;
     bool clear = !n->gif;
     bool hold_intr = clear && (!vgif || n->intr_held);
     set_bit32(&c->int_ctl, VMCB_INT_CTL_V_INTR_MASKING, hold_intr);
-    set_bit32(&c->intercept_misc1, VMCB_INTERCEPT1_NMI, clear);
+    /* NMIs are always intercepted (kicks from other CPUs, hv/apic.c);
+     * L1's own are injected while its GIF is set, held while clear. */
     if (vgif) {
         set_bit32(&c->int_ctl, VMCB_INT_CTL_VGIF, n->gif);
         set_bit32(&c->intercept_misc1, VMCB_INTERCEPT1_INTR, clear && !hold_intr);
@@ -53,7 +55,7 @@ void l1_gif_set(struct vcpu *v, bool gif)
         n->intr_held = false; /* host IF set again: it is delivered */
         if (n->nmi_pending) {
             n->nmi_pending = false;
-            v->vmcb01->control.eventinj = vmcb_event_make(VEC_NMI, VMCB_EVENT_TYPE_NMI, 0, 0);
+            v->vmcb01.va->control.eventinj = vmcb_event_make(VEC_NMI, VMCB_EVENT_TYPE_NMI, 0, 0);
         }
     }
     apply(v);

@@ -21,7 +21,8 @@
 #include <stdbool.h>
 #include "hv/vcpu.h"
 
-void l1_gif_init(struct vcpu *v, bool host_vgif);
+/* The host's vGIF (hv/host_caps.h) decides the way, once. */
+void l1_gif_init(struct vcpu *v);
 /* L1's GIF as of now (with vGIF, L1 may have set it without an exit). */
 bool l1_gif(const struct vcpu *v);
 /* STGI/CLGI (emulated), L1's VMRUN (true), a #VMEXIT reflected (false). */

@@ -5,10 +5,12 @@
 
 /* CPUID: the hypervisor's view of the CPU. MSR_PROT/IOIO_PROT: the MSRPM
  * and IOPM decide per MSR and port. SHUTDOWN: L1's triple fault is dumped
- * instead of resetting the machine unseen. INVLPGA: an SVM instruction. */
+ * instead of resetting the machine unseen. INVLPGA: an SVM instruction.
+ * NMI: other CPUs make this one exit with an NMI (hv/apic.c); L1's own
+ * NMIs are given back to it (hv/l1_gif.c). */
 #define L1_INTERCEPT_MISC1 (VMCB_INTERCEPT1_CPUID | VMCB_INTERCEPT1_MSR_PROT | \
                             VMCB_INTERCEPT1_IOIO_PROT | VMCB_INTERCEPT1_INVLPGA | \
-                            VMCB_INTERCEPT1_SHUTDOWN)
+                            VMCB_INTERCEPT1_SHUTDOWN | VMCB_INTERCEPT1_NMI)
 /* The SVM instructions: VMRUN must be intercepted (APM 15.5.1), the rest
  * are L0's to emulate or refuse; VMMCALL is the hypercall. */
 #define L1_INTERCEPT_MISC2 (VMCB_INTERCEPT2_VMRUN | VMCB_INTERCEPT2_VMMCALL | \
@@ -16,11 +18,11 @@
                             VMCB_INTERCEPT2_STGI | VMCB_INTERCEPT2_CLGI | \
                             VMCB_INTERCEPT2_SKINIT)
 
-/* What L0 intercepts in L2 (VMCB02) whatever L1 asks (BRIEF §3): the SVM
+/* What L0 intercepts in L2 (VMCB02) whatever L1 asks (docs/design.md, "Nested SVM"): the SVM
  * instructions (no SVM inside L2 unless L1 emulates it), the MSRs that
  * protect the hypervisor (the merged MSRPM carries L0's bits), SHUTDOWN. */
 #define L2_INTERCEPT_MISC1_L0 (VMCB_INTERCEPT1_MSR_PROT | VMCB_INTERCEPT1_INVLPGA | \
-                               VMCB_INTERCEPT1_SHUTDOWN)
+                               VMCB_INTERCEPT1_SHUTDOWN | VMCB_INTERCEPT1_NMI)
 #define L2_INTERCEPT_MISC2_L0 (VMCB_INTERCEPT2_VMRUN | VMCB_INTERCEPT2_VMLOAD | \
                                VMCB_INTERCEPT2_VMSAVE | VMCB_INTERCEPT2_STGI | \
                                VMCB_INTERCEPT2_CLGI | VMCB_INTERCEPT2_SKINIT)

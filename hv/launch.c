@@ -11,6 +11,8 @@
 #include "hv/memory.h"
 #include "hv/nested.h"
 #include "hv/nested_maps.h"
+#include "hv/apic.h"
+#include "hv/percpu.h"
 #include "hv/run_loop.h"
 #include "hv/tlb.h"
 #include "hv/vcpu.h"
@@ -70,7 +72,7 @@ static void capture_segments(struct vmcb_save *g, struct vmcb_save *cpu,
  * address with RAX = 0 (success), its callee-saved registers as they were. */
 static void capture_loader(struct vcpu *v, const struct hv_loader_state *ls)
 {
-    struct vmcb_save *g = &v->vmcb01->save, *cpu = &v->guest_cpu->save;
+    struct vmcb_save *g = &v->vmcb01.va->save, *cpu = &v->guest_cpu.va->save;
     capture_segments(g, cpu, ls);
     g->cr0 = ls->cr0;
     g->cr2 = read_cr2();
@@ -117,51 +119,73 @@ static void build_msrpm(uint8_t *msrpm)
         msrpm_set(msrpm, l1_msrs_write_only[i], false, true);
 }
 
-void launch_l1(struct hv_boot_info *info)
+static bool vcpu_alloc(struct vcpu *v);
+
+/* What every vCPU's VMCB01 shares: L0's MSR and I/O permission maps. */
+static uint64_t l1_msrpm_pa, l1_iopm_pa;
+
+bool launch_prepare(const struct hv_boot_info *info)
 {
-    struct vcpu *v = vcpu_current();
-    uint64_t hsave_pa, msrpm_pa, iopm_pa;
-    v->vmcb01 = hv_alloc_zeroed(1, &v->vmcb01_pa);
-    void *hsave = hv_alloc_zeroed(1, &hsave_pa);
-    void *host_state = hv_alloc_zeroed(1, &v->host_state_pa);
-    v->guest_cpu = hv_alloc_zeroed(1, &v->guest_cpu_pa);
-    uint8_t *msrpm = hv_alloc_zeroed(MSRPM_SIZE / 4096, &msrpm_pa);
-    uint8_t *iopm = hv_alloc_zeroed(IOPM_SIZE / 4096, &iopm_pa);
-    if (!v->vmcb01 || !hsave || !host_state || !v->guest_cpu || !msrpm || !iopm)
-        return; /* nothing is enabled yet: the loader boots on without us */
+    uint8_t *msrpm = hv_alloc_zeroed(MSRPM_SIZE / 4096, &l1_msrpm_pa);
+    uint8_t *iopm = hv_alloc_zeroed(IOPM_SIZE / 4096, &l1_iopm_pa);
+    if (!msrpm || !iopm)
+        return false;
     build_msrpm(msrpm);
+    apic_intercept_msrs(msrpm);
     nested_maps_init(msrpm);
-    if (!nested_init(v, vcpu_has_nrips()))
-        return;
     /* All ports pass through but the two that end the machine. */
     iopm_set(iopm, PORT_RESET_CONTROL, 1, true);
     if (info->acpi_pm1a_cnt)
         iopm_set(iopm, info->acpi_pm1a_cnt, 2, true);
     ioio_init(info->acpi_pm1a_cnt, info->config.print_stats);
+    /* Every vCPU's memory now, so that no AP can fail for want of it. */
+    for (unsigned i = 0; i < vcpu_count(); i++)
+        if (!vcpu_alloc(vcpu_by_index(i)))
+            return false;
+    return apic_init(vcpu_by_index(0));
+}
 
-    struct vmcb_control *c = &v->vmcb01->control;
+/* A vCPU's own pages: VMCB01, the host save and host-state areas, the
+ * VMLOAD/VMSAVE page, and the nested state. */
+static bool vcpu_alloc(struct vcpu *v)
+{
+    uint64_t hsave_pa;
+    v->vmcb01.va = hv_alloc_zeroed(1, &v->vmcb01.pa);
+    v->hsave = hv_alloc_zeroed(1, &hsave_pa);
+    v->hsave_pa = hsave_pa;
+    void *host_state = hv_alloc_zeroed(1, &v->host_state_pa);
+    v->guest_cpu.va = hv_alloc_zeroed(1, &v->guest_cpu.pa);
+    return v->vmcb01.va && v->hsave && host_state && v->guest_cpu.va && nested_init(v);
+}
+
+void launch_l1(struct hv_boot_info *info, struct vcpu *v)
+{
+    struct vmcb_control *c = &v->vmcb01.va->control;
     c->intercept_misc1 = L1_INTERCEPT_MISC1;
     c->intercept_misc2 = L1_INTERCEPT_MISC2;
-    c->msrpm_base_pa = msrpm_pa;
-    c->iopm_base_pa = iopm_pa;
+    c->msrpm_base_pa = l1_msrpm_pa;
+    c->iopm_base_pa = l1_iopm_pa;
     c->guest_asid = L1_ASID;
     c->nested_ctl = VMCB_NP_ENABLE;
     c->n_cr3 = guest_mem_npt01_root();
-    l1_gif_init(v, vcpu_has_vgif()); /* may drop the STGI intercept */
-    tlb_vcpu_init(v); /* owes a first flush: the ASIDs may hold stale entries */
-    capture_loader(v, &info->loader);
-    v->vmcb = v->vmcb01;
-    v->vmcb_pa = v->vmcb01_pa;
+    l1_gif_init(v); /* may drop the STGI intercept */
+    tlb_vcpu_init(v);
+    capture_loader(v, &info->cpu[v->id].loader);
+    apic_vcpu_init(v);
+    switch_vmcb(v, TLB_CTX_L1); /* the first launch: owes the first flush */
 
     /* Enable SVM on this CPU (APM 15.4) and give VMRUN its host save area. */
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
-    wrmsr(MSR_VM_HSAVE_PA, hsave_pa);
+    wrmsr(MSR_VM_HSAVE_PA, v->hsave_pa);
     __asm__ volatile("vmsave %%rax" ::"a"(v->host_state_pa) : "memory");
-    pr_info("memory in use after launch: %lu KiB of the page pool (VMCB01, host save "
-            "areas, MSRPM, IOPM, %lu NPT01 table pages), %lu KiB free",
-            (hv_pages()->npages - page_alloc_free_pages(hv_pages())) * 4,
-            guest_mem_table_pages(), page_alloc_free_pages(hv_pages()) * 4);
-    pr_info("launching the loader as L1 (VMCB01 at %#lx, RIP %#lx, ASID %u)",
-            v->vmcb01_pa, v->vmcb01->save.rip, L1_ASID);
+    if (v->id == 0)
+        pr_info("memory in use after launch: %lu KiB of the page pool (%u vCPU(s): VMCB01, "
+                "host save areas, nested state; MSRPM, IOPM, %lu NPT01 table pages), %lu KiB free",
+                (hv_pages()->npages - page_alloc_free_pages(hv_pages())) * 4, vcpu_count(),
+                guest_mem_table_pages(), page_alloc_free_pages(hv_pages()) * 4);
+    pr_info("launching the %s as L1 (VMCB01 at %#lx, RIP %#lx, ASID %u, APIC ID %u)",
+            v->id ? "firmware's AP" : "loader", v->vmcb01.pa, v->vmcb01.va->save.rip, L1_ASID,
+            v->apic_id);
+    __atomic_store_n(&v->launched, true, __ATOMIC_RELEASE);
     run_loop(v);
 }

@@ -2,6 +2,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include "arch/x86/uart16550.h"
+#include "hv/percpu.h"
+#include "lib/spinlock.h"
 
 #define LOG_RING_SIZE (64 * 1024)
 
@@ -9,6 +11,35 @@ static struct uart16550 console;
 static enum log_level console_level = LOG_INFO;
 static struct ringbuf ring;
 static char ring_storage[LOG_RING_SIZE];
+/* Whole lines go out under this lock, so lines of several CPUs never mix.
+ * owner (vCPU index + 1) lets a CPU that faults while printing still dump
+ * its crash instead of waiting for itself. */
+static struct spinlock out_lock;
+static uint32_t out_owner;
+
+static uint32_t self_tag(void)
+{
+    struct vcpu *v = vcpu_current();
+    return v ? v->id + 1 : 1;
+}
+
+static bool out_begin(void)
+{
+    uint32_t me = self_tag();
+    if (__atomic_load_n(&out_owner, __ATOMIC_RELAXED) == me)
+        return false; /* nested (a fault inside the logger): no lock */
+    spin_lock(&out_lock);
+    out_owner = me;
+    return true;
+}
+
+static void out_end(bool locked)
+{
+    if (!locked)
+        return;
+    out_owner = 0;
+    spin_unlock(&out_lock);
+}
 
 static const char *const level_tag[] = {
     [LOG_ERROR] = "error: ",
@@ -26,13 +57,17 @@ void log_init(const struct hv_config *cfg)
 
 void log_ring_append(const char *s, size_t n)
 {
+    bool locked = out_begin();
     ringbuf_write(&ring, s, n);
+    out_end(locked);
 }
 
 void log_write_raw(const char *s, size_t n)
 {
+    bool locked = out_begin();
     ringbuf_write(&ring, s, n);
     uart_write(&console, s, n);
+    out_end(locked);
 }
 
 void log_emergency(const char *s)
@@ -51,7 +86,12 @@ const struct ringbuf *log_ring(void)
 void log_printf(enum log_level level, const char *fmt, ...)
 {
     char line[LOG_LINE_MAX];
-    int n = snprintf(line, sizeof line, LOG_PREFIX "%s", level_tag[level]);
+    /* The boot CPU's lines as before SMP; an AP's name it. */
+    struct vcpu *v = vcpu_current();
+    char cpu[16] = "";
+    if (v && v->id)
+        snprintf(cpu, sizeof cpu, "cpu%u: ", v->id);
+    int n = snprintf(line, sizeof line, LOG_PREFIX "%s%s", cpu, level_tag[level]);
     size_t avail = sizeof line - (size_t)n - 1; /* keep room for '\n' */
     va_list ap;
     va_start(ap, fmt);
@@ -61,7 +101,9 @@ void log_printf(enum log_level level, const char *fmt, ...)
     size_t body = m < 0 ? 0 : (size_t)m < avail ? (size_t)m : avail - 1;
     size_t len = (size_t)n + body;
     line[len++] = '\n';
+    bool locked = out_begin();
     ringbuf_write(&ring, line, len);
     if (level <= console_level)
         uart_write(&console, line, len);
+    out_end(locked);
 }

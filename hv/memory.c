@@ -1,6 +1,7 @@
 #include "hv/memory.h"
 #include "hv/log.h"
 #include "lib/newlib_glue.h"
+#include "lib/spinlock.h"
 
 #define MIB (1024ULL * 1024)
 #define HEAP_MAX (4 * MIB)
@@ -10,6 +11,7 @@ static uint64_t region_pa, region_size, image_size, pool_offset;
 static uint64_t heap_size;
 static struct page_alloc pages;
 static uint64_t page_bitmap[REGION_MAX_PAGES / 64];
+static struct spinlock pages_lock; /* every CPU allocates (NPT02 pages) */
 
 uint64_t hv_va_to_pa(const void *va)
 {
@@ -64,7 +66,9 @@ uint64_t hv_region_size(void) { return region_size; }
 
 void *hv_alloc_zeroed(uint64_t npages, uint64_t *pa)
 {
+    spin_lock(&pages_lock);
     *pa = page_alloc(&pages, npages, 1);
+    spin_unlock(&pages_lock);
     if (!*pa)
         return 0;
     uint64_t *p = hv_pa_to_va(*pa);

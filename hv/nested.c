@@ -14,6 +14,7 @@
 #include "hv/exception.h"
 #include "hv/exit_dispatch.h"
 #include "hv/guest_mem.h"
+#include "hv/host_caps.h"
 #include "hv/l1_gif.h"
 #include "hv/l1_intercepts.h"
 #include "hv/log.h"
@@ -28,7 +29,6 @@
 #define L2_ASID 2
 #define DR7_RESET 0x400
 
-static bool host_nrips;
 
 /* EFER bits this CPU has (CPUID 0x80000001); LMSLE is never offered. */
 static uint64_t read_efer_supported(void)
@@ -59,21 +59,20 @@ static uint64_t read_cr4_supported(void)
 }
 static struct vmcb12_check_env check_env;
 
-bool nested_init(struct vcpu *v, bool host_has_nrips)
+bool nested_init(struct vcpu *v)
 {
     struct nested *n = &v->nested;
     uint64_t copy_pa;
-    host_nrips = host_has_nrips;
     n->merged_msrpm12 = n->merged_iopm12 = NESTED_MAPS_NONE;
     n->vmcb12 = hv_alloc_zeroed(1, &copy_pa);
-    n->vmcb02 = hv_alloc_zeroed(1, &n->vmcb02_pa);
+    n->vmcb02.va = hv_alloc_zeroed(1, &n->vmcb02.pa);
     n->msrpm02 = hv_alloc_zeroed(MSRPM_SIZE / 4096, &n->msrpm02_pa);
     n->iopm02 = hv_alloc_zeroed(IOPM_SIZE / 4096, &n->iopm02_pa);
-    if (n->vmcb02) {
+    if (n->vmcb02.va) {
         /* VMCB02's fields that no VMCB12 changes: L2's static ASID, nested
          * paging always on (NPT02, or NPT01 when L1 uses none), the merged
          * maps. */
-        struct vmcb_control *c = &n->vmcb02->control;
+        struct vmcb_control *c = &n->vmcb02.va->control;
         c->guest_asid = L2_ASID;
         c->nested_ctl = VMCB_NP_ENABLE;
         c->msrpm_base_pa = n->msrpm02_pa;
@@ -87,8 +86,8 @@ bool nested_init(struct vcpu *v, bool host_has_nrips)
         .np_allowed = true,
         .vgif_allowed = false,
     };
-    return n->vmcb12 && n->vmcb02 && n->msrpm02 && n->iopm02 &&
-           guest_mem_npt02_init(&n->npt02_root);
+    return n->vmcb12 && n->vmcb02.va && n->msrpm02 && n->iopm02 &&
+           guest_mem_npt02_init(&n->npt02);
 }
 
 static bool svm_insn_allowed(struct vcpu *v);
@@ -109,17 +108,6 @@ void nested_clgi(struct vcpu *v)
     vcpu_skip_insn(v);
 }
 
-/* The flush requests are kept per context and become TLB_CONTROL of that
- * context's VMCB only at its VMRUN (tlb_apply_requests), so none can land
- * in the wrong VMCB here; what the transition needs was recorded by the
- * caller (tlb_vmrun12) before the switch. */
-void switch_vmcb(struct vcpu *v, bool to_l2)
-{
-    v->nested.in_l2 = to_l2;
-    v->vmcb = to_l2 ? v->nested.vmcb02 : v->vmcb01;
-    v->vmcb_pa = to_l2 ? v->nested.vmcb02_pa : v->vmcb01_pa;
-}
-
 /* SVM instructions need EFER.SVME (else #UD) and CPL 0 (else #GP), APM
  * Vol. 3 for each of them. */
 static bool svm_insn_allowed(struct vcpu *v)
@@ -128,7 +116,7 @@ static bool svm_insn_allowed(struct vcpu *v)
         vcpu_inject_exception(v, VEC_UD, false, 0);
         return false;
     }
-    if (v->vmcb01->save.cpl != 0) {
+    if (v->vmcb01.va->save.cpl != 0) {
         vcpu_inject_exception(v, VEC_GP, true, 0);
         return false;
     }
@@ -169,10 +157,10 @@ void nested_vmload(struct vcpu *v)
 {
     if (!svm_insn_allowed(v))
         return;
-    struct vmcb *src = l1_vmcb_at(v, v->vmcb01->save.rax);
+    struct vmcb *src = l1_vmcb_at(v, v->vmcb01.va->save.rax);
     if (!src)
         return;
-    copy_vmload_state(&v->guest_cpu->save, &src->save);
+    copy_vmload_state(&v->guest_cpu.va->save, &src->save);
     vcpu_skip_insn(v);
 }
 
@@ -180,10 +168,10 @@ void nested_vmsave(struct vcpu *v)
 {
     if (!svm_insn_allowed(v))
         return;
-    struct vmcb *dst = l1_vmcb_at(v, v->vmcb01->save.rax);
+    struct vmcb *dst = l1_vmcb_at(v, v->vmcb01.va->save.rax);
     if (!dst)
         return;
-    copy_vmload_state(&dst->save, &v->guest_cpu->save);
+    copy_vmload_state(&dst->save, &v->guest_cpu.va->save);
     vcpu_skip_insn(v);
 }
 
@@ -289,12 +277,12 @@ static ALWAYS_INLINE const char *check_copy(const struct vmcb *copy, uint32_t cl
     return vmcb12_check(copy, &check_env);
 }
 
-/* VMCB02's intercepts: L1's, plus what L0 always needs in L2 (BRIEF §3).
+/* VMCB02's intercepts: L1's, plus what L0 always needs in L2 (docs/design.md, "Nested SVM").
  * Fields no VMCB12 can change (ASID, nested_ctl, the maps' addresses) were
  * set once by nested_init(); the exit fields are the CPU's to write. */
 static ALWAYS_INLINE void build_controls(struct vcpu *v, const struct vmcb_control *c12, uint32_t clean)
 {
-    struct vmcb_control *c = &v->nested.vmcb02->control;
+    struct vmcb_control *c = &v->nested.vmcb02.va->control;
     if (!(clean & VMCB_CLEAN_INTERCEPTS)) {
         c->intercept_cr = c12->intercept_cr;
         c->intercept_dr = c12->intercept_dr;
@@ -304,7 +292,7 @@ static ALWAYS_INLINE void build_controls(struct vcpu *v, const struct vmcb_contr
         c->intercept_misc3 = c12->intercept_misc3;
         c->pause_filter_thresh = c12->pause_filter_thresh;
         c->pause_filter_count = c12->pause_filter_count;
-        c->tsc_offset = nested_tsc_offset(v->vmcb01->control.tsc_offset, c12->tsc_offset);
+        c->tsc_offset = nested_tsc_offset(v->vmcb01.va->control.tsc_offset, c12->tsc_offset);
     }
     if (!(clean & VMCB_CLEAN_TPR)) {
         /* V_TPR, V_IRQ, priority, V_IGN_TPR, V_INTR_MASKING and the vector
@@ -323,7 +311,7 @@ static ALWAYS_INLINE void build_controls(struct vcpu *v, const struct vmcb_contr
     if (!(clean & VMCB_CLEAN_NP)) {
         if (c12->nested_ctl & VMCB_NP_ENABLE) {
             v->nested.npt12_root = c12->n_cr3 & VMCB_PAGE_ADDR_MASK;
-            c->n_cr3 = v->nested.npt02_root;
+            c->n_cr3 = v->nested.npt02.root;
         } else {
             v->nested.npt12_root = 0;
             c->n_cr3 = guest_mem_npt01_root(); /* L2 lives in L1's physical space */
@@ -333,7 +321,7 @@ static ALWAYS_INLINE void build_controls(struct vcpu *v, const struct vmcb_contr
 
 static ALWAYS_INLINE void build_save(struct vcpu *v, const struct vmcb_save *s12, uint32_t clean)
 {
-    struct vmcb_save *s = &v->nested.vmcb02->save;
+    struct vmcb_save *s = &v->nested.vmcb02.va->save;
     if (!(clean & VMCB_CLEAN_SEG)) {
         s->es = s12->es;
         s->cs = s12->cs;
@@ -394,7 +382,7 @@ void nested_vmrun(struct vcpu *v)
     struct nested *n = &v->nested;
     if (!svm_insn_allowed(v))
         return;
-    uint64_t gpa = v->vmcb01->save.rax;
+    uint64_t gpa = v->vmcb01.va->save.rax;
     /* The VMCB12 VMCB02 was last built from was checked then (L1's RAM does
      * not change); clean bits count only for it. */
     bool same = n->copy_valid && gpa == n->vmcb12_pa;
@@ -418,11 +406,7 @@ void nested_vmrun(struct vcpu *v)
      * only after a #VMEXIT, which clears GIF and updates it. An NMI held
      * since CLGI stays held until L1's STGI. */
     n->gif = true;
-    const struct vmcb_control *c12 = &n->vmcb12->control;
-    tlb_vmrun12(v, c12->guest_asid,
-                (c12->nested_ctl & VMCB_NP_ENABLE) ? c12->n_cr3 : TLB_NCR3_NONE,
-                c12->tlb_control);
-    switch_vmcb(v, true);
+    switch_vmcb(v, TLB_CTX_L2);
 }
 
 /* --- #VMEXIT from L2 --------------------------------------------------- */
@@ -430,7 +414,7 @@ void nested_vmrun(struct vcpu *v)
 /* Writes what a #VMEXIT stores (APM 15.6) into L1's VMCB12 in L1 memory. */
 static void write_exit_to_vmcb12(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info2)
 {
-    const struct vmcb *v02 = v->nested.vmcb02;
+    const struct vmcb *v02 = v->nested.vmcb02.va;
     struct vmcb *v12 = (struct vmcb *)v->nested.vmcb12_pa;
     struct vmcb_save *s = &v12->save;
     const struct vmcb_save *g = &v02->save;
@@ -462,13 +446,13 @@ static void write_exit_to_vmcb12(struct vcpu *v, uint64_t code, uint64_t info1, 
     c->exitinfo2 = info2;
     c->exitintinfo = v02->control.exitintinfo;
     c->eventinj = 0; /* delivered, or now in EXITINTINFO */
-    c->nrip = host_nrips ? v02->control.nrip : 0;
+    c->nrip = host_caps()->nrips ? v02->control.nrip : 0;
 }
 
 static void reflect(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info2)
 {
-    struct vmcb_save *l1 = &v->vmcb01->save;
-    const struct vmcb_save *l2 = &v->nested.vmcb02->save;
+    struct vmcb_save *l1 = &v->vmcb01.va->save;
+    const struct vmcb_save *l2 = &v->nested.vmcb02.va->save;
     v->nested.reflected++;
     write_exit_to_vmcb12(v, code, info1, info2);
     /* What #VMEXIT leaves in L1's CPU besides the restored host state: L2's
@@ -476,7 +460,7 @@ static void reflect(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info
      * v->guest_cpu page), L2's CR2; DR7 reset (15.6). */
     l1->cr2 = l2->cr2;
     l1->dr7 = DR7_RESET;
-    switch_vmcb(v, false);
+    switch_vmcb(v, TLB_CTX_L1);
     l1_gif_set(v, false);
 }
 
@@ -534,7 +518,20 @@ static __attribute__((noinline)) void l2_exit_other(struct vcpu *v, uint64_t cod
         nested_npf(v, info1, info2);
         return;
     }
-    if (code == VMEXIT_INTR || code == VMEXIT_NMI || code == VMEXIT_SMI || code == VMEXIT_INIT) {
+    if (code == VMEXIT_NMI && !(v->nested.vmcb12->control.intercept_misc1 & VMCB_INTERCEPT1_NMI)) {
+        /* L0 intercepts NMIs for its kicks (hv/apic.c); one that was not
+         * a kick and that L1 does not intercept is L2's. */
+        v->nested.vmcb02.va->control.eventinj = vmcb_event_make(VEC_NMI, VMCB_EVENT_TYPE_NMI, 0, 0);
+        return;
+    }
+    if (code == VMEXIT_NMI) {
+        /* The host took the physical NMI (hv/ap_start.c): L1 gets the
+         * #VMEXIT and, as on a CPU, the NMI itself once its GIF is set. */
+        reflect(v, code, info1, info2);
+        l1_gif_nmi_exit(v);
+        return;
+    }
+    if (code == VMEXIT_INTR || code == VMEXIT_SMI || code == VMEXIT_INIT) {
         /* Physical events: L1's if it asked, else they stay pending for L1's
          * own handling once L2 is left; L0 needs none of them itself. */
         reflect(v, code, info1, info2);
@@ -553,7 +550,7 @@ static __attribute__((noinline)) void l2_exit_other(struct vcpu *v, uint64_t cod
 
 void nested_l2_exit(struct vcpu *v)
 {
-    const struct vmcb_control *c = &v->nested.vmcb02->control;
+    const struct vmcb_control *c = &v->nested.vmcb02.va->control;
     uint64_t code = c->exitcode;
     /* The usual case first: an exit L1 asked for with an intercept bit. */
     if (!nested_exit_uses_map(code) && nested_l1_intercepts(&v->nested.vmcb12->control, code, false))
@@ -569,7 +566,7 @@ void nested_npf(struct vcpu *v, uint64_t info1, uint64_t info2)
     if (!v->nested.npt12_root) {
         if ((info1 & 2) && nested_maps_l1_write(v, info2))
             return; /* L2 wrote to L1's (write-protected) permission map */
-        if (guest_mem_hv_access(info2, v->vmcb->save.rip, info1 & 2))
+        if (guest_mem_hv_access(info2, v->vmcb.va->save.rip, info1 & 2))
             return;
         vcpu_dump(v, "unexpected nested page fault in L2 (no NP in VMCB12)");
         hv_fatal_stop();

@@ -7,7 +7,8 @@
 
 /* What L1 is shown in CPUID 0x8000000A (hv/exit_cpuid.c, README). */
 #define NESTED_ASIDS 256
-bool nested_init(struct vcpu *v, bool host_has_nrips);
+/* Allocates the vCPU's nested state (VMCB02, the VMCB12 copy, maps, NPT02). */
+bool nested_init(struct vcpu *v);
 
 /* Exits of L1 (from exit_svm_insn). */
 void nested_vmrun(struct vcpu *v);
@@ -21,5 +22,5 @@ void nested_invlpga(struct vcpu *v);
 void nested_l2_exit(struct vcpu *v);
 void nested_npf(struct vcpu *v, uint64_t exitinfo1, uint64_t exitinfo2);
 
-/* The only place the vCPU's current VMCB changes (BRIEF §2, §4). */
-void switch_vmcb(struct vcpu *v, bool to_l2);
+/* The only place the vCPU's current VMCB changes (hv/switch_vmcb.c). */
+void switch_vmcb(struct vcpu *v, enum tlb_ctx to);

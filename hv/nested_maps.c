@@ -2,14 +2,16 @@
 #include "arch/x86/svm.h"
 #include "arch/x86/svm_bitmaps.h"
 #include "hv/guest_mem.h"
+#include "hv/percpu.h"
 #include "hv/tlb.h"
-
-#define MAX_PROTECTED ((MSRPM_SIZE + IOPM_SIZE) / 4096)
+#include "lib/spinlock.h"
 
 static const uint8_t *l0_msrpm; /* what L0 protects in L1 (and in L2) */
-static uint64_t protected_pages[MAX_PROTECTED];
-static unsigned nprotected;
-static uint64_t merges;
+/* Each vCPU keeps its own list of protected pages, but NPT01 is shared:
+ * one vCPU's L1 may write a page another vCPU protects, and two vCPUs may
+ * protect the same page. The lists and the protection change under this
+ * lock; merges are rare (a new pair of maps), so one lock is enough. */
+static struct spinlock maps_lock;
 
 void nested_maps_init(const uint8_t *msrpm)
 {
@@ -18,7 +20,10 @@ void nested_maps_init(const uint8_t *msrpm)
 
 uint64_t nested_maps_merges(void)
 {
-    return merges;
+    uint64_t total = 0;
+    for (unsigned i = 0; i < vcpu_count(); i++)
+        total += vcpu_by_index(i)->nested.merges;
+    return total;
 }
 
 static uint64_t page_of(uint64_t pa) { return pa & ~0xFFFULL; }
@@ -34,33 +39,65 @@ bool nested_maps_valid(const struct vmcb_control *c12)
     return true;
 }
 
+static bool protected_by(const struct nested *n, uint64_t page)
+{
+    for (unsigned i = 0; i < n->nprotected; i++)
+        if (n->protected_pages[i] == page)
+            return true;
+    return false;
+}
+
+/* Is the page protected for any vCPU but `except`? */
+static bool protected_by_other(const struct vcpu *except, uint64_t page)
+{
+    for (unsigned i = 0; i < vcpu_count(); i++) {
+        const struct vcpu *o = vcpu_by_index(i);
+        if (o != except && protected_by(&o->nested, page))
+            return true;
+    }
+    return false;
+}
+
 static void protect(struct vcpu *v, uint64_t pa, uint64_t size)
 {
-    for (uint64_t off = 0; off < size && nprotected < MAX_PROTECTED; off += 4096) {
-        protected_pages[nprotected++] = pa + off;
+    struct nested *n = &v->nested;
+    for (uint64_t off = 0; off < size && n->nprotected < NESTED_MAX_PROTECTED; off += 4096) {
+        n->protected_pages[n->nprotected++] = pa + off;
         guest_mem_set_writable(pa + off, false);
     }
     tlb_npt01_changed(v); /* fewer rights: cached writable translations go */
 }
 
-static void unprotect_all(void)
+/* Drops v's protections (a page another vCPU still protects stays so). */
+static void unprotect_all(struct vcpu *v)
 {
-    for (unsigned i = 0; i < nprotected; i++)
-        guest_mem_set_writable(protected_pages[i], true);
-    nprotected = 0; /* more rights need no flush: a stale entry just faults */
+    struct nested *n = &v->nested;
+    unsigned count = n->nprotected;
+    n->nprotected = 0;
+    for (unsigned i = 0; i < count; i++)
+        if (!protected_by_other(v, n->protected_pages[i]))
+            guest_mem_set_writable(n->protected_pages[i], true);
+    /* more rights need no flush: a stale entry just faults */
 }
 
+/* A write (by any vCPU's L1 or L2) to a protected page: every vCPU that
+ * merged it drops its merge, and the page becomes writable again. */
 bool nested_maps_l1_write(struct vcpu *v, uint64_t gpa)
 {
     (void)v;
-    for (unsigned i = 0; i < nprotected; i++) {
-        if (page_of(gpa) == protected_pages[i]) {
-            unprotect_all();
-            v->nested.merged_msrpm12 = v->nested.merged_iopm12 = NESTED_MAPS_NONE;
-            return true;
-        }
+    bool hit = false;
+    spin_lock(&maps_lock);
+    for (unsigned i = 0; i < vcpu_count(); i++) {
+        struct vcpu *o = vcpu_by_index(i);
+        if (!protected_by(&o->nested, page_of(gpa)))
+            continue;
+        hit = true;
+        unprotect_all(o);
+        __atomic_store_n(&o->nested.merged_iopm12, NESTED_MAPS_NONE, __ATOMIC_RELAXED);
+        __atomic_store_n(&o->nested.merged_msrpm12, NESTED_MAPS_NONE, __ATOMIC_RELEASE);
     }
-    return false;
+    spin_unlock(&maps_lock);
+    return hit;
 }
 
 /* L0's MSR bits always; L1's only when it sets MSR_PROT. I/O: only L1's
@@ -86,16 +123,20 @@ void nested_maps_merge(struct vcpu *v, const struct vmcb_control *c12)
     struct nested *n = &v->nested;
     if (msrpm12 == n->merged_msrpm12 && iopm12 == n->merged_iopm12)
         return; /* the cached merge is still L1's maps */
-    unprotect_all();
-    merge_msrpm(v, msrpm12);
-    merge_iopm(v, iopm12);
+    spin_lock(&maps_lock);
+    unprotect_all(v);
+    /* Protected before the merge reads them: a write from another CPU
+     * in between drops this merge again instead of going unseen. */
     n->merged_msrpm12 = msrpm12;
     n->merged_iopm12 = iopm12;
-    merges++;
     if (msrpm12)
         protect(v, msrpm12, MSRPM_SIZE);
     if (iopm12)
         protect(v, iopm12, IOPM_SIZE);
+    spin_unlock(&maps_lock);
+    merge_msrpm(v, msrpm12);
+    merge_iopm(v, iopm12);
+    n->merges++;
 }
 
 bool nested_maps_l1_msr(struct vcpu *v, uint32_t msr, bool write)

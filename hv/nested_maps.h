@@ -2,7 +2,7 @@
  * with L0's own intercepts. The merge is cached and redone only when L1
  * points VMCB12 at other maps or writes to the ones merged: their pages are
  * write-protected in NPT01 while cached, so a nested VMRUN costs no copy of
- * 20 KiB of maps (BRIEF §5). */
+ * 20 KiB of maps (docs/design.md, "Nested SVM"). */
 #pragma once
 #include <stdbool.h>
 #include "hv/vcpu.h"

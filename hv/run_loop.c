@@ -1,4 +1,5 @@
 #include "hv/run_loop.h"
+#include "hv/ap_start.h"
 #include "hv/exit_dispatch.h"
 #include "hv/fpu.h"
 #include "hv/l1_gif.h"
@@ -9,11 +10,13 @@
 void run_loop(struct vcpu *v)
 {
     for (;;) {
+        vcpu_service_requests(v); /* what other CPUs left: INIT, SIPI, flushes */
         tlb_apply_requests(v);
-        fpu_guest_restore();
-        stats_exit_done();
-        svm_run(&v->regs, v->vmcb_pa, v->guest_cpu_pa, v->host_state_pa, l1_gif_host_if(v));
-        stats_exit_begin(&v->vmcb->control, v->vmcb->save.rip);
+        fpu_guest_restore(v);
+        stats_exit_done(&v->stats);
+        svm_run(&v->regs, v->vmcb.pa, v->guest_cpu.pa, v->host_state_pa, l1_gif_host_if(v));
+        tlb_vmrun_done(v);
+        stats_exit_begin(&v->stats, &v->vmcb.va->control, v->vmcb.va->save.rip);
         exit_dispatch(v);
     }
 }

@@ -1,18 +1,9 @@
 #include "hv/tlb.h"
-#include "hv/guest_mem.h"
-
-static bool cpu_flush_by_asid;
-
-/* FlushByAsid (CPUID 0x8000000A EDX[6]) flushes only one ASID; without it
- * (e.g. QEMU's TCG) the only choice is a full flush. */
-void tlb_init(bool flush_by_asid)
-{
-    cpu_flush_by_asid = flush_by_asid;
-}
+#include "hv/host_caps.h"
 
 void tlb_vcpu_init(struct vcpu *v)
 {
-    tlb_policy_init(&v->tlb, cpu_flush_by_asid);
+    tlb_policy_init(&v->tlb, host_caps()->flush_by_asid);
 }
 
 /* L1's EFER.NXE (and the like) also decide how NPT12 reads: NPT02 built
@@ -37,10 +28,29 @@ void tlb_invlpga(struct vcpu *v, uint32_t asid)
     tlb_on_invlpga(&v->tlb, asid);
 }
 
+static struct vmcb *context_vmcb(struct vcpu *v, enum tlb_ctx ctx)
+{
+    return ctx == TLB_CTX_L2 ? v->nested.vmcb02.va : v->vmcb01.va;
+}
+
+void tlb_service_leaving(struct vcpu *v)
+{
+    enum tlb_ctx ctx = v->nested.in_l2 ? TLB_CTX_L2 : TLB_CTX_L1;
+    if (ctx == TLB_CTX_L2 && tlb_take_npt02_resync(&v->tlb))
+        npt02_reset(&v->nested.npt02);
+    struct vmcb_control *c = &context_vmcb(v, ctx)->control;
+    c->tlb_control = tlb_control_merge(c->tlb_control, tlb_control_for_leaving(&v->tlb, ctx));
+}
+
 void tlb_apply_requests(struct vcpu *v)
 {
-    bool l2 = v->nested.in_l2;
-    if (l2 && tlb_take_npt02_resync(&v->tlb))
-        guest_mem_npt02_reset();
-    v->vmcb->control.tlb_control = tlb_control_for_vmrun(&v->tlb, l2 ? TLB_CTX_L2 : TLB_CTX_L1);
+    enum tlb_ctx ctx = v->nested.in_l2 ? TLB_CTX_L2 : TLB_CTX_L1;
+    if (ctx == TLB_CTX_L2 && tlb_take_npt02_resync(&v->tlb))
+        npt02_reset(&v->nested.npt02);
+    struct vmcb_control *c = &v->vmcb.va->control;
+    c->tlb_control = tlb_control_merge(c->tlb_control, tlb_control_for_vmrun(&v->tlb, ctx));
+    /* 01h empties every ASID of this CPU: what the other VMCB still owes
+     * (switch_vmcb() put it there) is paid too. */
+    if (c->tlb_control == VMCB_TLB_CONTROL_FLUSH_ALL)
+        context_vmcb(v, ctx == TLB_CTX_L2 ? TLB_CTX_L1 : TLB_CTX_L2)->control.tlb_control = 0;
 }

@@ -1,13 +1,13 @@
-/* TLB flushes of a vCPU (BRIEF §4): code that needs a flush records the
- * event here; the policy (hv/tlb_policy.c, pure and model-tested) turns the
- * events into per-context requests, and the run loop turns the requests of
- * the context about to run into its VMCB's TLB_CONTROL (APM 15.16), where
- * they take effect. Requests are kept per context (L1 / L2), so a request
- * can never land in the wrong VMCB, whatever switch_vmcb() does between. */
+/* TLB flushes of a vCPU (docs/design.md, "TLB"): code that needs a flush
+ * records the event here; the policy (hv/tlb_policy.c, pure and
+ * model-tested) turns the events into per-context requests. They become
+ * TLB_CONTROL (APM 15.16) of the context's own VMCB, where they take
+ * effect at its next VMRUN: switch_vmcb() writes the leaving context's
+ * requests into the VMCB it leaves, and the run loop the current
+ * context's into the VMCB about to run. */
 #pragma once
 #include "hv/vcpu.h"
 
-void tlb_init(bool flush_by_asid);
 void tlb_vcpu_init(struct vcpu *v);
 /* Events. */
 void tlb_l1_changed(struct vcpu *v);       /* L1's translations changed meaning (EFER.NXE) */
@@ -17,3 +17,10 @@ void tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_cont
 void tlb_invlpga(struct vcpu *v, uint32_t asid);
 /* Run loop: drop NPT02 if owed, and set TLB_CONTROL of the VMCB to run. */
 void tlb_apply_requests(struct vcpu *v);
+/* Run loop, after VMRUN: the CPU does not clear TLB_CONTROL (15.16.1). */
+static inline void tlb_vmrun_done(struct vcpu *v)
+{
+    v->vmcb.va->control.tlb_control = 0;
+}
+/* switch_vmcb(): the leaving context's requests into the VMCB it leaves. */
+void tlb_service_leaving(struct vcpu *v);

@@ -144,3 +144,28 @@ uint8_t tlb_control_for_vmrun(struct tlb_policy *p, enum tlb_ctx ctx)
     count_reasons(p, why);
     return VMCB_TLB_CONTROL_FLUSH_ALL;
 }
+
+uint8_t tlb_control_for_leaving(struct tlb_policy *p, enum tlb_ctx ctx)
+{
+    uint16_t why = p->pending[ctx];
+    if (!why)
+        return VMCB_TLB_CONTROL_DO_NOTHING;
+    p->pending[ctx] = 0;
+    count_reasons(p, why);
+    if (p->flush_by_asid) {
+        p->flushes_asid++;
+        return VMCB_TLB_CONTROL_FLUSH_ASID;
+    }
+    p->flushes_all++;
+    return VMCB_TLB_CONTROL_FLUSH_ALL;
+}
+
+static int strength(uint8_t c)
+{
+    return c == VMCB_TLB_CONTROL_FLUSH_ALL ? 2 : c != VMCB_TLB_CONTROL_DO_NOTHING;
+}
+
+uint8_t tlb_control_merge(uint8_t a, uint8_t b)
+{
+    return strength(a) >= strength(b) ? a : b;
+}

@@ -1,6 +1,6 @@
 /*
  * tlb_policy.h - which host ASID to flush, when, and when to drop the
- * shadow NPT02 (BRIEF §4).  Pure: no hardware access, no libc; the run
+ * shadow NPT02 (docs/design.md, "TLB").  Pure: no hardware access, no libc; the run
  * loop and switch_vmcb() feed it events and write what it answers into
  * the VMCB about to run.  Unit-tested against a model of an ASID-tagged
  * TLB in tests/unit/test_tlb_model.c.
@@ -147,3 +147,9 @@ bool tlb_take_npt02_resync(struct tlb_policy *p);
  * FlushByAsid, ctx's own debt (03h); without it, 01h, which flushes every
  * ASID and so pays the other context's debt too. */
 uint8_t tlb_control_for_vmrun(struct tlb_policy *p, enum tlb_ctx ctx);
+/* switch_vmcb(), leaving ctx: the TLB_CONTROL that pays ctx's own debt
+ * (03h with FlushByAsid, else 01h), for the VMCB it leaves; clears only
+ * that debt, since that VMCB runs again only later. */
+uint8_t tlb_control_for_leaving(struct tlb_policy *p, enum tlb_ctx ctx);
+/* Two requests for the same VMCB in one: 01h covers 03h covers nothing. */
+uint8_t tlb_control_merge(uint8_t a, uint8_t b);

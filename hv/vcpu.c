@@ -2,38 +2,14 @@
 #include "hv/exception.h"
 #include "hv/insn_len.h"
 #include "hv/log.h"
+#include "hv/host_caps.h"
 #include "hv/stats.h"
-
-
-static struct vcpu boot_vcpu;
-static bool cpu_has_nrips, cpu_has_vgif;
-
-struct vcpu *vcpu_current(void)
-{
-    return &boot_vcpu;
-}
-
-void vcpu_init_caps(bool has_nrips, bool has_vgif)
-{
-    cpu_has_nrips = has_nrips;
-    cpu_has_vgif = has_vgif;
-}
-
-bool vcpu_has_vgif(void)
-{
-    return cpu_has_vgif;
-}
-
-bool vcpu_has_nrips(void)
-{
-    return cpu_has_nrips;
-}
 
 void vcpu_skip_insn(struct vcpu *v)
 {
-    struct vmcb *vmcb = v->vmcb;
+    struct vmcb *vmcb = v->vmcb.va;
     uint64_t next = insn_next_rip(vmcb->control.exitcode, vmcb->save.rip, vmcb->control.nrip,
-                                  vmcb->control.exitinfo2, cpu_has_nrips);
+                                  vmcb->control.exitinfo2, host_caps()->nrips);
     if (!next) {
         /* Only exits with a known length call this: a bug, not L1's fault. */
         vcpu_dump(v, "cannot advance RIP: instruction length unknown");
@@ -45,13 +21,13 @@ void vcpu_skip_insn(struct vcpu *v)
 
 void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
 {
-    v->vmcb->control.eventinj =
+    v->vmcb.va->control.eventinj =
         vmcb_event_make(vector, VMCB_EVENT_TYPE_EXCEPTION, has_error, error);
 }
 
 void vcpu_dump(const struct vcpu *v, const char *why)
 {
-    const struct vmcb_save *s = &v->vmcb->save;
+    const struct vmcb_save *s = &v->vmcb.va->save;
     const struct guest_regs *r = &v->regs;
     pr_err("%s", why);
     pr_err("guest RIP=%016lx RSP=%016lx RFLAGS=%016lx CPL=%u", s->rip, s->rsp, s->rflags, s->cpl);
@@ -62,9 +38,10 @@ void vcpu_dump(const struct vcpu *v, const char *why)
     pr_err("guest CR0=%016lx CR2=%016lx CR3=%016lx CR4=%016lx EFER=%016lx",
            s->cr0, s->cr2, s->cr3, s->cr4, s->efer);
     pr_err("guest CS=%04x SS=%04x DS=%04x TR=%04x GDTR=%016lx/%04x IDTR=%016lx/%04x",
-           s->cs.selector, s->ss.selector, s->ds.selector, v->guest_cpu->save.tr.selector,
+           s->cs.selector, s->ss.selector, s->ds.selector, v->guest_cpu.va->save.tr.selector,
            s->gdtr.base, s->gdtr.limit, s->idtr.base, s->idtr.limit);
-    pr_err("exit code %#lx info1 %#lx info2 %#lx intinfo %#lx", v->vmcb->control.exitcode,
-           v->vmcb->control.exitinfo1, v->vmcb->control.exitinfo2, v->vmcb->control.exitintinfo);
-    stats_print_last_exits();
+    const struct vmcb_control *c = &v->vmcb.va->control;
+    pr_err("exit code %#lx info1 %#lx info2 %#lx intinfo %#lx", c->exitcode, c->exitinfo1,
+           c->exitinfo2, c->exitintinfo);
+    stats_print_last_exits(&v->stats);
 }

@@ -1,9 +1,15 @@
 /* A virtual CPU: the guest GPRs the VMCB does not hold, the VMCBs, and the
- * per-vCPU state of what the hypervisor virtualizes for L1. */
+ * per-vCPU state of everything the hypervisor virtualizes for L1. All
+ * per-vCPU state lives here (docs/design.md, "Several CPUs"); what the
+ * vCPUs share (NPT01, the page pool, the log) has its own lock. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include "arch/x86/svm_bitmaps.h"
 #include "arch/x86/vmcb.h"
+#include "hv/ap_state.h"
+#include "hv/npt02.h"
+#include "hv/stats.h"
 #include "hv/tlb_policy.h"
 
 /* Guest GPRs other than RAX and RSP (those live in the VMCB save area).
@@ -14,6 +20,12 @@ struct guest_regs {
 };
 _Static_assert(sizeof(struct guest_regs) == 14 * 8, "vmrun.asm frame");
 
+/* A VMCB as the hypervisor uses it (va) and as VMRUN names it (pa). */
+struct vmcb_ref {
+    struct vmcb *va;
+    uint64_t pa;
+};
+
 /* What L1 believes about the SVM MSRs (never written to the hardware). */
 struct l1_svm_msrs {
     bool efer_svme;      /* EFER.SVME as L1 wrote it */
@@ -21,6 +33,9 @@ struct l1_svm_msrs {
     uint64_t vm_cr;
 };
 
+/* L1's pages that L0 write-protects in NPT01 while their merge is cached
+ * (hv/nested_maps.c): the MSRPM and the IOPM of one VMCB12. */
+#define NESTED_MAX_PROTECTED ((MSRPM_SIZE + IOPM_SIZE) / 4096)
 
 /* Nested SVM state: what L1 set up for the L2 it runs (hv/nested.c). */
 struct nested {
@@ -31,35 +46,58 @@ struct nested {
     uint64_t vmcb12_pa;      /* L1's VMCB for the running L2 */
     bool copy_valid;         /* the copy and VMCB02 match vmcb12_pa's last VMRUN */
     struct vmcb *vmcb12;     /* the private copy, read once per VMRUN */
-    struct vmcb *vmcb02;
-    uint64_t vmcb02_pa;
+    struct vmcb_ref vmcb02;
     uint64_t msrpm02_pa, iopm02_pa; /* merged permission maps */
     uint8_t *msrpm02, *iopm02;
     uint64_t merged_msrpm12, merged_iopm12; /* L1 maps merged (0: L1 has none; NESTED_MAPS_NONE: no merge) */
-    uint64_t npt02_root;
+    uint64_t protected_pages[NESTED_MAX_PROTECTED];
+    unsigned nprotected;
+    struct npt02 npt02;      /* the shadow NPT01 o NPT12 (hv/npt02.c) */
     uint64_t npt12_root;     /* VMCB12's nCR3 while L2 runs with NP */
-    uint64_t vmruns, reflected, l0_handled, invalid;
+    uint64_t vmruns, reflected, l0_handled, invalid, merges;
+};
+
+/* L1's local APIC as this vCPU's L1 last programmed it (hv/apic.c): what
+ * the hypervisor needs to emulate INIT and SIPI (docs/design.md). */
+struct vcpu_apic {
+    uint32_t icr_high;       /* xAPIC ICR[63:32] as L1 wrote it */
+    uint32_t ldr, dfr;       /* xAPIC logical destination and format */
+    uint64_t base;           /* APIC base address (MSR 0x1B) */
+    bool x2apic;             /* MSR 0x1B EXTD */
+    uint64_t writes, icr_writes, unknown_writes;
 };
 
 struct vcpu {
+    struct vcpu *self;       /* at offset 0: what %gs:0 reads (hv/percpu.c) */
     struct guest_regs regs;
-    struct vmcb *vmcb;       /* the VMCB that runs next: VMCB01 or VMCB02 */
-    uint64_t vmcb_pa;
-    struct vmcb *vmcb01;
-    uint64_t vmcb01_pa;
+    struct vmcb_ref vmcb;    /* the VMCB that runs next: VMCB01 or VMCB02 */
+    struct vmcb_ref vmcb01;
     struct nested nested;
     uint64_t host_state_pa;  /* VMSAVE area for the host's TR, FS, GS, ... */
+    void *hsave;             /* VM_HSAVE_PA of this CPU (VMRUN's host save area) */
+    uint64_t hsave_pa;
     /* The guest's FS, GS, TR, LDTR, KernelGsBase, STAR, LSTAR, CSTAR,
      * SFMASK, SYSENTER_* (what VMLOAD/VMSAVE move), in VMCB format: one
      * page for L1 and L2 alike (arch/x86/vmrun.asm). */
-    struct vmcb *guest_cpu;
-    uint64_t guest_cpu_pa;
+    struct vmcb_ref guest_cpu;
     struct tlb_policy tlb;   /* flush requests per context (hv/tlb.h) */
     struct l1_svm_msrs l1;
-    uint32_t id;
+    struct vcpu_apic apic;
+    struct ap_state ap;      /* INIT/SIPI (hv/ap_state.h) */
+    /* Work other CPUs left for this one (VCPU_REQ_*), and how many of
+     * the NMIs they sent to make it exit are still to be recognized. */
+    uint32_t requests;
+    uint32_t kicks;
+    uint32_t id;             /* index: 0 is the boot CPU */
+    uint32_t apic_id;        /* the physical CPU's local APIC ID */
+    bool launched;           /* runs as our guest (else: still the firmware's) */
+    struct vcpu_stats stats;
+    /* The guest's x87/SSE state while the host uses the FPU (hv/fpu.c). */
+    uint8_t fpu_area[512] __attribute__((aligned(16)));
+    bool fpu_saved;
 };
 
-/* The boot CPU's vCPU (SMP comes later). */
+/* The vCPU of the CPU this runs on (its GS base, hv/percpu.c). */
 struct vcpu *vcpu_current(void);
 
 /* Advances L1's RIP past the intercepted instruction (nRIP when the CPU
@@ -69,6 +107,3 @@ void vcpu_skip_insn(struct vcpu *v);
 void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error);
 /* Prints the guest state of the current VMCB and the last exits. */
 void vcpu_dump(const struct vcpu *v, const char *why);
-void vcpu_init_caps(bool has_nrips, bool has_vgif);
-bool vcpu_has_nrips(void);
-bool vcpu_has_vgif(void);

@@ -19,6 +19,7 @@
 #define CR4_OSFXSR     (1ULL << 9)
 #define CR4_OSXMMEXCPT (1ULL << 10)
 #define CR4_OSXSAVE    (1ULL << 18)
+#define CR4_LA57       (1ULL << 12)
 #define CR4_SMEP       (1ULL << 20)
 
 #define RFLAGS_IF (1ULL << 9)

@@ -14,9 +14,16 @@
 #include "arch/x86/vectors.h"
 #include "hv/l1_gif.h"
 #include "hv/l1_intercepts.h"
+#include "hv/host_caps.h"
 #include "hv/log.h"
+#include "hv/nested.h"
 
 void log_printf(enum log_level level, const char *fmt, ...) { (void)level; (void)fmt; }
+void tlb_service_leaving(struct vcpu *v) { (void)v; }
+void tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12)
+{
+    (void)v; (void)vasid; (void)ncr3; (void)tlb_control12;
+}
 
 static struct vcpu vcpu;
 static struct vmcb vmcb01;
@@ -27,8 +34,10 @@ static void start(bool vgif)
     memset(&vmcb01, 0, sizeof vmcb01);
     vmcb01.control.intercept_misc1 = L1_INTERCEPT_MISC1;
     vmcb01.control.intercept_misc2 = L1_INTERCEPT_MISC2;
-    vcpu.vmcb01 = vcpu.vmcb = &vmcb01;
-    l1_gif_init(&vcpu, vgif);
+    vcpu.vmcb01 = (struct vmcb_ref){ &vmcb01, 0x1000 };
+    switch_vmcb(&vcpu, TLB_CTX_L1);
+    host_caps_init(&(struct host_caps){ .vgif = vgif });
+    l1_gif_init(&vcpu);
 }
 
 static bool int_ctl(uint32_t bit) { return (vmcb01.control.int_ctl & bit) != 0; }
@@ -66,9 +75,12 @@ static void test_emulated_set(void **state)
     start(false);
     assert_true(l1_gif(&vcpu));
     assert_true(interrupts_reach_l1());
-    assert_false(misc1(VMCB_INTERCEPT1_NMI));
+    assert_true(misc1(VMCB_INTERCEPT1_NMI)); /* always: other CPUs' kicks */
     assert_true(misc2(VMCB_INTERCEPT2_STGI) && misc2(VMCB_INTERCEPT2_CLGI));
     assert_false(int_ctl(VMCB_INT_CTL_VGIF_ENABLE));
+    /* L1's own NMI (not a kick) with GIF set: given to L1 at once. */
+    l1_gif_nmi_exit(&vcpu);
+    assert_true(nmi_injected());
 }
 
 static void test_emulated_clear_holds_interrupts_and_nmis(void **state)
@@ -85,7 +97,7 @@ static void test_emulated_clear_holds_interrupts_and_nmis(void **state)
     l1_gif_set(&vcpu, true); /* STGI */
     assert_true(nmi_injected());
     assert_true(interrupts_reach_l1());
-    assert_false(misc1(VMCB_INTERCEPT1_NMI));
+    assert_true(misc1(VMCB_INTERCEPT1_NMI)); /* always: other CPUs' kicks */
     assert_true(misc2(VMCB_INTERCEPT2_STGI)); /* emulated: always */
 }
 
@@ -152,7 +164,7 @@ static void test_vgif_interrupt_after_silent_stgi_goes_through(void **state)
     assert_true(l1_gif(&vcpu));
     l1_gif_intr_exit(&vcpu);
     assert_true(interrupts_reach_l1());
-    assert_false(misc1(VMCB_INTERCEPT1_NMI));
+    assert_true(misc1(VMCB_INTERCEPT1_NMI)); /* always: other CPUs' kicks */
     assert_int_equal(vmcb01.control.eventinj, 0);
 }
 
@@ -178,7 +190,7 @@ static void test_vgif_nmi_after_silent_stgi_is_delivered(void **state)
     silent_stgi();
     l1_gif_nmi_exit(&vcpu);
     assert_true(nmi_injected());
-    assert_false(misc1(VMCB_INTERCEPT1_NMI));
+    assert_true(misc1(VMCB_INTERCEPT1_NMI)); /* always: other CPUs' kicks */
 }
 
 /* A #VMEXIT reflected to L1 clears GIF like CLGI; an interrupt held from

@@ -18,6 +18,9 @@
 /* --- stand-ins for the hypervisor around the module ------------------- */
 static uint64_t ram_lo, ram_hi;       /* "L1 RAM" for l1_ram_ok */
 static int writable_calls, protected_now, npt01_changes;
+/* NPT01's write protection as the module left it, page by page. */
+#define MAX_PAGES 32
+static uint64_t protected_set[MAX_PAGES];
 
 bool l1_ram_ok(uint64_t gpa, uint64_t len)
 {
@@ -26,9 +29,30 @@ bool l1_ram_ok(uint64_t gpa, uint64_t len)
 
 void guest_mem_set_writable(uint64_t gpa, bool writable)
 {
-    (void)gpa;
     writable_calls++;
-    protected_now += writable ? -1 : 1;
+    int slot = -1, free_slot = -1;
+    for (int i = 0; i < MAX_PAGES; i++) {
+        if (protected_set[i] == gpa)
+            slot = i;
+        else if (!protected_set[i] && free_slot < 0)
+            free_slot = i;
+    }
+    if (writable && slot >= 0) {
+        protected_set[slot] = 0;
+        protected_now--;
+    } else if (!writable && slot < 0) {
+        assert_true(free_slot >= 0);
+        protected_set[free_slot] = gpa;
+        protected_now++;
+    }
+}
+
+static bool is_protected(uint64_t gpa)
+{
+    for (int i = 0; i < MAX_PAGES; i++)
+        if (protected_set[i] == (gpa & ~0xFFFULL))
+            return true;
+    return false;
 }
 
 void tlb_npt01_changed(struct vcpu *v)
@@ -41,8 +65,20 @@ void tlb_npt01_changed(struct vcpu *v)
 static uint8_t *arena;                /* L1 RAM: two MSRPMs, two IOPMs */
 static uint8_t *l1_msrpm, *l1_msrpm2, *l1_iopm;
 static uint8_t l0_msrpm[MSRPM_SIZE], msrpm02[MSRPM_SIZE], iopm02[IOPM_SIZE];
-static struct vcpu v;
+static struct vcpu v, w; /* two vCPUs sharing NPT01 */
+static uint8_t msrpm02w[MSRPM_SIZE], iopm02w[IOPM_SIZE];
 static struct vmcb_control c12;
+
+unsigned vcpu_count(void) { return 2; }
+struct vcpu *vcpu_by_index(unsigned i) { return i == 0 ? &v : i == 1 ? &w : NULL; }
+
+static void reset_vcpu(struct vcpu *x, uint8_t *msrpm02_, uint8_t *iopm02_)
+{
+    memset(x, 0, sizeof *x);
+    x->nested.msrpm02 = msrpm02_;
+    x->nested.iopm02 = iopm02_;
+    x->nested.merged_msrpm12 = x->nested.merged_iopm12 = ~0ULL;
+}
 
 static int setup(void **state)
 {
@@ -57,15 +93,10 @@ static int setup(void **state)
     memset(l0_msrpm, 0, sizeof l0_msrpm);
     msrpm_set(l0_msrpm, MSR_VM_HSAVE_PA, true, true);
     nested_maps_init(l0_msrpm);
-    memset(&v, 0, sizeof v);
-    v.nested.msrpm02 = msrpm02;
-    v.nested.iopm02 = iopm02;
-    v.nested.merged_msrpm12 = v.nested.merged_iopm12 = ~0ULL;
+    reset_vcpu(&v, msrpm02, iopm02);
+    reset_vcpu(&w, msrpm02w, iopm02w);
     memset(&c12, 0, sizeof c12);
-    /* A merge without L1 maps releases what an earlier test left protected
-     * (the module keeps one list, as the hypervisor has one vCPU). */
-    nested_maps_merge(&v, &c12);
-    v.nested.merged_msrpm12 = v.nested.merged_iopm12 = ~0ULL;
+    memset(protected_set, 0, sizeof protected_set);
     writable_calls = protected_now = npt01_changes = 0;
     return 0;
 }
@@ -159,6 +190,34 @@ static void test_other_maps_remerge(void **state)
     assert_int_equal(protected_now, MSRPM_SIZE / 4096); /* only the new map */
 }
 
+/* NPT01 is shared: a page two vCPUs merged stays protected until neither
+ * uses it, and a write from any vCPU drops the merge of every vCPU that
+ * has that page (not only the writer's). */
+static void test_two_vcpus_share_protection(void **state)
+{
+    (void)state;
+    use_maps(l1_msrpm, 0);
+    nested_maps_merge(&v, &c12);
+    nested_maps_merge(&w, &c12);
+    assert_int_equal(protected_now, MSRPM_SIZE / 4096);
+    use_maps(l1_msrpm2, 0);
+    nested_maps_merge(&w, &c12); /* w moves on; v still uses l1_msrpm */
+    assert_true(is_protected((uint64_t)l1_msrpm));
+    assert_true(is_protected((uint64_t)l1_msrpm2));
+    /* w's L1 writes the map v merged: v's merge goes, w's stays. */
+    assert_true(nested_maps_l1_write(&w, (uint64_t)l1_msrpm + 8));
+    assert_true(nested_maps_dropped(&v.nested));
+    assert_false(nested_maps_dropped(&w.nested));
+    assert_false(is_protected((uint64_t)l1_msrpm));
+    assert_true(is_protected((uint64_t)l1_msrpm2));
+    /* v's next VMRUN merges again and sees what w's L1 wrote. */
+    msrpm_set(l1_msrpm, MSR_LSTAR, false, true);
+    use_maps(l1_msrpm, 0);
+    nested_maps_merge(&v, &c12);
+    assert_true(msrpm_intercepts(msrpm02, MSR_LSTAR, true));
+    assert_false(msrpm_intercepts(msrpm02w, MSR_LSTAR, true));
+}
+
 static void test_maps_outside_l1_ram_are_invalid(void **state)
 {
     (void)state;
@@ -181,6 +240,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cache_hit_costs_no_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_l1_write_invalidates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_maps_remerge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_vcpus_share_protection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_maps_outside_l1_ram_are_invalid, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

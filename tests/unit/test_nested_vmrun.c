@@ -48,7 +48,7 @@ void *hv_alloc_zeroed(uint64_t pages, uint64_t *pa)
 }
 uint64_t guest_phys_limit(void) { return 1ULL << 48; }
 bool l1_ram_ok(uint64_t gpa, uint64_t len) { return gpa && gpa + len > gpa; }
-bool guest_mem_npt02_init(uint64_t *root) { *root = 0x7000; return true; }
+bool guest_mem_npt02_init(struct npt02 *npt02) { npt02->root = 0x7000; return true; }
 uint64_t guest_mem_npt01_root(void) { return 0x5000; }
 void guest_mem_set_writable(uint64_t gpa, bool writable) { (void)gpa; (void)writable; }
 bool guest_mem_hv_access(uint64_t gpa, uint64_t rip, bool write)
@@ -69,6 +69,7 @@ void vcpu_dump(const struct vcpu *v, const char *why) { (void)v; fail_msg("vcpu_
 void exit_msr(struct vcpu *v) { (void)v; }
 void tlb_npt01_changed(struct vcpu *v) { (void)v; }
 void tlb_invlpga(struct vcpu *v, uint32_t asid) { (void)v; (void)asid; }
+void tlb_service_leaving(struct vcpu *v) { (void)v; }
 static uint32_t last_vasid;
 void tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12)
 {
@@ -81,7 +82,11 @@ void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint3
     (void)v; (void)vector; (void)has_error; (void)error;
     injected++;
 }
-void vcpu_skip_insn(struct vcpu *v) { v->vmcb01->save.rip += 3; }
+void vcpu_skip_insn(struct vcpu *v) { v->vmcb01.va->save.rip += 3; }
+
+static struct vcpu vcpu;
+unsigned vcpu_count(void) { return 1; }
+struct vcpu *vcpu_by_index(unsigned i) { return i == 0 ? &vcpu : NULL; }
 
 /* --- the checks, wrapped ----------------------------------------------- */
 static struct vmcb *vmcb12; /* L1's page */
@@ -131,7 +136,6 @@ const char *__wrap_vmcb12_check_reloaded(const struct vmcb *v, const struct vmcb
 }
 
 /* --- fixtures ----------------------------------------------------------- */
-static struct vcpu vcpu;
 static struct vmcb good; /* what L1 wrote, kept to compare with */
 static uint8_t l0_msrpm[MSRPM_SIZE];
 #define OFFSET01 ((uint64_t)-1000) /* L1's TSC runs 1000 behind the host's */
@@ -142,14 +146,14 @@ static int setup(void **state)
     memset(&vcpu, 0, sizeof vcpu);
     vmcb12 = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert_ptr_not_equal(vmcb12, MAP_FAILED);
-    vcpu.vmcb01 = hv_alloc_zeroed(1, &vcpu.vmcb01_pa);
-    vcpu.vmcb = vcpu.vmcb01;
-    vcpu.vmcb01->control.tsc_offset = OFFSET01;
-    vcpu.vmcb01->save.rip = 0x1000;
-    vcpu.vmcb01->save.rax = (uint64_t)(uintptr_t)vmcb12;
+    vcpu.vmcb01.va = hv_alloc_zeroed(1, &vcpu.vmcb01.pa);
+    switch_vmcb(&vcpu, TLB_CTX_L1); /* the first launch */
+    vcpu.vmcb01.va->control.tsc_offset = OFFSET01;
+    vcpu.vmcb01.va->save.rip = 0x1000;
+    vcpu.vmcb01.va->save.rax = (uint64_t)(uintptr_t)vmcb12;
     vcpu.l1.efer_svme = true;
     nested_maps_init(l0_msrpm);
-    assert_true(nested_init(&vcpu, false));
+    assert_true(nested_init(&vcpu));
 
     make_long_mode(&good);
     /* Maps in L1 "memory": real buffers, the merge reads them. */
@@ -170,9 +174,9 @@ static int teardown(void **state)
     munmap(vmcb12, 4096);
     free((void *)(uintptr_t)good.control.msrpm_base_pa);
     free((void *)(uintptr_t)good.control.iopm_base_pa);
-    free(vcpu.vmcb01);
+    free(vcpu.vmcb01.va);
     free(vcpu.nested.vmcb12);
-    free(vcpu.nested.vmcb02);
+    free(vcpu.nested.vmcb02.va);
     free(vcpu.nested.msrpm02);
     free(vcpu.nested.iopm02);
     return 0;
@@ -181,22 +185,22 @@ static int teardown(void **state)
 /* L1's VMRUN, then back in L1 as after a #VMEXIT. */
 static void vmrun(void)
 {
-    vcpu.vmcb01->save.rax = (uint64_t)(uintptr_t)vmcb12;
+    vcpu.vmcb01.va->save.rax = (uint64_t)(uintptr_t)vmcb12;
     nested_vmrun(&vcpu);
     mprotect(vmcb12, 4096, PROT_READ | PROT_WRITE);
 }
 
 static void back_to_l1(void)
 {
-    switch_vmcb(&vcpu, false);
+    switch_vmcb(&vcpu, TLB_CTX_L1);
 }
 
 /* VMCB02 was built from what L1 wrote before the check ("good"). */
 static void assert_vmcb02_from_good(void)
 {
-    const struct vmcb *v02 = vcpu.nested.vmcb02;
+    const struct vmcb *v02 = vcpu.nested.vmcb02.va;
     assert_true(vcpu.nested.in_l2);
-    assert_ptr_equal(vcpu.vmcb, v02);
+    assert_ptr_equal(vcpu.vmcb.va, v02);
     assert_int_equal(v02->save.rip, good.save.rip);
     assert_int_equal(v02->save.rflags, good.save.rflags);
     assert_int_equal(v02->save.efer, good.save.efer);
@@ -215,7 +219,7 @@ static void test_checks_see_the_copy_and_vmcb02_is_built(void **state)
     assert_int_equal(full_checks, 1);
     assert_int_equal(injected, 0);
     assert_vmcb02_from_good();
-    assert_int_equal(vcpu.vmcb01->save.rip, 0x1003); /* L1 resumes after VMRUN */
+    assert_int_equal(vcpu.vmcb01.va->save.rip, 0x1003); /* L1 resumes after VMRUN */
 }
 
 static void test_vmcb12_not_touched_after_the_check(void **state)
@@ -233,7 +237,7 @@ static void test_changes_after_the_check_do_not_reach_vmcb02(void **state)
     after_check = AFTER_CHECK_TAMPER;
     vmrun();
     assert_vmcb02_from_good();
-    assert_int_equal(vcpu.nested.vmcb02->control.tsc_offset, OFFSET01 + 5000);
+    assert_int_equal(vcpu.nested.vmcb02.va->control.tsc_offset, OFFSET01 + 5000);
 }
 
 /* L1 marks everything clean: only the always-read fields are read again,
@@ -280,7 +284,7 @@ static void test_failed_vmrun_is_not_cached(void **state)
     vmcb12->control.guest_asid = 0;
     vmrun();
     assert_false(vcpu.nested.in_l2);
-    assert_ptr_equal(vcpu.vmcb, vcpu.vmcb01);
+    assert_ptr_equal(vcpu.vmcb.va, vcpu.vmcb01.va);
     assert_int_equal(vmcb12->control.exitcode, VMEXIT_INVALID);
     assert_int_equal(full_checks, 1);
 
@@ -318,12 +322,12 @@ static void test_tsc_offset_is_l1s_plus_vmcb12s(void **state)
 {
     (void)state;
     vmrun();
-    assert_int_equal(vcpu.nested.vmcb02->control.tsc_offset, OFFSET01 + 5000);
+    assert_int_equal(vcpu.nested.vmcb02.va->control.tsc_offset, OFFSET01 + 5000);
     back_to_l1();
     vmcb12->control.tsc_offset = (uint64_t)-7000; /* L2 behind L1 */
     vmcb12->control.vmcb_clean = ~VMCB_CLEAN_INTERCEPTS;
     vmrun();
-    assert_int_equal(vcpu.nested.vmcb02->control.tsc_offset, (uint64_t)-8000);
+    assert_int_equal(vcpu.nested.vmcb02.va->control.tsc_offset, (uint64_t)-8000);
 }
 
 int main(void)

@@ -1,5 +1,5 @@
 /*
- * Tests for hv/tlb_policy.c (BRIEF §4; AMD APM Vol. 2 15.16 TLB control,
+ * Tests for hv/tlb_policy.c (docs/design.md "TLB"; AMD APM Vol. 2 15.16 TLB control,
  * 15.25 nested paging).
  *
  * QEMU's TCG flushes its whole TLB at every VMRUN, so no boot test can

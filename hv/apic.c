@@ -1,0 +1,227 @@
+#include "hv/apic.h"
+#include "arch/x86/apic.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/msr.h"
+#include "arch/x86/svm.h"
+#include "arch/x86/svm_bitmaps.h"
+#include "arch/x86/vectors.h"
+#include "hv/guest_fetch.h"
+#include "hv/guest_mem.h"
+#include "hv/host_caps.h"
+#include "hv/log.h"
+#include "hv/percpu.h"
+#include "hv/store_decode.h"
+#include "hv/tlb.h"
+
+#define NPF_WRITE (1ULL << 1)
+#define DFR_RESET 0xFFFFFFFFu
+#define SEND_WAIT_LOOPS 100000
+
+static volatile uint32_t *xapic_reg(uint64_t base, unsigned off)
+{
+    return (volatile uint32_t *)(base + off); /* identity map, MMIO */
+}
+
+void apic_intercept_msrs(uint8_t *msrpm)
+{
+    msrpm_set(msrpm, MSR_X2APIC_ICR, false, true);
+}
+
+static void protect_page(uint64_t base, bool on)
+{
+    guest_mem_set_writable(base & APIC_BASE_ADDR_MASK, !on);
+}
+
+bool apic_init(struct vcpu *bsp)
+{
+    uint64_t msr = rdmsr(MSR_APIC_BASE);
+    if ((msr & APIC_BASE_ENABLE) && !(msr & APIC_BASE_EXTD))
+        protect_page(msr, true);
+    tlb_npt01_changed(bsp);
+    return true;
+}
+
+void apic_vcpu_init(struct vcpu *v)
+{
+    uint64_t msr = rdmsr(MSR_APIC_BASE);
+    v->apic.base = msr & APIC_BASE_ADDR_MASK;
+    v->apic.x2apic = (msr & APIC_BASE_EXTD) != 0;
+    v->apic.dfr = DFR_RESET;
+    if ((msr & APIC_BASE_ENABLE) && !v->apic.x2apic) {
+        v->apic.ldr = *xapic_reg(v->apic.base, APIC_REG_LDR);
+        v->apic.dfr = *xapic_reg(v->apic.base, APIC_REG_DFR);
+    }
+}
+
+/* The hypervisor's own ICR write on this CPU (its APIC is in L1's mode). */
+static void physical_icr_write(const struct vcpu *self, uint32_t dest, uint32_t low)
+{
+    if (self->apic.x2apic) {
+        wrmsr(MSR_X2APIC_ICR, (uint64_t)dest << 32 | low);
+        return;
+    }
+    volatile uint32_t *lo = xapic_reg(self->apic.base, APIC_REG_ICR_LO);
+    for (int i = 0; i < SEND_WAIT_LOOPS && (*lo & ICR_DELIVERY_PENDING); i++)
+        __asm__ volatile("pause");
+    *xapic_reg(self->apic.base, APIC_REG_ICR_HI) = dest << 24;
+    *lo = low;
+}
+
+void apic_kick(struct vcpu *target)
+{
+    struct vcpu *self = vcpu_current();
+    __atomic_fetch_add(&target->kicks, 1, __ATOMIC_SEQ_CST);
+    physical_icr_write(self, target->apic_id, ICR_MODE_NMI << 8 | ICR_LEVEL_ASSERT);
+}
+
+static void init_one(struct vcpu *t)
+{
+    if (t->id == 0) {
+        /* The boot CPU is never reset under the OS (nothing would restart
+         * it): the INIT is dropped, with a note. */
+        pr_warn("INIT to the boot CPU ignored");
+        return;
+    }
+    if (ap_state_init(&t->ap) && t != vcpu_current())
+        apic_kick(t);
+}
+
+static void sipi_one(struct vcpu *t, uint8_t vector)
+{
+    enum ap_sipi_result r = ap_state_sipi(&t->ap, vector);
+    if (r != AP_SIPI_ACCEPTED)
+        pr_debug("SIPI (vector %#x) to cpu%u ignored: %s", vector, t->id,
+                 r == AP_SIPI_IGNORED_RUNNING ? "not waiting for one" : "one is pending");
+}
+
+/* INIT and SIPI: emulated for every vCPU that runs as our guest; a CPU
+ * the firmware still owns (its AP not yet launched) gets the real one. */
+static void send_init_sipi(struct vcpu *v, const struct icr *i, uint32_t low)
+{
+    if (icr_is_init_deassert(i))
+        return; /* no effect on any CPU this runs on */
+    bool any = false;
+    for (unsigned n = 0; n < vcpu_count(); n++) {
+        struct vcpu *t = vcpu_by_index(n);
+        struct apic_target at = { t->apic_id, t->apic.ldr, t->apic.dfr };
+        if (!icr_targets(i, v->apic_id, &at))
+            continue;
+        any = true;
+        if (!__atomic_load_n(&t->launched, __ATOMIC_ACQUIRE))
+            physical_icr_write(v, t->apic_id, low & ~(ICR_LOGICAL | 3u << 18));
+        else if (i->mode == ICR_MODE_INIT)
+            init_one(t);
+        else
+            sipi_one(t, i->vector);
+    }
+    if (!any)
+        pr_warn("%s to APIC ID %#x: no such CPU, dropped",
+                i->mode == ICR_MODE_INIT ? "INIT" : "SIPI", i->dest);
+}
+
+static void icr_send(struct vcpu *v, uint64_t icr)
+{
+    struct icr i = icr_decode(icr, v->apic.x2apic);
+    v->apic.icr_writes++;
+    if (i.mode == ICR_MODE_INIT || i.mode == ICR_MODE_STARTUP) {
+        send_init_sipi(v, &i, (uint32_t)icr);
+        return;
+    }
+    if (v->apic.x2apic) {
+        wrmsr(MSR_X2APIC_ICR, icr);
+        return;
+    }
+    physical_icr_write(v, (uint32_t)(icr >> 56), (uint32_t)icr);
+}
+
+void apic_x2apic_icr_write(struct vcpu *v, uint64_t val)
+{
+    icr_send(v, val);
+}
+
+static uint64_t gpr(const struct vcpu *v, unsigned reg)
+{
+    const struct guest_regs *r = &v->regs;
+    const uint64_t all[16] = {
+        v->vmcb01.va->save.rax, r->rcx, r->rdx, r->rbx, v->vmcb01.va->save.rsp, r->rbp,
+        r->rsi, r->rdi, r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15,
+    };
+    return all[reg & 15];
+}
+
+/* The bytes at L1's RIP: from the VMCB where the CPU has decode assists,
+ * else fetched through L1's page tables. */
+static unsigned fetch(const struct vcpu *v, uint8_t *buf)
+{
+    const struct vmcb_control *c = &v->vmcb01.va->control;
+    if (host_caps()->decode_assists && c->guest_insn_len) {
+        unsigned n = c->guest_insn_len < STORE_INSN_MAX ? c->guest_insn_len : STORE_INSN_MAX;
+        for (unsigned i = 0; i < n; i++)
+            buf[i] = c->guest_insn_bytes[i];
+        return n;
+    }
+    return guest_fetch_insn(v, buf, STORE_INSN_MAX);
+}
+
+static void mmio_write(struct vcpu *v, unsigned off, uint32_t val)
+{
+    v->apic.writes++;
+    switch (off) {
+    case APIC_REG_ICR_LO:
+        icr_send(v, (uint64_t)v->apic.icr_high << 32 | val);
+        return;
+    case APIC_REG_ICR_HI:
+        v->apic.icr_high = val;
+        break;
+    case APIC_REG_LDR:
+        v->apic.ldr = val;
+        break;
+    case APIC_REG_DFR:
+        v->apic.dfr = val;
+        break;
+    }
+    *xapic_reg(v->apic.base, off) = val;
+}
+
+bool apic_mmio_fault(struct vcpu *v, uint64_t gpa, uint64_t exitinfo1)
+{
+    if (!(exitinfo1 & NPF_WRITE) || v->apic.x2apic || (gpa & ~0xFFFULL) != v->apic.base)
+        return false;
+    uint8_t bytes[STORE_INSN_MAX];
+    struct store_insn s;
+    struct vmcb_save *g = &v->vmcb01.va->save;
+    bool code64 = (g->efer & EFER_LMA) && (g->cs.attrib & VMCB_SEG_ATTR_L);
+    unsigned n = fetch(v, bytes);
+    if (!store_decode(bytes, n, code64, &s) || s.size != 4 || (gpa & 3)) {
+        /* The defined outcome of a write the hypervisor cannot perform
+         * for L1 (docs/design.md): #GP in L1, nothing reaches the APIC. */
+        v->apic.unknown_writes++;
+        pr_warn("L1 write to the APIC page at %#lx (RIP %#lx) by an instruction not "
+                "decoded as a 32-bit store: #GP", gpa, g->rip);
+        v->vmcb01.va->control.eventinj = vmcb_event_make(VEC_GP, VMCB_EVENT_TYPE_EXCEPTION, true, 0);
+        return true;
+    }
+    uint64_t val = s.is_imm ? s.imm : gpr(v, s.reg);
+    g->rip += s.len;
+    v->vmcb01.va->control.int_state &= ~VMCB_INT_STATE_INTERRUPT_SHADOW;
+    mmio_write(v, (unsigned)(gpa & 0xFFF), (uint32_t)val);
+    return true;
+}
+
+void apic_base_changed(struct vcpu *v, uint64_t old, uint64_t val)
+{
+    bool was_x = (old & APIC_BASE_EXTD) != 0, now_x = (val & APIC_BASE_EXTD) != 0;
+    bool was_on = (old & APIC_BASE_ENABLE) && !was_x, now_on = (val & APIC_BASE_ENABLE) && !now_x;
+    if ((old & APIC_BASE_ADDR_MASK) != (val & APIC_BASE_ADDR_MASK) || was_on != now_on) {
+        /* Other vCPUs share the default base; only a move away from it by
+         * all of them would make the old page plain memory again, which
+         * no OS does: the old page stays protected. */
+        if (now_on)
+            protect_page(val, true);
+        tlb_npt01_changed(v);
+    }
+    v->apic.base = val & APIC_BASE_ADDR_MASK;
+    v->apic.x2apic = now_x;
+    if (now_x)
+        v->apic.ldr = x2apic_ldr(v->apic_id);
+}

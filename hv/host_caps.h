@@ -1,0 +1,24 @@
+/* What the host CPU offers the hypervisor (CPUID 0x8000000A and friends),
+ * read once on the boot CPU before any vCPU starts and read-only after.
+ * The loader checks SVM on every CPU before the core starts (a machine's
+ * CPUs are alike; one that is not keeps the hypervisor off, docs/design.md).
+ * One struct instead of a cached flag per module: every decision that
+ * depends on the CPU reads it here. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+struct host_caps {
+    bool nrips;          /* next RIP saved on #VMEXIT (EDX[3]) */
+    bool flush_by_asid;  /* TLB_CONTROL 03h/07h (EDX[6]) */
+    bool decode_assists; /* instruction bytes in the VMCB on #NPF (EDX[7]) */
+    bool vgif;           /* virtual GIF (EDX[16]) */
+};
+
+/* Written only by host_caps_init(); everything else reads host_caps(). */
+extern struct host_caps host_caps_storage;
+static inline const struct host_caps *host_caps(void)
+{
+    return &host_caps_storage;
+}
+void host_caps_init(const struct host_caps *caps);
