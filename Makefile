@@ -64,7 +64,7 @@ UNIT_CFLAGS := -std=gnu11 -O1 -g $(WARN) -I. -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -MMD -MP
 UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb svm_bitmaps npt insn_len \
 	exit_dispatch vmcb12_check npt02 tlb_model nested_route nested_maps nested_vmrun \
-	nested_tsc l1_gif
+	nested_tsc l1_gif ap_state apic_icr store_decode
 UNIT_SRC_config       := boot/config.c
 UNIT_SRC_ringbuf      := lib/ringbuf.c
 UNIT_SRC_page_alloc   := lib/page_alloc.c
@@ -78,6 +78,10 @@ UNIT_SRC_vmcb12_check := hv/vmcb12_check.c
 UNIT_SRC_npt02        := hv/npt02.c hv/npt.c
 UNIT_SRC_tlb_model    := hv/tlb_policy.c
 UNIT_SRC_nested_maps  := hv/nested_maps.c arch/x86/svm_bitmaps.c
+UNIT_SRC_ap_state     := hv/ap_state.c
+UNIT_LDFLAGS_ap_state := -lpthread
+UNIT_SRC_apic_icr     := arch/x86/apic.c
+UNIT_SRC_store_decode := hv/store_decode.c
 UNIT_SRC_l1_gif       := hv/l1_gif.c hv/host_caps.c hv/switch_vmcb.c
 UNIT_SRC_nested_vmrun := hv/nested.c hv/l1_gif.c hv/nested_maps.c hv/vmcb12_check.c arch/x86/svm_bitmaps.c \
 	hv/host_caps.c hv/switch_vmcb.c
@@ -164,7 +168,7 @@ unit: $(UNIT_BINS)
 # A Debian kernel and a busybox initramfs to boot as L1 (cached).
 LINUX_L1 := $(BUILD)/linux/.stamp
 $(LINUX_L1): tools/linux-l1.sh tests/l1/linux/init tests/l1/linux/hvcheck.c \
-		tests/l1/linux/kvmrun.c | deps
+		tests/l1/linux/kvmrun.c tests/l1/linux/smpcheck.c | deps
 	@echo "  LINUX   $(BUILD)/linux (Debian kernel + initramfs, cached)"
 	$(Q)tools/linux-l1.sh $(BUILD)/linux
 	$(Q)touch $@

@@ -56,11 +56,13 @@ bool store_decode(const uint8_t *bytes, unsigned avail, bool long_mode, struct s
     unsigned i = 0;
     bool opsize16 = false, addrsize = false;
     uint8_t rex = 0;
+    bool lock = false;
     if (avail > STORE_INSN_MAX)
         avail = STORE_INSN_MAX;
     while (i < avail && is_legacy_prefix(bytes[i])) {
         opsize16 |= bytes[i] == 0x66;
         addrsize |= bytes[i] == 0x67;
+        lock |= bytes[i] == 0xF0;
         i++;
     }
     if (long_mode && i < avail && (bytes[i] & 0xF0) == 0x40)
@@ -75,7 +77,20 @@ bool store_decode(const uint8_t *bytes, unsigned avail, bool long_mode, struct s
     case 0x89: case 0x87: byte_op = false; imm_form = false; break;
     case 0xC6: byte_op = true; imm_form = true; break;
     case 0xC7: byte_op = false; imm_form = true; break;
+    case 0xA2: case 0xA3: byte_op = op == 0xA2; imm_form = false; break;
     default: return false;
+    }
+    if (lock && (op & 0xFE) != 0x86)
+        return false; /* LOCK MOV is #UD: the CPU never gets to the store */
+    if (op == 0xA2 || op == 0xA3) {
+        /* MOV moffs, AL/rAX: an absolute address as wide as the address
+         * size (8 bytes in 64-bit code), the source always rAX. */
+        unsigned moffs = long_mode ? (addrsize ? 4 : 8) : (addrsize ? 2 : 4);
+        if (i + moffs > avail)
+            return false;
+        unsigned size = op == 0xA2 ? 1 : (rex & REX_W) ? 8 : opsize16 ? 2 : 4;
+        *out = (struct store_insn){ .len = (uint8_t)(i + moffs), .size = (uint8_t)size, .reg = 0 };
+        return true;
     }
     if (i >= avail)
         return false;

@@ -1,7 +1,8 @@
 /* Decoding the one kind of instruction L1 uses to write the local APIC's
  * page: a store of a register or an immediate to memory (MOV 88/89/C6/C7,
- * XCHG 86/87 as Linux uses on some CPUs), with the prefixes a compiler
- * emits (66, 67, REX, segment overrides). Without decode assists the CPU
+ * MOV A2/A3 to an absolute address, XCHG 86/87 as Linux uses on some
+ * CPUs), with the prefixes a compiler emits (66, 67, REX, segment
+ * overrides). Without decode assists the CPU
  * tells the hypervisor only the faulting address (#NPF EXITINFO2), so the
  * length and the value come from here. Pure; unit-tested against objdump
  * over every ModRM/SIB/displacement form (tests/unit/test_store_decode.c).

@@ -4,8 +4,8 @@
 #   OUTDIR/vmlinuz.efi  a Debian 12 kernel (EFI stub), from Debian's archive
 #                       (apt-get download; the package name goes in kernel.txt)
 #   OUTDIR/modules/     the kernel's KVM modules (kvm_amd and what it needs)
-#   OUTDIR/initrd.img   gzip'd newc cpio: busybox-static, /init, hvcheck and
-#                       kvmrun (tests/l1/linux/), the KVM modules
+#   OUTDIR/initrd.img   gzip'd newc cpio: busybox-static, /init, hvcheck,
+#                       kvmrun and smpcheck (tests/l1/linux/), the KVM modules
 # Cached: each output is only rebuilt when missing or older than its inputs.
 # Prints nothing unless something fails.
 set -euo pipefail
@@ -67,7 +67,8 @@ if [ ! -s "$out/vmlinuz.efi" ] || ! have_modules; then
 fi
 
 # (b) The initramfs, rebuilt when an input changed.
-inputs=("$src/init" "$src/hvcheck.c" "$src/kvmrun.c" /bin/busybox "$0" "$out/vmlinuz.efi")
+inputs=("$src/init" "$src/hvcheck.c" "$src/kvmrun.c" "$src/smpcheck.c" /bin/busybox "$0"
+        "$out/vmlinuz.efi")
 stale=0
 [ -s "$out/initrd.img" ] || stale=1
 for f in "${inputs[@]}"; do
@@ -77,11 +78,12 @@ if [ $stale -eq 1 ]; then
     r="$tmp/root"
     mkdir -p "$r/bin" "$r/dev" "$r/proc" "$r/sys" "$r/lib/modules"
     cp /bin/busybox "$r/bin/busybox"
-    for applet in sh mount grep poweroff sleep insmod; do   # what /init uses
+    for applet in sh mount grep poweroff sleep insmod taskset; do   # what /init uses
         ln -s busybox "$r/bin/$applet"
     done
     gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/hvcheck" "$src/hvcheck.c"
     gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/kvmrun" "$src/kvmrun.c"
+    gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/smpcheck" "$src/smpcheck.c"
     for m in $MODULES; do cp "$out/modules/$(basename "$m")" "$r/lib/modules/"; done
     install -m 755 "$src/init" "$r/init"
     # /dev/console comes from the kernel's built-in initramfs.

@@ -42,7 +42,7 @@ def make_image(tmp_path, config, name="usb.img", extra_files=()):
     return img
 
 
-def boot(tmp_path, image, *, boot="usb", cpu=None, mem=None, timeout=90, until=None,
+def boot(tmp_path, image, *, boot="usb", cpu=None, mem=None, smp=None, timeout=90, until=None,
          extra=()):
     log = str(tmp_path / "serial.log")
     argv = ["--image", image, "--boot", boot, "--serial-file", log,
@@ -51,6 +51,8 @@ def boot(tmp_path, image, *, boot="usb", cpu=None, mem=None, timeout=90, until=N
         argv += ["--cpu", cpu]
     if mem:
         argv += ["--mem", mem]
+    if smp:
+        argv += ["--smp", str(smp)]
     if until:
         argv += ["--until", until]
     argv += ["--", *extra]
