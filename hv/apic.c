@@ -142,18 +142,19 @@ void apic_x2apic_icr_write(struct vcpu *v, uint64_t val)
 static uint64_t gpr(const struct vcpu *v, unsigned reg)
 {
     const struct guest_regs *r = &v->regs;
+    const struct vmcb_save *s = &v->vmcb.va->save;
     const uint64_t all[16] = {
-        v->vmcb01.va->save.rax, r->rcx, r->rdx, r->rbx, v->vmcb01.va->save.rsp, r->rbp,
+        s->rax, r->rcx, r->rdx, r->rbx, s->rsp, r->rbp,
         r->rsi, r->rdi, r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15,
     };
     return all[reg & 15];
 }
 
-/* The bytes at L1's RIP: from the VMCB where the CPU has decode assists,
- * else fetched through L1's page tables. */
+/* The bytes at the guest's RIP: from the VMCB where the CPU has decode
+ * assists, else fetched through the guest's page tables. */
 static unsigned fetch(const struct vcpu *v, uint8_t *buf)
 {
-    const struct vmcb_control *c = &v->vmcb01.va->control;
+    const struct vmcb_control *c = &v->vmcb.va->control;
     if (host_caps()->decode_assists && c->guest_insn_len) {
         unsigned n = c->guest_insn_len < STORE_INSN_MAX ? c->guest_insn_len : STORE_INSN_MAX;
         for (unsigned i = 0; i < n; i++)
@@ -189,21 +190,25 @@ bool apic_mmio_fault(struct vcpu *v, uint64_t gpa, uint64_t exitinfo1)
         return false;
     uint8_t bytes[STORE_INSN_MAX];
     struct store_insn s;
-    struct vmcb_save *g = &v->vmcb01.va->save;
+    /* The guest that wrote: L1, or an L2 that L1 let reach its APIC page
+     * (without nested paging, or mapping it in NPT12): as on a CPU, the
+     * write goes to L1's (the physical) local APIC. */
+    struct vmcb_save *g = &v->vmcb.va->save;
     bool code64 = (g->efer & EFER_LMA) && (g->cs.attrib & VMCB_SEG_ATTR_L);
     unsigned n = fetch(v, bytes);
     if (!store_decode(bytes, n, code64, &s) || s.size != 4 || (gpa & 3)) {
         /* The defined outcome of a write the hypervisor cannot perform
-         * for L1 (docs/design.md): #GP in L1, nothing reaches the APIC. */
+         * (docs/design.md, "Several CPUs"): #GP in the guest, nothing
+         * reaches the APIC. */
         v->apic.unknown_writes++;
-        pr_warn("L1 write to the APIC page at %#lx (RIP %#lx) by an instruction not "
-                "decoded as a 32-bit store: #GP", gpa, g->rip);
-        v->vmcb01.va->control.eventinj = vmcb_event_make(VEC_GP, VMCB_EVENT_TYPE_EXCEPTION, true, 0);
+        pr_warn("%s write to the APIC page at %#lx (RIP %#lx) by an instruction not "
+                "decoded as a 32-bit store: #GP", v->nested.in_l2 ? "L2" : "L1", gpa, g->rip);
+        vcpu_inject_exception(v, VEC_GP, true, 0);
         return true;
     }
     uint64_t val = s.is_imm ? s.imm : gpr(v, s.reg);
     g->rip += s.len;
-    v->vmcb01.va->control.int_state &= ~VMCB_INT_STATE_INTERRUPT_SHADOW;
+    v->vmcb.va->control.int_state &= ~VMCB_INT_STATE_INTERRUPT_SHADOW;
     mmio_write(v, (unsigned)(gpa & 0xFFF), (uint32_t)val);
     return true;
 }

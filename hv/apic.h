@@ -18,7 +18,8 @@ void apic_intercept_msrs(uint8_t *msrpm);
 /* Each vCPU at launch: its APIC base, mode, LDR and DFR as the firmware
  * left them. */
 void apic_vcpu_init(struct vcpu *v);
-/* #NPF of L1 at gpa: true if it was a write to the APIC page, performed. */
+/* #NPF of the current guest (L1, or L2) at L1-physical gpa: true if it was
+ * a write to the APIC page, performed (or refused with #GP). */
 bool apic_mmio_fault(struct vcpu *v, uint64_t gpa, uint64_t exitinfo1);
 /* WRMSR of L1 to the x2APIC ICR. */
 void apic_x2apic_icr_write(struct vcpu *v, uint64_t val);

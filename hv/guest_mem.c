@@ -8,6 +8,7 @@
 #include "hv/npt02.h"
 #include "hv/tlb.h"
 #include "hv/nested_maps.h"
+#include "hv/apic.h"
 #include "hv/exception.h"
 #include "lib/spinlock.h"
 
@@ -179,6 +180,8 @@ enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint6
             /* A page L0 write-protects (L1's permission maps), or memory L1
              * does not have (the hypervisor's region): the write goes
              * through as for L1 / the same decoy page L1 would get. */
+            if (apic_mmio_fault(v, r.l1_gpa, info1))
+                return NPT02_APIC_WRITE;
             if ((info1 & 2) && nested_maps_l1_write(v, r.l1_gpa))
                 continue;
             if (!guest_mem_hv_access(r.l1_gpa, v->vmcb.va->save.rip, info1 & 2))
@@ -203,4 +206,21 @@ void guest_mem_set_writable(uint64_t gpa, bool writable)
         pr_err("out of hypervisor memory changing NPT01");
         hv_fatal_stop();
     }
+}
+
+/* Where L2's guest-physical gpa is in L1's (= host) physical space, for
+ * reading L2's instructions and page tables: through what NPT02 maps now
+ * (L2 just ran there: its code and the tables its walk used are mapped),
+ * or one to one when L2 runs on NPT01. */
+bool guest_mem_l2_to_l1(const struct vcpu *v, uint64_t gpa, uint64_t *l1_gpa)
+{
+    if (!v->nested.npt12_root) {
+        *l1_gpa = gpa;
+        return true;
+    }
+    uint64_t size, e = npt_lookup(&npt_mem, v->nested.npt02.root, gpa, &size);
+    if (!(e & PTE_P))
+        return false;
+    *l1_gpa = (e & PTE_ADDR_MASK & ~(size - 1)) | (gpa & (size - 1));
+    return true;
 }

@@ -26,9 +26,13 @@ enum npt02_fill {
     NPT02_FILLED,           /* resume L2 */
     NPT02_TO_L1,            /* reflect #NPF with *reflect_info1 */
     NPT02_TO_L1_NOT_MAPPED, /* could not map (out of memory): fatal */
+    NPT02_APIC_WRITE,       /* L2 wrote L1's APIC page through NPT12: performed */
 };
 enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint64_t l2_gpa,
                                       uint64_t info1, uint64_t *reflect_info1);
+/* L2's guest-physical address in L1's physical space, as NPT02 maps it
+ * now (false: not mapped); one to one when L2 runs without NP. */
+bool guest_mem_l2_to_l1(const struct vcpu *v, uint64_t gpa, uint64_t *l1_gpa);
 /* Write-protects (or unprotects) one 4 KiB page of L1 in NPT01. The caller
  * requests the TLB flush that fewer rights need. */
 void guest_mem_set_writable(uint64_t gpa, bool writable);

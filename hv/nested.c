@@ -11,6 +11,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/svm.h"
 #include "arch/x86/svm_bitmaps.h"
+#include "hv/apic.h"
 #include "hv/exception.h"
 #include "hv/exit_dispatch.h"
 #include "hv/guest_mem.h"
@@ -564,6 +565,8 @@ void nested_l2_exit(struct vcpu *v)
 void nested_npf(struct vcpu *v, uint64_t info1, uint64_t info2)
 {
     if (!v->nested.npt12_root) {
+        if (apic_mmio_fault(v, info2, info1))
+            return; /* L2 wrote L1's APIC page: performed as L1's */
         if ((info1 & 2) && nested_maps_l1_write(v, info2))
             return; /* L2 wrote to L1's (write-protected) permission map */
         if (guest_mem_hv_access(info2, v->vmcb.va->save.rip, info1 & 2))
@@ -577,6 +580,8 @@ void nested_npf(struct vcpu *v, uint64_t info1, uint64_t info2)
         return;
     case NPT02_TO_L1:
         reflect(v, VMEXIT_NPF, reflect_info1, info2);
+        return;
+    case NPT02_APIC_WRITE:
         return;
     case NPT02_TO_L1_NOT_MAPPED:
         break;
