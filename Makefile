@@ -28,7 +28,7 @@ CORE_C   := hv/entry.c hv/log.c hv/fpu.c hv/exception.c hv/symbols.c \
 	hv/exit_dispatch.c hv/exit_cpuid.c hv/exit_msr.c hv/exit_vmmcall.c \
 	hv/exit_svm_insn.c hv/exit_npf.c hv/exit_shutdown.c hv/exit_ioio.c hv/exit_nmi.c \
 	hv/guest_mem.c hv/host_caps.c hv/percpu.c hv/switch_vmcb.c hv/ap_state.c hv/ap_start.c \
-	hv/apic.c hv/store_decode.c hv/guest_fetch.c arch/x86/apic.c \
+	hv/apic.c hv/store_decode.c hv/guest_fetch.c arch/x86/apic.c hv/vcpu_request.c \
 	hv/npt.c hv/insn_len.c hv/stats.c hv/tlb.c arch/x86/svm_bitmaps.c \
 	hv/nested.c hv/l1_gif.c hv/nested_maps.c hv/npt02.c hv/vmcb12_check.c hv/tlb_policy.c \
 	lib/newlib_glue.c lib/ringbuf.c \
@@ -64,7 +64,7 @@ UNIT_CFLAGS := -std=gnu11 -O1 -g $(WARN) -I. -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -MMD -MP
 UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb svm_bitmaps npt insn_len \
 	exit_dispatch vmcb12_check npt02 tlb_model nested_route nested_maps nested_vmrun \
-	nested_tsc l1_gif ap_state apic_icr store_decode
+	nested_tsc l1_gif ap_state apic_icr store_decode vcpu_request
 UNIT_SRC_config       := boot/config.c
 UNIT_SRC_ringbuf      := lib/ringbuf.c
 UNIT_SRC_page_alloc   := lib/page_alloc.c
@@ -82,6 +82,8 @@ UNIT_SRC_ap_state     := hv/ap_state.c
 UNIT_LDFLAGS_ap_state := -lpthread
 UNIT_SRC_apic_icr     := arch/x86/apic.c
 UNIT_SRC_store_decode := hv/store_decode.c
+UNIT_SRC_vcpu_request := hv/vcpu_request.c
+UNIT_LDFLAGS_vcpu_request := -lpthread
 UNIT_SRC_l1_gif       := hv/l1_gif.c hv/host_caps.c hv/switch_vmcb.c
 UNIT_SRC_nested_vmrun := hv/nested.c hv/l1_gif.c hv/nested_maps.c hv/vmcb12_check.c arch/x86/svm_bitmaps.c \
 	hv/host_caps.c hv/switch_vmcb.c

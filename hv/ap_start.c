@@ -5,6 +5,7 @@
 #include "hv/log.h"
 #include "hv/nested.h"
 #include "hv/tlb.h"
+#include "hv/vcpu_request.h"
 #include "lib/spinlock.h"
 
 /* Reset values (APM Vol. 2, 14.1.3, Table 14-1). */
@@ -80,6 +81,7 @@ static void wait_for_sipi(struct vcpu *v)
         ap_state_reset_done(&v->ap);
         if (ap_state_take_sipi(&v->ap, &vector))
             break;
+        vcpu_serve_requests(v); /* others may wait for this CPU */
         cpu_relax();
     }
     load_sipi_state(v, vector);
@@ -88,6 +90,7 @@ static void wait_for_sipi(struct vcpu *v)
 
 void vcpu_service_requests(struct vcpu *v)
 {
+    vcpu_serve_requests(v);
     if (__builtin_expect(ap_state_reset_due(&v->ap), 0)) {
         reset_vcpu(v);
         wait_for_sipi(v);

@@ -12,6 +12,7 @@
 #include "hv/percpu.h"
 #include "hv/store_decode.h"
 #include "hv/tlb.h"
+#include "hv/vcpu_request.h"
 
 #define NPF_WRITE (1ULL << 1)
 #define DFR_RESET 0xFFFFFFFFu
@@ -224,6 +225,7 @@ void apic_base_changed(struct vcpu *v, uint64_t old, uint64_t val)
         if (now_on)
             protect_page(val, true);
         tlb_npt01_changed(v);
+        vcpu_request_all(v, VCPU_REQ_NPT01_FLUSH);
     }
     v->apic.base = val & APIC_BASE_ADDR_MASK;
     v->apic.x2apic = now_x;

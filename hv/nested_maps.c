@@ -4,6 +4,7 @@
 #include "hv/guest_mem.h"
 #include "hv/percpu.h"
 #include "hv/tlb.h"
+#include "hv/vcpu_request.h"
 #include "lib/spinlock.h"
 
 static const uint8_t *l0_msrpm; /* what L0 protects in L1 (and in L2) */
@@ -66,6 +67,14 @@ static void protect(struct vcpu *v, uint64_t pa, uint64_t size)
         guest_mem_set_writable(pa + off, false);
     }
     tlb_npt01_changed(v); /* fewer rights: cached writable translations go */
+}
+
+/* The other CPUs may hold writable translations of the pages just
+ * protected: they flush before this CPU relies on the protection (its
+ * next VMRUN of L2 with the merge). Called with no lock held. */
+static void protect_everywhere(struct vcpu *v)
+{
+    vcpu_request_all(v, VCPU_REQ_NPT01_FLUSH);
 }
 
 /* Drops v's protections (a page another vCPU still protects stays so). */
@@ -134,6 +143,8 @@ void nested_maps_merge(struct vcpu *v, const struct vmcb_control *c12)
     if (iopm12)
         protect(v, iopm12, IOPM_SIZE);
     spin_unlock(&maps_lock);
+    if (msrpm12 || iopm12)
+        protect_everywhere(v);
     merge_msrpm(v, msrpm12);
     merge_iopm(v, iopm12);
     n->merges++;

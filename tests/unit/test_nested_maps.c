@@ -61,6 +61,14 @@ void tlb_npt01_changed(struct vcpu *v)
     npt01_changes++;
 }
 
+static int remote_flushes;
+void vcpu_request_all(struct vcpu *self, uint32_t request)
+{
+    (void)self;
+    assert_int_equal(request, 1u); /* VCPU_REQ_NPT01_FLUSH */
+    remote_flushes++;
+}
+
 /* --- fixtures ----------------------------------------------------------- */
 static uint8_t *arena;                /* L1 RAM: two MSRPMs, two IOPMs */
 static uint8_t *l1_msrpm, *l1_msrpm2, *l1_iopm;
@@ -197,7 +205,10 @@ static void test_two_vcpus_share_protection(void **state)
 {
     (void)state;
     use_maps(l1_msrpm, 0);
+    remote_flushes = 0;
     nested_maps_merge(&v, &c12);
+    /* Other CPUs may hold writable translations: they flush first. */
+    assert_int_equal(remote_flushes, 1);
     nested_maps_merge(&w, &c12);
     assert_int_equal(protected_now, MSRPM_SIZE / 4096);
     use_maps(l1_msrpm2, 0);
