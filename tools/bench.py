@@ -18,8 +18,16 @@ timed with RDTSC, in three boots:
      QEMU's SVM -> the baseline
   4./5. (2) and (3) with -cpu max, whose vGIF L0 uses for L1's GIF: (b')
      again, where L1's STGI no longer exits
+and the local APIC, whose page L0 write-protects to see INIT/SIPI:
+  (d) 5,000 xAPIC writes of the TPR, (e) 5,000 xAPIC IPIs (ICR high and
+      low), (f) 5,000 x2APIC IPIs (WRMSR 0x830, -cpu max: EPYC has no
+      x2APIC under TCG); fixed IPIs to an APIC ID no CPU has
 L0's instructions = (2) - (3). Figures under TCG, not hardware.
+Several CPUs: Debian's kernel as L1 with -smp 4 to its power-off, under
+the hypervisor and with `hypervisor = no` (wall time, the same machine and
+run), and the hypervisor's memory per CPU (-smp 1 against -smp 4).
 """
+import time
 import os
 import re
 import sys
@@ -36,17 +44,22 @@ FIGURES = {
     "b'": r"bench: nested \(b'\) the same with CLGI/STGI around VMRUN: (\d+) ticks",
     "c": r"bench: nested \(c\) L2 exit handled by L0 alone: (\d+) ticks",
     "b0": r"bench: nested \(b0\) as \(b\), L1 using no VMCB clean bits: (\d+) ticks",
+    "d": r"bench: apic \(d\) xAPIC write \(TPR\): (\d+) ticks",
+    "e": r"bench: apic \(e\) xAPIC IPI \(ICR high \+ low\): (\d+) ticks",
 }
+X2APIC = re.compile(r"bench: apic \(f\) x2APIC IPI \(MSR 0x830\): (\d+) ticks")
+MEM_IN_USE = re.compile(r"memory in use after launch: (\d+) KiB of the page pool \((\d+) vCPU")
+TABLES = re.compile(r"tables\+stacks (\d+) KiB")
 CALIBRATION = re.compile(r"bench: calibration: (\d+) instructions took (\d+) ticks")
 FLUSHES = re.compile(r"bench: TLB flushes over (\d+) nested transitions: (\d+) by ASID, "
                      r"(\d+) full, (\d+) NPT02 resyncs")
 
 
-def run(tmp, label, config, icount, cpu="EPYC"):
+def run(tmp, label, config, icount, cpu="EPYC", smp=None):
     d = Path(tmp) / label
     d.mkdir()
     extra = ["-icount", "shift=0"] if icount else []
-    b = boot(d, make_image(d, config), cpu=cpu, timeout=600, extra=extra)
+    b = boot(d, make_image(d, config), cpu=cpu, smp=smp, timeout=600, extra=extra)
     figures = {}
     for key, pat in FIGURES.items():
         m = re.search(pat, b.console)
@@ -59,15 +72,56 @@ def run(tmp, label, config, icount, cpu="EPYC"):
     return figures, b.console
 
 
+def linux_boot_seconds(tmp, label, hypervisor, smp):
+    """Wall time of Debian's kernel as L1 from QEMU's start to power-off."""
+    from test_linux import CONFIG, LINUX  # noqa: E402
+    import subprocess
+    subprocess.run([os.path.join(ROOT, "tools", "linux-l1.sh"), LINUX], check=True)
+    files = [(os.path.join(LINUX, "vmlinuz.efi"), "\\EFI\\linux\\vmlinuz.efi"),
+             (os.path.join(LINUX, "initrd.img"), "\\EFI\\linux\\initrd.img")]
+    d = Path(tmp) / label
+    d.mkdir()
+    config = CONFIG + ("" if hypervisor else "hypervisor = no\n")
+    img = make_image(d, config, extra_files=files)
+    start = time.monotonic()
+    b = boot(d, img, cpu="EPYC", mem="1G", smp=smp, timeout=600, extra=["-no-reboot"])
+    seconds = time.monotonic() - start
+    if "L1LINUX: done" not in b.console:
+        sys.exit(f"bench: Linux did not finish ({label}):\n{b.console[-3000:]}")
+    return seconds, b.console
+
+
+def print_smp(tmp, log_1cpu):
+    hv_s, log4 = linux_boot_seconds(tmp, "linux-hv-4", True, 4)
+    bare_s, _ = linux_boot_seconds(tmp, "linux-bare-4", False, 4)
+    ratio = hv_s / bare_s
+    print("Several CPUs (Debian's kernel as L1, -smp 4, boot to power-off, wall time):")
+    print(f"  under the hypervisor {hv_s:.1f} s, hypervisor = no {bare_s:.1f} s: {ratio:.2f}x "
+          f"(target <= 1.10x: {'met' if ratio <= 1.10 else 'NOT met'})")
+    m1, m4 = MEM_IN_USE.search(log_1cpu), MEM_IN_USE.search(log4)
+    t1, t4 = TABLES.search(log_1cpu), TABLES.search(log4)
+    if m1 and m4 and t1 and t4:
+        pool = (int(m4.group(1)) - int(m1.group(1))) / 3
+        tables = (int(t4.group(1)) - int(t1.group(1))) / 3
+        print(f"  memory per CPU: {pool:.0f} KiB of the page pool (VMCB01, host save areas, "
+              f"nested state) + {tables:.0f} KiB stacks and GDT/TSS = {pool + tables:.0f} KiB")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="hvbench-") as tmp:
         cycles, log = run(tmp, "hv-cycles", "cmdline = bench\n", False)
         with_hv, log_icount = run(tmp, "hv-icount", "cmdline = bench\n", True)
         bare, _ = run(tmp, "bare-icount", "cmdline = bench\nhypervisor = no\n", True)
         # -cpu max has vGIF: L1's STGI no longer exits (hv/l1_gif.c).
-        vgif, _ = run(tmp, "hv-icount-vgif", "cmdline = bench\n", True, cpu="max")
-        bare_vgif, _ = run(tmp, "bare-icount-vgif", "cmdline = bench\nhypervisor = no\n", True,
-                           cpu="max")
+        vgif, log_vgif = run(tmp, "hv-icount-vgif", "cmdline = bench\n", True, cpu="max")
+        bare_vgif, log_bare_vgif = run(tmp, "bare-icount-vgif",
+                                       "cmdline = bench\nhypervisor = no\n", True, cpu="max")
+        x2 = [X2APIC.search(t) for t in (log_vgif, log_bare_vgif)]
+        print_exits(cycles, with_hv, bare, vgif, bare_vgif, log, log_icount, x2)
+        print_smp(tmp, log)
+
+
+def print_exits(cycles, with_hv, bare, vgif, bare_vgif, log, log_icount, x2):
     l0 = {k: with_hv[k] - bare[k] for k in FIGURES}
     names = {
         "a": "(a)  L1 exit handled by L0 (L1 CPUID)",
@@ -75,6 +129,8 @@ def main():
         "b'": "(b') the same, CLGI/STGI around VMRUN",
         "c": "(c)  L2 exit handled by L0 alone",
         "b0": "(b0) as (b), L1 sets no VMCB clean bits",
+        "d": "(d)  xAPIC write (TPR), emulated by L0",
+        "e": "(e)  xAPIC IPI (ICR high + low)",
     }
     print("Exit costs, QEMU TCG -cpu EPYC (instructions: -icount shift=0):")
     print(f"  {'':40} {'cycles':>9} {'instr.':>9} {'bare':>7} {'L0 instr.':>10}")
@@ -83,6 +139,10 @@ def main():
     bv, bv_bare = vgif["b'"], bare_vgif["b'"]
     name = "(b') with the CPU's vGIF (-cpu max)"
     print(f"  {name:40} {'':>9} {bv:>9} {bv_bare:>7} {bv - bv_bare:>10}")
+    if all(x2):
+        f, f_bare = int(x2[0].group(1)), int(x2[1].group(1))
+        name = "(f)  x2APIC IPI (MSR 0x830, -cpu max)"
+        print(f"  {name:40} {'':>9} {f:>9} {f_bare:>7} {f - f_bare:>10}")
     f = FLUSHES.search(log_icount)
     transitions, by_asid, full, resyncs = (int(x) for x in f.groups())
     print(f"  TLB flushes in {transitions} nested transitions (L1 asks for none): "
