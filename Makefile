@@ -156,7 +156,7 @@ $(BUILD)/usb.img: $(BUILD)/hv.efi $(BUILD)/l1test.efi boot/hv.cfg tools/mkimage.
 	$(Q)tools/mkimage.sh $@ $(BUILD)/hv.efi boot/hv.cfg $(BUILD)/l1test.efi
 
 run: all
-	$(Q)$(PYTHON) tools/qemu.py --image $(BUILD)/usb.img $(RUN_ARGS)
+	$(Q)$(PYTHON) tools/qemu.py --image $(BUILD)/usb.img --smp 2 $(RUN_ARGS)
 
 .SECONDEXPANSION:
 $(BUILD)/unit/test_%: tests/unit/test_%.c $$(UNIT_SRC_$$*) | deps

@@ -10,8 +10,8 @@
  *
  * and maps all of it at HV_VBASE (the core's link address) in the core's own
  * page tables, next to an identity map of the physical address space. The
- * core is entered on the boot CPU with a pointer (virtual) to hv_boot_info and
- * never calls UEFI. */
+ * core is entered on each CPU, the boot CPU first, with a pointer (virtual) to
+ * hv_boot_info and that CPU's index, and never calls UEFI. */
 #pragma once
 #include <stdint.h>
 #include <stddef.h>
