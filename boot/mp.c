@@ -87,3 +87,13 @@ EFI_STATUS mp_run_on(UINTN number, mp_ap_fn fn, void *arg, UINTN timeout_us)
     return uefi_call_wrapper(mp->startup_this_ap, 7, mp, ap_trampoline, number, NULL,
                              timeout_us, &call, NULL);
 }
+
+EFI_STATUS mp_run_on_all(mp_ap_fn fn, void *arg, UINTN timeout_us)
+{
+    struct mp_services *mp = mp_protocol();
+    if (!mp)
+        return EFI_UNSUPPORTED;
+    struct ap_call call = { fn, arg };
+    return uefi_call_wrapper(mp->startup_all_aps, 7, mp, ap_trampoline, FALSE, NULL,
+                             timeout_us, &call, NULL);
+}

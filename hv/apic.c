@@ -80,7 +80,7 @@ static void init_one(struct vcpu *t)
     if (t->id == 0) {
         /* The boot CPU is never reset under the OS (nothing would restart
          * it): the INIT is dropped, with a note. */
-        pr_warn("INIT to the boot CPU ignored");
+        pr_warn_limited("INIT to the boot CPU ignored");
         return;
     }
     if (ap_state_init(&t->ap) && t != vcpu_current())
@@ -116,7 +116,7 @@ static void send_init_sipi(struct vcpu *v, const struct icr *i, uint32_t low)
             sipi_one(t, i->vector);
     }
     if (!any)
-        pr_warn("%s to APIC ID %#x: no such CPU, dropped",
+        pr_warn_limited("%s to APIC ID %#x: no such CPU, dropped",
                 i->mode == ICR_MODE_INIT ? "INIT" : "SIPI", i->dest);
 }
 
@@ -202,7 +202,7 @@ bool apic_mmio_fault(struct vcpu *v, uint64_t gpa, uint64_t exitinfo1)
          * (docs/design.md, "Several CPUs"): #GP in the guest, nothing
          * reaches the APIC. */
         v->apic.unknown_writes++;
-        pr_warn("%s write to the APIC page at %#lx (RIP %#lx) by an instruction not "
+        pr_warn_limited("%s write to the APIC page at %#lx (RIP %#lx) by an instruction not "
                 "decoded as a 32-bit store: #GP", v->nested.in_l2 ? "L2" : "L1", gpa, g->rip);
         vcpu_inject_exception(v, VEC_GP, true, 0);
         return true;
@@ -218,17 +218,19 @@ void apic_base_changed(struct vcpu *v, uint64_t old, uint64_t val)
 {
     bool was_x = (old & APIC_BASE_EXTD) != 0, now_x = (val & APIC_BASE_EXTD) != 0;
     bool was_on = (old & APIC_BASE_ENABLE) && !was_x, now_on = (val & APIC_BASE_ENABLE) && !now_x;
-    if ((old & APIC_BASE_ADDR_MASK) != (val & APIC_BASE_ADDR_MASK) || was_on != now_on) {
-        /* Other vCPUs share the default base; only a move away from it by
-         * all of them would make the old page plain memory again, which
-         * no OS does: the old page stays protected. */
-        if (now_on)
-            protect_page(val, true);
-        tlb_npt01_changed(v);
-        vcpu_request_all(v, VCPU_REQ_NPT01_FLUSH);
-    }
+    bool moved = (old & APIC_BASE_ADDR_MASK) != (val & APIC_BASE_ADDR_MASK);
+    /* This CPU's view first: kicks sent from here use the APIC's new mode. */
     v->apic.base = val & APIC_BASE_ADDR_MASK;
     v->apic.x2apic = now_x;
     if (now_x)
         v->apic.ldr = x2apic_ldr(v->apic_id);
+    if (now_on && (moved || !was_on)) {
+        /* A page that becomes the xAPIC page loses its write right: every
+         * CPU flushes before this one relies on it. The old page stays
+         * read-only: other vCPUs share the default base, and no OS moves
+         * all of them away from it. */
+        protect_page(val, true);
+        tlb_npt01_changed(v);
+        vcpu_request_all(v, VCPU_REQ_NPT01_FLUSH);
+    }
 }

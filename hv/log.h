@@ -4,6 +4,7 @@
  * the OS's output on the same port. */
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 #include "boot/config.h"
 #include "lib/ringbuf.h"
 
@@ -25,3 +26,15 @@ void log_emergency(const char *s);
 #define pr_warn(...)  log_printf(LOG_WARN, __VA_ARGS__)
 #define pr_info(...)  log_printf(LOG_INFO, __VA_ARGS__)
 #define pr_debug(...) log_printf(LOG_DEBUG, __VA_ARGS__)
+/* For what a guest can cause as often as it likes: the first
+ * LOG_LIMITED_FIRST times, then once every LOG_LIMITED_EVERY, so a guest
+ * in a loop cannot flood the console (each call site counts alone). */
+#define LOG_LIMITED_FIRST 10
+#define LOG_LIMITED_EVERY 1000
+#define pr_warn_limited(...)                                                  \
+    do {                                                                      \
+        static uint64_t seen_;                                                \
+        uint64_t n_ = __atomic_fetch_add(&seen_, 1, __ATOMIC_RELAXED);        \
+        if (n_ < LOG_LIMITED_FIRST || n_ % LOG_LIMITED_EVERY == 0)            \
+            log_printf(LOG_WARN, __VA_ARGS__);                                \
+    } while (0)

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from conftest import assert_in_order, boot, make_image, DEFAULT_CONFIG
+from conftest import assert_all_passed, assert_in_order, boot, make_image, DEFAULT_CONFIG
 from test_linux import CMDLINE, linux_files  # noqa: F401 (fixture)
 
 CORE_MAGIC = 0x45524F4356485356  # "VSHVCORE", hv/boot_info.h
@@ -32,6 +32,30 @@ def test_l1_program_with_4_cpus(tmp_path):
             f"cpu{cpu} not launched:\n{b.console[-3000:]}"
     assert "could not be virtualized" not in b.console
     assert_in_order(b.console, r"loader resumed as L1", r"\[l1test\] powering off")
+
+
+SMP_CHECKS = """smp_three_or_more_cpus smp_bsp_signature smp_mp_services_run_each_ap
+smp_nested_svm_on_each_ap smp_mp_services_run_all_aps smp_nested_svm_on_all_aps_at_once
+apic_rmw_write_gp init_to_boot_cpu_ignored init_sipi_to_nobody_dropped
+sipi_to_running_ap_ignored x2apic_mode_entered x2apic_init_sipi_sipi_starts_ap""".split()
+
+
+def test_l1_program_smp_checks(tmp_path):
+    """The L1 test program's "smp" mode (tests/l1/smp_checks.c) with 3 CPUs
+    and x2APIC: nested SVM on each AP and on all at once (MP services from
+    inside L1), bad INIT/SIPI requests, and an AP restarted by INIT-SIPI-SIPI
+    through the x2APIC ICR, which the hypervisor emulates."""
+    img = make_image(tmp_path, "cmdline = smp\n")
+    b = boot(tmp_path, img, cpu="EPYC,+x2apic", smp=3, timeout=240)
+    assert b.status == 0, b.console[-3000:]
+    assert_all_passed(b, SMP_CHECKS)
+    assert_in_order(b.console,
+                    r"\[hv\] warning: L1 write to the APIC page at 0xfee00080 .*: #GP",
+                    r"\[hv\] warning: INIT to the boot CPU ignored",
+                    r"\[hv\] warning: INIT to APIC ID 0x55: no such CPU, dropped",
+                    r"PASS x2apic_mode_entered",
+                    r"\[hv\] cpu2: SIPI: starting at 0x[0-9a-f]+000 \(real mode\)",
+                    r"PASS x2apic_init_sipi_sipi_starts_ap")
 
 
 def region_base(console):

@@ -27,6 +27,7 @@ int64_t try_rdmsr(uint32_t msr, uint64_t *val);
 void run_l1_checks(EFI_SYSTEM_TABLE *st);
 void run_fpu_check(void);
 void run_nested_checks(void);
+void run_smp_checks(void);
 
 /* nested_checks.c: L1 as a guest hypervisor. */
 struct vmcb;

@@ -9,6 +9,7 @@
  *   nested         run the nested-SVM scenarios (L1 as a guest hypervisor)
  *   triple-fault   make the CPU triple-fault (the hypervisor dumps L1)
  *   bench          the exit round-trip benchmark (tests/l1/bench.c)
+ *   smp            checks on several CPUs (tests/l1/smp_checks.c)
  *   exit=N         at the end, leave QEMU through isa-debug-exit (port 0xf4)
  *                  with status N instead of an ACPI power-off (QEMU then
  *                  exits with 2N+1); "checks" uses exit=1 when a check fails */
@@ -140,11 +141,14 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
         triple_fault();
     else if (option(opts, "bench") > 0)
         run_bench();
-    else if (option(opts, "checks") > 0 || option(opts, "nested") > 0) {
+    else if (option(opts, "checks") > 0 || option(opts, "nested") > 0 ||
+             option(opts, "smp") > 0) {
         if (option(opts, "checks") > 0)
             run_l1_checks(systab);
         if (option(opts, "nested") > 0)
             run_nested_checks();
+        if (option(opts, "smp") > 0)
+            run_smp_checks();
         say("%d passed, %d failed", passed, failed);
         if (failed && code < 0)
             code = 1;
