@@ -88,7 +88,7 @@ static void wait_for_sipi(struct vcpu *v)
     pr_info("SIPI: starting at %#x (real mode)", (unsigned)vector << 12);
 }
 
-void vcpu_service_requests(struct vcpu *v)
+void vcpu_service_requests_slow(struct vcpu *v)
 {
     vcpu_serve_requests(v);
     if (__builtin_expect(ap_state_reset_due(&v->ap), 0)) {

@@ -5,7 +5,16 @@
 #pragma once
 #include "hv/vcpu.h"
 
-void vcpu_service_requests(struct vcpu *v);
+void vcpu_service_requests_slow(struct vcpu *v);
+/* The run loop's check, before every VMRUN: one load each when nothing
+ * waits (the usual case). */
+static inline void vcpu_service_requests(struct vcpu *v)
+{
+    if (__builtin_expect(__atomic_load_n(&v->requests, __ATOMIC_ACQUIRE) != 0 ||
+                             __atomic_load_n(&v->ap.word, __ATOMIC_ACQUIRE) != AP_RUNNING,
+                         0))
+        vcpu_service_requests_slow(v);
+}
 /* An NMI exit: the NMI is taken by the host (STGI/CLGI) and true when it
  * was another CPU's kick, nothing for the guest. */
 bool vcpu_nmi_was_kick(struct vcpu *v);

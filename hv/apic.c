@@ -168,6 +168,7 @@ static unsigned fetch(const struct vcpu *v, uint8_t *buf)
 static void mmio_write(struct vcpu *v, unsigned off, uint32_t val)
 {
     v->apic.writes++;
+    v->apic.writes_by_reg[(off >> 4) & 63]++;
     switch (off) {
     case APIC_REG_ICR_LO:
         icr_send(v, (uint64_t)v->apic.icr_high << 32 | val);
@@ -232,5 +233,29 @@ void apic_base_changed(struct vcpu *v, uint64_t old, uint64_t val)
         protect_page(val, true);
         tlb_npt01_changed(v);
         vcpu_request_all(v, VCPU_REQ_NPT01_FLUSH);
+    }
+}
+
+/* Which APIC registers L1 writes, summed over the CPUs: where the APIC
+ * page's exits come from (EOI, timer, ICR...). */
+void apic_print_stats(void)
+{
+    static const struct { unsigned off; const char *name; } regs[] = {
+        { 0x080, "TPR" }, { 0x0B0, "EOI" }, { 0x0D0, "LDR" }, { 0x0E0, "DFR" },
+        { 0x0F0, "SVR" }, { 0x280, "ESR" }, { 0x300, "ICR low" }, { 0x310, "ICR high" },
+        { 0x320, "LVT timer" }, { 0x380, "timer initial count" }, { 0x3E0, "timer divide" },
+    };
+    uint64_t total = 0;
+    for (unsigned i = 0; i < vcpu_count(); i++)
+        total += vcpu_by_index(i)->apic.writes;
+    if (!total)
+        return;
+    pr_info("xAPIC writes by L1 (each one an exit): %lu", total);
+    for (unsigned r = 0; r < sizeof regs / sizeof *regs; r++) {
+        uint64_t n = 0;
+        for (unsigned i = 0; i < vcpu_count(); i++)
+            n += vcpu_by_index(i)->apic.writes_by_reg[regs[r].off >> 4];
+        if (n)
+            pr_info("  %-20s %10lu", regs[r].name, n);
     }
 }

@@ -28,3 +28,5 @@ void apic_base_changed(struct vcpu *v, uint64_t old, uint64_t val);
 /* Makes another CPU leave its guest at once (an NMI it recognizes as the
  * hypervisor's, hv/exit_nmi.c). */
 void apic_kick(struct vcpu *target);
+/* With the exit statistics: L1's xAPIC writes per register. */
+void apic_print_stats(void);

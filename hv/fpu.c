@@ -5,8 +5,8 @@
 
 #define MXCSR_DEFAULT 0x1F80 /* all SIMD exceptions masked, round to nearest */
 
-/* Before the CPU has a vCPU (the boot CPU's early init), the loader's state
- * is kept here; after, in the vCPU (v->fpu_area). */
+/* Before the boot CPU has a vCPU (its early init), the loader's state is
+ * kept here; percpu_init() hands it to vCPU 0 (fpu_adopt_boot_state). */
 static struct {
     uint8_t area[512] __attribute__((aligned(16)));
     bool saved;
@@ -19,10 +19,19 @@ struct fpu_slot {
 
 static struct fpu_slot slot_of(struct vcpu *v)
 {
-    /* The boot CPU's vCPU takes over what was saved before it existed. */
-    if (!v || (v->id == 0 && boot_fpu.saved))
+    if (!v)
         return (struct fpu_slot){ boot_fpu.area, &boot_fpu.saved };
     return (struct fpu_slot){ v->fpu_area, &v->fpu_saved };
+}
+
+void fpu_adopt_boot_state(struct vcpu *v)
+{
+    if (!boot_fpu.saved)
+        return;
+    for (unsigned i = 0; i < sizeof boot_fpu.area; i++)
+        v->fpu_area[i] = boot_fpu.area[i];
+    v->fpu_saved = true;
+    boot_fpu.saved = false;
 }
 
 void fpu_host_enter(void)
@@ -45,7 +54,7 @@ bool fpu_handle_nm(void)
     return true;
 }
 
-void fpu_guest_restore(struct vcpu *v)
+void fpu_guest_restore_slow(struct vcpu *v)
 {
     struct fpu_slot s = slot_of(v);
     if (*s.saved) {

@@ -18,6 +18,14 @@
 void fpu_host_enter(void);
 /* #NM handler; false if the #NM was not caused by the lazy scheme (a bug). */
 bool fpu_handle_nm(void);
-struct vcpu;
-/* Before returning to the guest of vCPU v (NULL: the loader, before any vCPU). */
-void fpu_guest_restore(struct vcpu *v);
+#include "hv/vcpu.h"
+void fpu_guest_restore_slow(struct vcpu *v);
+/* Before returning to the guest of vCPU v (NULL: the loader, before any
+ * vCPU): reloads its state if the host used the FPU. */
+static inline void fpu_guest_restore(struct vcpu *v)
+{
+    if (!v || __builtin_expect(v->fpu_saved, 0))
+        fpu_guest_restore_slow(v);
+}
+/* percpu_init(): vCPU 0 takes over what the boot CPU saved before it. */
+void fpu_adopt_boot_state(struct vcpu *v);

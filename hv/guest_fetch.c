@@ -100,8 +100,8 @@ unsigned guest_fetch_insn(const struct vcpu *v, uint8_t *buf, unsigned max)
         unsigned take = max - n < in_page ? max - n : in_page;
         if (!to_l1(v, gpa, take, &pa))
             break;
-        for (unsigned i = 0; i < take; i++)
-            buf[n + i] = ((volatile const uint8_t *)pa)[i];
+        for (unsigned i = 0; i < take; i++) /* no libc here: the exit path stays SSE-free */
+            buf[n + i] = ((const uint8_t *)pa)[i];
         n += take;
     }
     return n;

@@ -21,7 +21,7 @@ static uint64_t decoy_pa, hv_access_count;
 /* NPT01 is shared by every vCPU: its changes (a decoy page, a write
  * protection) are made under this lock. */
 static struct spinlock npt01_lock;
-static const struct hv_ram_range *ram;
+static struct hv_ram_range ram[HV_MAX_RAM_RANGES]; /* sorted by base */
 static uint32_t nram;
 
 static void *npt_alloc_page(void *ctx, uint64_t *pa)
@@ -48,10 +48,23 @@ static uint64_t phys_space_top(void)
     return 1ULL << bits;
 }
 
+/* The firmware's list, sorted by base (the UEFI spec does not promise an
+ * order), so l1_ram_ok() can search it by halves. */
+static void ram_sort(const struct hv_boot_info *info)
+{
+    nram = info->nram < HV_MAX_RAM_RANGES ? info->nram : HV_MAX_RAM_RANGES;
+    for (uint32_t i = 0; i < nram; i++) {
+        struct hv_ram_range r = info->ram[i];
+        uint32_t j = i;
+        for (; j > 0 && ram[j - 1].base > r.base; j--)
+            ram[j] = ram[j - 1];
+        ram[j] = r;
+    }
+}
+
 bool guest_mem_init(const struct hv_boot_info *info)
 {
-    ram = info->ram;
-    nram = info->nram;
+    ram_sort(info);
     phys_limit = phys_space_top();
     gbpages = cpu_has_1g_pages();
     npt01_root = npt_build_identity(&npt_mem, phys_limit, info->region_pa,
@@ -78,8 +91,8 @@ static bool in_range(uint32_t i, uint64_t gpa, uint64_t len)
     return gpa >= ram[i].base && gpa + len <= ram[i].base + ram[i].size;
 }
 
-/* The range that matched last comes first: a nested VMRUN asks about the
- * same VMCB12 every time. */
+/* The range that matched last comes first (a nested VMRUN asks about the
+ * same VMCB12 every time), then a search by halves of the sorted list. */
 bool l1_ram_ok(uint64_t gpa, uint64_t len)
 {
     static uint32_t last; /* a hint only: any CPU may overwrite it */
@@ -88,11 +101,17 @@ bool l1_ram_ok(uint64_t gpa, uint64_t len)
     uint32_t hint = __atomic_load_n(&last, __ATOMIC_RELAXED);
     if (hint < nram && in_range(hint, gpa, len))
         return true;
-    for (uint32_t i = 0; i < nram; i++) {
-        if (in_range(i, gpa, len)) {
-            __atomic_store_n(&last, i, __ATOMIC_RELAXED);
-            return true;
-        }
+    uint32_t lo = 0, hi = nram; /* the last range with base <= gpa */
+    while (hi - lo > 1) {
+        uint32_t mid = (lo + hi) / 2;
+        if (ram[mid].base <= gpa)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    if (nram && in_range(lo, gpa, len)) {
+        __atomic_store_n(&last, lo, __ATOMIC_RELAXED);
+        return true;
     }
     return false;
 }

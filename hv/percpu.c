@@ -1,6 +1,7 @@
 #include "hv/percpu.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/msr.h"
+#include "hv/fpu.h"
 #include "hv/memory.h"
 #include "hv/boot_info.h"
 
@@ -23,6 +24,7 @@ bool percpu_init(uint32_t ncpus, const uint32_t *apic_ids)
         vcpus[i] = v;
     }
     percpu_enter(vcpus[0]); /* this is the boot CPU */
+    fpu_adopt_boot_state(vcpus[0]);
     __atomic_store_n(&nvcpus, ncpus, __ATOMIC_RELEASE);
     return true;
 }

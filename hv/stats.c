@@ -1,6 +1,7 @@
 #include "hv/stats.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/svm.h"
+#include "hv/apic.h"
 #include "hv/log.h"
 #include "hv/percpu.h"
 
@@ -88,6 +89,7 @@ void stats_print(void)
             pr_info("  %#-6x %-16s %12lu %14lu %10lu", slot, slot_name(slot), count, cycles,
                     cycles / count);
     }
+    apic_print_stats();
 }
 
 void stats_print_last_exits(const struct vcpu_stats *s)

@@ -33,7 +33,7 @@ static struct vmcb *context_vmcb(struct vcpu *v, enum tlb_ctx ctx)
     return ctx == TLB_CTX_L2 ? v->nested.vmcb02.va : v->vmcb01.va;
 }
 
-void tlb_service_leaving(struct vcpu *v)
+void tlb_service_leaving_slow(struct vcpu *v)
 {
     enum tlb_ctx ctx = v->nested.in_l2 ? TLB_CTX_L2 : TLB_CTX_L1;
     if (ctx == TLB_CTX_L2 && tlb_take_npt02_resync(&v->tlb))
@@ -42,7 +42,7 @@ void tlb_service_leaving(struct vcpu *v)
     c->tlb_control = tlb_control_merge(c->tlb_control, tlb_control_for_leaving(&v->tlb, ctx));
 }
 
-void tlb_apply_requests(struct vcpu *v)
+void tlb_apply_requests_slow(struct vcpu *v)
 {
     enum tlb_ctx ctx = v->nested.in_l2 ? TLB_CTX_L2 : TLB_CTX_L1;
     if (ctx == TLB_CTX_L2 && tlb_take_npt02_resync(&v->tlb))

@@ -159,13 +159,3 @@ uint8_t tlb_control_for_leaving(struct tlb_policy *p, enum tlb_ctx ctx)
     p->flushes_all++;
     return VMCB_TLB_CONTROL_FLUSH_ALL;
 }
-
-static int strength(uint8_t c)
-{
-    return c == VMCB_TLB_CONTROL_FLUSH_ALL ? 2 : c != VMCB_TLB_CONTROL_DO_NOTHING;
-}
-
-uint8_t tlb_control_merge(uint8_t a, uint8_t b)
-{
-    return strength(a) >= strength(b) ? a : b;
-}

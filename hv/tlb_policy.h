@@ -62,6 +62,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "arch/x86/vmcb.h"
 
 enum tlb_ctx {
     TLB_CTX_L1 = 0, /* VMCB01: L1 under its host ASID */
@@ -152,4 +153,11 @@ uint8_t tlb_control_for_vmrun(struct tlb_policy *p, enum tlb_ctx ctx);
  * that debt, since that VMCB runs again only later. */
 uint8_t tlb_control_for_leaving(struct tlb_policy *p, enum tlb_ctx ctx);
 /* Two requests for the same VMCB in one: 01h covers 03h covers nothing. */
-uint8_t tlb_control_merge(uint8_t a, uint8_t b);
+static inline uint8_t tlb_control_merge(uint8_t a, uint8_t b)
+{
+    if (a == VMCB_TLB_CONTROL_FLUSH_ALL || b == VMCB_TLB_CONTROL_FLUSH_ALL)
+        return VMCB_TLB_CONTROL_FLUSH_ALL;
+    if (a == VMCB_TLB_CONTROL_FLUSH_ASID || b == VMCB_TLB_CONTROL_FLUSH_ASID)
+        return VMCB_TLB_CONTROL_FLUSH_ASID;
+    return a ? a : b;
+}

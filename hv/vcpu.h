@@ -65,6 +65,7 @@ struct vcpu_apic {
     uint64_t base;           /* APIC base address (MSR 0x1B) */
     bool x2apic;             /* MSR 0x1B EXTD */
     uint64_t writes, icr_writes, unknown_writes;
+    uint64_t writes_by_reg[64]; /* xAPIC writes per register (offset / 16) */
 };
 
 struct vcpu {

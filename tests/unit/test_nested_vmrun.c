@@ -75,7 +75,7 @@ bool apic_mmio_fault(struct vcpu *v, uint64_t gpa, uint64_t exitinfo1)
 }
 void tlb_npt01_changed(struct vcpu *v) { (void)v; }
 void tlb_invlpga(struct vcpu *v, uint32_t asid) { (void)v; (void)asid; }
-void tlb_service_leaving(struct vcpu *v) { (void)v; }
+void tlb_service_leaving_slow(struct vcpu *v) { (void)v; }
 static uint32_t last_vasid;
 void tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12)
 {
