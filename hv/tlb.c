@@ -49,8 +49,10 @@ void tlb_apply_requests_slow(struct vcpu *v)
         npt02_reset(&v->nested.npt02);
     struct vmcb_control *c = &v->vmcb.va->control;
     c->tlb_control = tlb_control_merge(c->tlb_control, tlb_control_for_vmrun(&v->tlb, ctx));
-    /* 01h empties every ASID of this CPU: what the other VMCB still owes
-     * (switch_vmcb() put it there) is paid too. */
-    if (c->tlb_control == VMCB_TLB_CONTROL_FLUSH_ALL)
+    /* 01h empties every ASID of this CPU: what the other VMCB still holds
+     * (switch_vmcb() put it there) and what either context owes is paid. */
+    if (c->tlb_control == VMCB_TLB_CONTROL_FLUSH_ALL) {
         context_vmcb(v, ctx == TLB_CTX_L2 ? TLB_CTX_L1 : TLB_CTX_L2)->control.tlb_control = 0;
+        tlb_paid_all(&v->tlb);
+    }
 }

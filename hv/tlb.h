@@ -21,7 +21,8 @@ void tlb_apply_requests_slow(struct vcpu *v);
 static inline void tlb_apply_requests(struct vcpu *v)
 {
     enum tlb_ctx ctx = v->nested.in_l2 ? TLB_CTX_L2 : TLB_CTX_L1;
-    if (__builtin_expect(v->tlb.pending[ctx] != 0 || v->tlb.npt02_resync, 0))
+    if (__builtin_expect(v->tlb.pending[ctx] != 0 || v->tlb.npt02_resync ||
+                             v->vmcb.va->control.tlb_control != 0, 0))
         tlb_apply_requests_slow(v);
 }
 /* Run loop, after VMRUN: the CPU does not clear TLB_CONTROL (15.16.1). */

@@ -159,3 +159,9 @@ uint8_t tlb_control_for_leaving(struct tlb_policy *p, enum tlb_ctx ctx)
     p->flushes_all++;
     return VMCB_TLB_CONTROL_FLUSH_ALL;
 }
+
+void tlb_paid_all(struct tlb_policy *p)
+{
+    p->pending[TLB_CTX_L1] = 0;
+    p->pending[TLB_CTX_L2] = 0;
+}

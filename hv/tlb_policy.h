@@ -148,6 +148,9 @@ bool tlb_take_npt02_resync(struct tlb_policy *p);
  * FlushByAsid, ctx's own debt (03h); without it, 01h, which flushes every
  * ASID and so pays the other context's debt too. */
 uint8_t tlb_control_for_vmrun(struct tlb_policy *p, enum tlb_ctx ctx);
+/* A VMRUN ran with 01h (every ASID of this CPU emptied): nothing is owed
+ * by either context any more. */
+void tlb_paid_all(struct tlb_policy *p);
 /* switch_vmcb(), leaving ctx: the TLB_CONTROL that pays ctx's own debt
  * (03h with FlushByAsid, else 01h), for the VMCB it leaves; clears only
  * that debt, since that VMCB runs again only later. */
