@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +283,66 @@ static void test_clean_fast_path_still_checks_eventinj(void **state)
     assert_int_equal((uint32_t)vmcb12->control.exitcode, (uint32_t)VMEXIT_INVALID);
 }
 
+/* Another CPU of L1 rewrites VMCB12 while this one emulates VMRUN of it
+ * (KVM's CVE-2021-29657): a thread flips fields between a good and a bad
+ * value all the time. Whatever it catches, each VMRUN either fails with
+ * VMEXIT_INVALID or builds a VMCB02 whose every field passed the checks:
+ * never SVME clear, CR0.NW without CD, the VMRUN intercept gone, AVIC or
+ * vGIF set, a reserved event type. */
+static volatile int flipping;
+static void *flipper(void *arg)
+{
+    (void)arg;
+    for (unsigned i = 0; __atomic_load_n(&flipping, __ATOMIC_ACQUIRE); i++) {
+        volatile struct vmcb *v = vmcb12;
+        if (i & 1) {
+            v->save.efer = good.save.efer & ~EFER_SVME;
+            v->save.cr0 = (good.save.cr0 | CR0_NW) & ~CR0_CD;
+            v->control.intercept_misc2 = 0;
+            v->control.int_ctl = VMCB_INT_CTL_AVIC_ENABLE | VMCB_INT_CTL_VGIF_ENABLE;
+            v->control.eventinj = VMCB_EVENT_V | (5ULL << VMCB_EVENT_TYPE_SHIFT);
+        } else {
+            v->save.efer = good.save.efer;
+            v->save.cr0 = good.save.cr0;
+            v->control.intercept_misc2 = good.control.intercept_misc2;
+            v->control.int_ctl = good.control.int_ctl;
+            v->control.eventinj = good.control.eventinj;
+        }
+    }
+    return NULL;
+}
+
+static void test_vmcb12_changed_by_another_cpu_during_vmrun(void **state)
+{
+    (void)state;
+    pthread_t t;
+    unsigned ok = 0, invalid = 0;
+    flipping = 1;
+    pthread_create(&t, NULL, flipper, NULL);
+    for (int i = 0; i < 20000; i++) {
+        vmcb12->control.vmcb_clean = 0; /* a full check every time */
+        vmrun();
+        if (!vcpu.nested.in_l2) {
+            assert_int_equal((uint32_t)vmcb12->control.exitcode, (uint32_t)VMEXIT_INVALID);
+            invalid++;
+            continue;
+        }
+        const struct vmcb *v02 = vcpu.nested.vmcb02.va;
+        assert_true(v02->save.efer & EFER_SVME);
+        assert_false((v02->save.cr0 & CR0_NW) && !(v02->save.cr0 & CR0_CD));
+        assert_true(v02->control.intercept_misc2 & VMCB_INTERCEPT2_VMRUN);
+        assert_int_equal(v02->control.int_ctl & (VMCB_INT_CTL_AVIC_ENABLE | VMCB_INT_CTL_VGIF_ENABLE), 0);
+        assert_int_equal(v02->control.eventinj, good.control.eventinj);
+        ok++;
+        back_to_l1();
+    }
+    flipping = 0;
+    pthread_join(t, NULL);
+    print_message("VMRUNs while another thread rewrote VMCB12: %u built, %u VMEXIT_INVALID\n",
+                  ok, invalid);
+    assert_true(ok > 0 && invalid > 0); /* both outcomes were reached */
+}
+
 /* A failed VMRUN gives VMEXIT_INVALID and is not cached: the next VMRUN of
  * the same VMCB12 is checked in full whatever its clean bits say. */
 static void test_failed_vmrun_is_not_cached(void **state)
@@ -342,6 +403,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checks_see_the_copy_and_vmcb02_is_built, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vmcb12_not_touched_after_the_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changes_after_the_check_do_not_reach_vmcb02, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vmcb12_changed_by_another_cpu_during_vmrun, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clean_fast_path_reads_once_too, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clean_fast_path_still_checks_eventinj, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_vmrun_is_not_cached, setup, teardown),
