@@ -19,6 +19,7 @@
 #define ATTR_DATA 0x0093            /* present, data, writable, accessed */
 #define ATTR_LDT 0x0082
 #define ATTR_TSS16_BUSY 0x0083
+#define CPUID_1_ECX_MONITOR (1u << 3)
 
 static struct vmcb_seg real_seg(uint16_t sel, uint16_t attrib)
 {
@@ -73,6 +74,20 @@ static void load_sipi_state(struct vcpu *v, uint8_t vector)
     c->int_state = 0;
 }
 
+/* Until a sender writes the vCPU's INIT/SIPI word or its requests (the
+ * same cache line): MWAIT where the CPU has MONITOR/MWAIT (it wakes on the
+ * write even with GIF clear), else a PAUSE loop. */
+static void wait_for_write(struct vcpu *v)
+{
+    if (!(cpuid(1, 0).ecx & CPUID_1_ECX_MONITOR)) {
+        cpu_relax();
+        return;
+    }
+    __asm__ volatile("monitor" ::"a"(&v->ap.word), "c"(0), "d"(0) : "memory");
+    if (ap_state_mode(&v->ap) == AP_WAIT_SIPI && !__atomic_load_n(&v->requests, __ATOMIC_ACQUIRE))
+        __asm__ volatile("mwait" ::"a"(0), "c"(0) : "memory");
+}
+
 static void wait_for_sipi(struct vcpu *v)
 {
     uint8_t vector;
@@ -82,10 +97,10 @@ static void wait_for_sipi(struct vcpu *v)
         if (ap_state_take_sipi(&v->ap, &vector))
             break;
         vcpu_serve_requests(v); /* others may wait for this CPU */
-        cpu_relax();
+        wait_for_write(v);
     }
     load_sipi_state(v, vector);
-    pr_info("SIPI: starting at %#x (real mode)", (unsigned)vector << 12);
+    pr_info_limited("SIPI: starting at %#x (real mode)", (unsigned)vector << 12);
 }
 
 void vcpu_service_requests_slow(struct vcpu *v)

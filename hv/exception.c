@@ -3,6 +3,7 @@
 #include "arch/x86/cpu.h"
 #include "hv/fpu.h"
 #include "hv/log.h"
+#include "hv/percpu.h"
 #include "hv/symbols.h"
 #include <stdio.h>
 
@@ -106,6 +107,10 @@ static __attribute__((noreturn)) void machine_reset(void)
 
 void hv_fatal_stop(void)
 {
+    /* Other CPUs must not wait for this one any more (hv/vcpu_request.c). */
+    struct vcpu *v = vcpu_current();
+    if (v)
+        __atomic_store_n(&v->launched, false, __ATOMIC_RELEASE);
     if (fault_action == FAULT_RESET) {
         pr_err("resetting the machine (on_fault=reset)");
         machine_reset();

@@ -31,10 +31,12 @@ void log_emergency(const char *s);
  * in a loop cannot flood the console (each call site counts alone). */
 #define LOG_LIMITED_FIRST 10
 #define LOG_LIMITED_EVERY 1000
-#define pr_warn_limited(...)                                                  \
+#define log_limited(level, ...)                                               \
     do {                                                                      \
         static uint64_t seen_;                                                \
         uint64_t n_ = __atomic_fetch_add(&seen_, 1, __ATOMIC_RELAXED);        \
         if (n_ < LOG_LIMITED_FIRST || n_ % LOG_LIMITED_EVERY == 0)            \
-            log_printf(LOG_WARN, __VA_ARGS__);                                \
+            log_printf(level, __VA_ARGS__);                                   \
     } while (0)
+#define pr_warn_limited(...) log_limited(LOG_WARN, __VA_ARGS__)
+#define pr_info_limited(...) log_limited(LOG_INFO, __VA_ARGS__)

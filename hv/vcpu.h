@@ -84,9 +84,11 @@ struct vcpu {
     struct tlb_policy tlb;   /* flush requests per context (hv/tlb.h) */
     struct l1_svm_msrs l1;
     struct vcpu_apic apic;
-    struct ap_state ap;      /* INIT/SIPI (hv/ap_state.h) */
-    /* Work other CPUs left for this one (VCPU_REQ_*), and how many of
-     * the NMIs they sent to make it exit are still to be recognized. */
+    /* What other CPUs write, in one cache line (a vCPU waiting for a
+     * SIPI MWAITs on it): INIT/SIPI (hv/ap_state.h), the work they left
+     * for this one (VCPU_REQ_*), and how many of the NMIs they sent to
+     * make it exit are still to be recognized. */
+    struct ap_state ap __attribute__((aligned(64)));
     uint32_t requests;
     uint32_t kicks;
     uint32_t id;             /* index: 0 is the boot CPU */
