@@ -11,6 +11,7 @@
  *                     ran last). Not offered: vGIF, decode assists,
  *                     AVIC, LBR virtualization, pause filter, ... */
 #include "hv/exit_dispatch.h"
+#include "hv/host_caps.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/svm.h"
 #include "arch/x86/cpu_features.h"
@@ -22,11 +23,11 @@
 #define HV_LEAF_MAX 0x40000001u
 #define HV_LEAF_END 0x400000FFu
 
-static uint32_t l1_svm_features(uint32_t host_edx)
+static uint32_t l1_svm_features(void)
 {
     uint32_t f = (1u << SVM_FEAT_NP) | (1u << SVM_FEAT_FLUSH_BY_ASID) |
                  (1u << SVM_FEAT_VMCB_CLEAN);
-    return f | (host_edx & (1u << SVM_FEAT_NRIPS));
+    return f | (host_caps()->nrips ? 1u << SVM_FEAT_NRIPS : 0);
 }
 
 static uint32_t sig_word(unsigned i)
@@ -53,7 +54,7 @@ static struct cpuid_regs l1_view(uint32_t leaf, struct cpuid_regs r)
         break;
     case CPUID_SVM_LEAF:
         r = (struct cpuid_regs){ .eax = 1, .ebx = NESTED_ASIDS, .ecx = 0,
-                                 .edx = l1_svm_features(r.edx) };
+                                 .edx = l1_svm_features() };
         break;
     }
     return r;

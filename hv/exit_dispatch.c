@@ -1,5 +1,6 @@
 #include "hv/exit_dispatch.h"
 #include "arch/x86/svm.h"
+#include "arch/x86/vectors.h"
 #include "hv/ap_start.h"
 #include "hv/nested.h"
 
@@ -20,6 +21,7 @@ static const exit_handler_fn low_handlers[0x100] = {
     [VMEXIT_SHUTDOWN] = exit_shutdown,
     [VMEXIT_NMI] = exit_nmi,
     [VMEXIT_INTR] = exit_intr,
+    [VMEXIT_EXCP_BASE + VEC_SX] = exit_init_sx,
 };
 
 exit_handler_fn exit_handler_for(uint64_t exitcode)
@@ -33,10 +35,18 @@ exit_handler_fn exit_handler_for(uint64_t exitcode)
 
 void exit_dispatch(struct vcpu *v)
 {
-    /* Another CPU's kick (hv/apic.c): nothing for the guest, the run loop
-     * serves what it was for. */
-    if (v->vmcb.va->control.exitcode == VMEXIT_NMI && vcpu_nmi_was_kick(v))
-        return;
+    /* L0's own events, in L1 and in L2 alike, whatever L1 intercepts:
+     * another CPU's kick (hv/apic.c; the run loop serves what it was for)
+     * and a physical INIT redirected as #SX. */
+    uint64_t code = v->vmcb.va->control.exitcode;
+    if (__builtin_expect(code == VMEXIT_NMI || code == VMEXIT_EXCP_BASE + VEC_SX, 0)) {
+        if (code != VMEXIT_NMI) {
+            exit_init_sx(v);
+            return;
+        }
+        if (vcpu_nmi_was_kick(v))
+            return;
+    }
     if (v->nested.in_l2)
         nested_l2_exit(v); /* L1's intercepts decide first */
     else

@@ -22,3 +22,6 @@ void ioio_init(uint16_t pm1a_cnt_port, bool print_stats);
 void exit_unexpected(struct vcpu *v);
 void exit_nmi(struct vcpu *v);
 void exit_intr(struct vcpu *v);
+/* #SX: a physical INIT redirected by VM_CR.R_INIT (hv/exit_init.c). */
+void exit_init_sx(struct vcpu *v);
+void init_redirect_enable(void);

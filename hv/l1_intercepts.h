@@ -1,6 +1,7 @@
 /* What L0 intercepts in L1 (VMCB01); everything else runs natively. Each
  * intercept here has a handler in hv/exit_dispatch.c (a unit test checks). */
 #pragma once
+#include "arch/x86/vectors.h"
 #include "arch/x86/vmcb.h"
 
 /* CPUID: the hypervisor's view of the CPU. MSR_PROT/IOIO_PROT: the MSRPM
@@ -17,6 +18,10 @@
                             VMCB_INTERCEPT2_VMLOAD | VMCB_INTERCEPT2_VMSAVE | \
                             VMCB_INTERCEPT2_STGI | VMCB_INTERCEPT2_CLGI | \
                             VMCB_INTERCEPT2_SKINIT)
+
+/* #SX: with VM_CR.R_INIT a physical INIT becomes #SX (APM 15.30.1), which
+ * L0 intercepts in L1 and L2 alike (hv/exit_init.c). */
+#define L0_INTERCEPT_EXCEPTIONS (1u << VEC_SX)
 
 /* What L0 intercepts in L2 (VMCB02) whatever L1 asks (docs/design.md, "Nested SVM"): the SVM
  * instructions (no SVM inside L2 unless L1 emulates it), the MSRs that

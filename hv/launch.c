@@ -163,6 +163,7 @@ void launch_l1(struct hv_boot_info *info, struct vcpu *v)
     struct vmcb_control *c = &v->vmcb01.va->control;
     c->intercept_misc1 = L1_INTERCEPT_MISC1;
     c->intercept_misc2 = L1_INTERCEPT_MISC2;
+    c->intercept_exceptions = L0_INTERCEPT_EXCEPTIONS;
     c->msrpm_base_pa = l1_msrpm_pa;
     c->iopm_base_pa = l1_iopm_pa;
     c->guest_asid = L1_ASID;
@@ -174,8 +175,10 @@ void launch_l1(struct hv_boot_info *info, struct vcpu *v)
     apic_vcpu_init(v);
     switch_vmcb(v, TLB_CTX_L1); /* the first launch: owes the first flush */
 
-    /* Enable SVM on this CPU (APM 15.4) and give VMRUN its host save area. */
+    /* Enable SVM on this CPU (APM 15.4) and give VMRUN its host save area;
+     * physical INITs become #SX (hv/exit_init.c). */
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+    init_redirect_enable();
     wrmsr(MSR_VM_HSAVE_PA, v->hsave_pa);
     __asm__ volatile("vmsave %%rax" ::"a"(v->host_state_pa) : "memory");
     if (v->id == 0)

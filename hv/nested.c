@@ -287,7 +287,7 @@ static ALWAYS_INLINE void build_controls(struct vcpu *v, const struct vmcb_contr
     if (!(clean & VMCB_CLEAN_INTERCEPTS)) {
         c->intercept_cr = c12->intercept_cr;
         c->intercept_dr = c12->intercept_dr;
-        c->intercept_exceptions = c12->intercept_exceptions;
+        c->intercept_exceptions = c12->intercept_exceptions | L0_INTERCEPT_EXCEPTIONS;
         c->intercept_misc1 = c12->intercept_misc1 | L2_INTERCEPT_MISC1_L0;
         c->intercept_misc2 = c12->intercept_misc2 | L2_INTERCEPT_MISC2_L0;
         c->intercept_misc3 = c12->intercept_misc3;

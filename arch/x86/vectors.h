@@ -14,4 +14,5 @@ enum x86_vector {
     VEC_GP = 13,
     VEC_PF = 14,
     VEC_MC = 18,
+    VEC_SX = 30, /* security exception: an INIT redirected by VM_CR.R_INIT */
 };

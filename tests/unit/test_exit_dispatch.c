@@ -22,6 +22,7 @@ void exit_nmi(struct vcpu *v) { (void)v; }
 void exit_intr(struct vcpu *v) { (void)v; }
 void nested_l2_exit(struct vcpu *v) { (void)v; }
 bool vcpu_nmi_was_kick(struct vcpu *v) { (void)v; return false; }
+void exit_init_sx(struct vcpu *v) { (void)v; }
 
 static void test_known_exits(void **state)
 {
@@ -34,6 +35,7 @@ static void test_known_exits(void **state)
     assert_ptr_equal(exit_handler_for(VMEXIT_NPF), exit_npf);
     assert_ptr_equal(exit_handler_for(VMEXIT_NMI), exit_nmi); /* always intercepted */
     assert_ptr_equal(exit_handler_for(VMEXIT_INTR), exit_intr); /* the same, with vGIF */
+    assert_ptr_equal(exit_handler_for(VMEXIT_EXCP(30)), exit_init_sx); /* INIT as #SX */
     const uint64_t svm_insns[] = { VMEXIT_VMRUN, VMEXIT_VMLOAD, VMEXIT_VMSAVE, VMEXIT_STGI,
                                    VMEXIT_CLGI, VMEXIT_SKINIT, VMEXIT_INVLPGA };
     for (size_t i = 0; i < sizeof svm_insns / sizeof *svm_insns; i++)
@@ -70,6 +72,9 @@ static void test_every_l1_intercept_has_a_handler(void **state)
         }
     }
     assert_int_equal(checked, 13); /* NMI joined for the kicks between CPUs */
+    for (unsigned vec = 0; vec < 32; vec++)
+        if (L0_INTERCEPT_EXCEPTIONS & (1u << vec))
+            assert_ptr_not_equal(exit_handler_for(0x40 + vec), exit_unexpected);
 }
 
 int main(void)

@@ -26,12 +26,16 @@ void tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_cont
 }
 
 static struct vcpu vcpu;
-static struct vmcb vmcb01;
+static struct vmcb vmcb01, vmcb02, vmcb12_copy;
 
 static void start(bool vgif)
 {
     memset(&vcpu, 0, sizeof vcpu);
     memset(&vmcb01, 0, sizeof vmcb01);
+    memset(&vmcb02, 0, sizeof vmcb02);
+    memset(&vmcb12_copy, 0, sizeof vmcb12_copy);
+    vcpu.nested.vmcb02 = (struct vmcb_ref){ &vmcb02, 0x2000 };
+    vcpu.nested.vmcb12 = &vmcb12_copy;
     vmcb01.control.intercept_misc1 = L1_INTERCEPT_MISC1;
     vmcb01.control.intercept_misc2 = L1_INTERCEPT_MISC2;
     vcpu.vmcb01 = (struct vmcb_ref){ &vmcb01, 0x1000 };
@@ -106,7 +110,7 @@ static void test_l2_runs_with_host_if(void **state)
     (void)state;
     start(false);
     l1_gif_set(&vcpu, false);
-    vcpu.nested.in_l2 = true; /* VMRUN set GIF for L2 */
+    switch_vmcb(&vcpu, TLB_CTX_L2); /* VMRUN set GIF for L2 */
     assert_true(l1_gif_host_if(&vcpu));
 }
 
@@ -201,9 +205,9 @@ static void test_vgif_reflected_exit_keeps_held_interrupt(void **state)
     start(true);
     l1_gif_set(&vcpu, false);
     l1_gif_intr_exit(&vcpu);
-    vcpu.nested.in_l2 = true;   /* L1's VMRUN ... */
+    switch_vmcb(&vcpu, TLB_CTX_L2); /* L1's VMRUN ... */
     assert_true(l1_gif_host_if(&vcpu));
-    vcpu.nested.in_l2 = false;  /* ... and the #VMEXIT back */
+    switch_vmcb(&vcpu, TLB_CTX_L1); /* ... and the #VMEXIT back */
     l1_gif_set(&vcpu, false);
     assert_true(interrupts_held());
     assert_true(misc2(VMCB_INTERCEPT2_STGI));
