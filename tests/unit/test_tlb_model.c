@@ -382,6 +382,8 @@ enum mutant {
     MUT_RESYNC_ALWAYS,      /* NPT02 dropped at every VMRUN of VMCB02 */
     MUT_INVLPGA_ANY,        /* INVLPGA of any vASID flushes L2 */
     MUT_LEAVING_LOST,       /* switch_vmcb() takes the leaving requests, writes none */
+    MUT_NO_REMOTE_FLUSH,    /* an NPT01 change flushes only the CPU that made it */
+    MUT_NO_KICK,            /* the other CPU is asked, but not made to exit */
     MUT_COUNT
 };
 
@@ -403,6 +405,8 @@ static const char *const mutant_names[MUT_COUNT] = {
     [MUT_WRONG_KIND] = "03h without FlushByAsid",
     [MUT_FLUSH_ALWAYS] = "flush at every VMRUN",
     [MUT_LEAVING_LOST] = "leaving context's requests lost in switch_vmcb",
+    [MUT_NO_REMOTE_FLUSH] = "NPT01 change not sent to the other CPUs",
+    [MUT_NO_KICK] = "other CPU asked to flush but not kicked out of its guest",
     [MUT_FLUSH_ON_NESTED] = "flush at every VMRUN12",
     [MUT_RESYNC_ALWAYS] = "resync at every VMRUN of VMCB02",
     [MUT_INVLPGA_ANY] = "INVLPGA of any vASID flushes",
@@ -420,9 +424,13 @@ struct model {
     uint64_t rng;
     struct tlb_policy pol;
 
-    /* L0's tables. */
-    struct { bool present; uint64_t hpa; } npt01[N_GPA1];
-    uint64_t next_hpa;
+    /* L0's tables. NPT01 is the machine's, shared by every vCPU: n01 points
+     * at own_n01, or at another model's when two vCPUs run (peer). */
+    struct npt01_shared {
+        struct { bool present; uint64_t hpa; } e[N_GPA1];
+        uint64_t next_hpa;
+    } own_n01, *n01;
+    struct model *peer;
     uint64_t l1_gen;
     struct { bool present; uint8_t gpa1; uint64_t hpa; uint64_t serial; } npt02[N_PAGES];
     uint64_t next_serial;
@@ -588,7 +596,7 @@ static uint8_t pol_control(struct model *m, enum tlb_ctx ctx)
 static int backed_by(const struct model *m, uint32_t set, uint64_t hpa)
 {
     for (int g = 0; g < N_GPA1; g++)
-        if ((set & (1u << g)) && m->npt01[g].present && m->npt01[g].hpa == hpa)
+        if ((set & (1u << g)) && m->n01->e[g].present && m->n01->e[g].hpa == hpa)
             return g;
     return -1;
 }
@@ -728,11 +736,11 @@ static void vmrun(struct model *m, enum tlb_ctx ctx)
  * nothing owes no flush (not-present translations are not cached). */
 static uint64_t npt01_walk(struct model *m, int g)
 {
-    if (!m->npt01[g].present) {
-        m->npt01[g].present = true;
-        m->npt01[g].hpa = m->next_hpa++ << 12;
+    if (!m->n01->e[g].present) {
+        m->n01->e[g].present = true;
+        m->n01->e[g].hpa = m->n01->next_hpa++ << 12;
     }
-    return m->npt01[g].hpa;
+    return m->n01->e[g].hpa;
 }
 
 /* Something L0 does on its own at an exit (rarely). */
@@ -742,16 +750,28 @@ static void l0_maybe_acts(struct model *m)
     int g = (int)rnd(m, N_GPA1), x = (int)rnd(m, N_PAGES);
 
     if (r < 30) { /* move an L1 page elsewhere, or take it away */
-        if (!m->npt01[g].present)
+        if (!m->n01->e[g].present)
             return;
         if (r < 20)
-            m->npt01[g].hpa = m->next_hpa++ << 12;
+            m->n01->e[g].hpa = m->n01->next_hpa++ << 12;
         else
-            m->npt01[g].present = false;
+            m->n01->e[g].present = false;
         note(m, "L0: NPT01 %s gpa1 %d", r < 20 ? "remaps" : "unmaps", g);
         m->may_flush[L1] = m->may_flush[L2] = true;
         m->may_resync = true;
         pol_npt01_change(m);
+        /* hv/vcpu_request.c: the other CPU records it before its next
+         * VMRUN, and this one waits for that before going on. */
+        if (m->peer && m->mut != MUT_NO_REMOTE_FLUSH) {
+            struct model *o = m->peer;
+            note(o, "L0 on the other CPU changed NPT01: NMI, flush requested");
+            o->may_flush[L1] = o->may_flush[L2] = true;
+            o->may_resync = true;
+            pol_npt01_change(o);
+            /* The kick made it exit; its run loop goes back in, paying. */
+            if (m->mut != MUT_NO_KICK)
+                vmrun(o, o->running);
+        }
     } else if (r < 40) { /* e.g. L1 toggled EFER.NXE */
         note(m, "L0: L1's translations change meaning");
         m->l1_gen++;
@@ -982,7 +1002,8 @@ static void model_init(struct model *m, uint64_t seed, bool by_asid, enum mutant
     m->by_asid = by_asid;
     m->mut = mut;
     m->rng = seed * UINT64_C(0x9E3779B97F4A7C15) + 1;
-    m->next_hpa = 0x100;
+    m->n01 = &m->own_n01;
+    m->n01->next_hpa = 0x100;
     tlb_policy_init(&m->pol, by_asid);
     if (mut == MUT_NO_INIT_FLUSH)
         m->pol.pending[L1] = m->pol.pending[L2] = 0;
@@ -1003,22 +1024,45 @@ static void model_init(struct model *m, uint64_t seed, bool by_asid, enum mutant
     vmrun(m, L1);
 }
 
+static void one_step(struct model *m)
+{
+    if (rnd(m, 50) == 0) { /* the TLB is small: entries get evicted */
+        enum tlb_ctx ctx = rnd(m, 2) ? L1 : L2;
+
+        m->tlb[ctx][rnd(m, N_PAGES)].valid = false;
+    }
+    if (m->running == L1)
+        l1_step(m);
+    else
+        l2_step(m);
+}
+
 static bool run_model(struct model *m, uint64_t seed, bool by_asid, enum mutant mut,
                       uint64_t steps)
 {
     model_init(m, seed, by_asid, mut);
-    for (m->step = 1; m->step <= steps && !m->failed; m->step++) {
-        if (rnd(m, 50) == 0) { /* the TLB is small: entries get evicted */
-            enum tlb_ctx ctx = rnd(m, 2) ? L1 : L2;
-
-            m->tlb[ctx][rnd(m, N_PAGES)].valid = false;
-        }
-        if (m->running == L1)
-            l1_step(m);
-        else
-            l2_step(m);
-    }
+    for (m->step = 1; m->step <= steps && !m->failed; m->step++)
+        one_step(m);
     return !m->failed;
+}
+
+/* Two vCPUs of one L1 on one NPT01 (docs/design.md, "Several CPUs"): each
+ * has its own TLB, VMCBs, NPT02 and L1 tables; they take turns at random.
+ * An NPT01 change by one's L0 reaches the other as a remote request. */
+static bool run_two_cpus(struct model *a, struct model *b, uint64_t seed, bool by_asid,
+                         enum mutant mut, uint64_t steps)
+{
+    model_init(a, seed, by_asid, mut);
+    model_init(b, seed * 7 + 1, by_asid, mut);
+    b->n01 = a->n01; /* one machine, one NPT01 (b has touched none of its own) */
+    a->peer = b;
+    b->peer = a;
+    for (uint64_t i = 1; i <= steps && !a->failed && !b->failed; i++) {
+        struct model *m = rnd(a, 2) ? a : b;
+        m->step = i;
+        one_step(m);
+    }
+    return !a->failed && !b->failed;
 }
 
 static const uint64_t seeds[] = { 1, 2, 3, 42, 0xdeadbeef, 20240601 };
@@ -1050,6 +1094,48 @@ static void model_runs(bool by_asid)
     }
 }
 
+static void two_cpu_runs(bool by_asid)
+{
+    static struct model a, b;
+
+    for (size_t s = 0; s < N_SEEDS; s++) {
+        if (!run_two_cpus(&a, &b, seeds[s], by_asid, MUT_NONE, STEPS))
+            fail_msg("two CPUs, FlushByAsid=%d seed %llu: %s", by_asid,
+                     (unsigned long long)seeds[s], a.failed ? a.msg : b.msg);
+        assert_true(a.resyncs > 0 && b.resyncs > 0);
+        assert_true(a.vmruns[L2] > 0 && b.vmruns[L2] > 0);
+    }
+    print_message("two CPUs on one NPT01, FlushByAsid=%d: %zu seeds, no stale use\n", by_asid,
+                  N_SEEDS);
+}
+
+static void test_model_two_cpus(void **state)
+{
+    (void)state;
+    two_cpu_runs(true);
+    two_cpu_runs(false);
+}
+
+/* Without the remote request, or without the kick that makes the other
+ * CPU leave its guest, it keeps using what NPT01 took away. */
+static void test_model_two_cpus_catches_missing_remote_flush(void **state)
+{
+    (void)state;
+    static struct model a, b;
+    static const enum mutant muts[] = { MUT_NO_REMOTE_FLUSH, MUT_NO_KICK };
+
+    for (size_t i = 0; i < sizeof muts / sizeof *muts; i++) {
+        for (int by_asid = 0; by_asid < 2; by_asid++)
+            for (size_t s = 0; s < N_SEEDS; s++)
+                if (run_two_cpus(&a, &b, seeds[s], by_asid, muts[i], STEPS))
+                    fail_msg("mutant \"%s\" (FlushByAsid=%d) not caught with seed %llu",
+                             mutant_names[muts[i]], by_asid, (unsigned long long)seeds[s]);
+        const char *msg = a.failed ? a.msg : b.msg;
+        print_message("mutant \"%s\": caught by every seed, e.g. %.*s\n",
+                      mutant_names[muts[i]], (int)strcspn(msg, "\n"), msg);
+    }
+}
+
 static void test_model_flush_by_asid(void **state)
 {
     model_runs(true);
@@ -1077,6 +1163,8 @@ static void test_model_catches_mutants(void **state)
             /* Without FlushByAsid the next 01h of either context pays a
              * lost debt too, which most runs reach before it matters. */
             if (mut == MUT_LEAVING_LOST && !by_asid)
+                continue;
+            if (mut == MUT_NO_REMOTE_FLUSH || mut == MUT_NO_KICK) /* two CPUs: own test */
                 continue;
             uint64_t worst = 0;
             char first[160] = "";
@@ -1114,6 +1202,8 @@ int main(void)
         cmocka_unit_test(test_model_flush_by_asid),
         cmocka_unit_test(test_model_flush_all),
         cmocka_unit_test(test_model_catches_mutants),
+        cmocka_unit_test(test_model_two_cpus),
+        cmocka_unit_test(test_model_two_cpus_catches_missing_remote_flush),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
