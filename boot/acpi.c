@@ -25,7 +25,7 @@ struct __attribute__((packed)) sdt_header {
 #define FADT_X_PM1A_CNT_BLK 172
 #define GAS_SYSTEM_IO 1
 
-static const struct sdt_header *find_fadt(const struct rsdp *rsdp)
+static const struct sdt_header *find_table(const struct rsdp *rsdp, const char *sig)
 {
     if (rsdp->revision < 2 || !rsdp->xsdt)
         return NULL;
@@ -36,19 +36,27 @@ static const struct sdt_header *find_fadt(const struct rsdp *rsdp)
         UINT64 pa;
         CopyMem(&pa, (void *)(entries + 8 * i), 8); /* entries are unaligned */
         const struct sdt_header *h = (const void *)(UINTN)pa;
-        if (h && CompareMem((void *)h->signature, "FACP", 4) == 0)
+        if (h && CompareMem((void *)h->signature, (void *)sig, 4) == 0)
             return h;
     }
     return NULL;
 }
 
-UINT16 acpi_pm1a_cnt_port(void)
+static const struct rsdp *rsdp20(void)
 {
     EFI_GUID acpi20 = ACPI_20_TABLE_GUID;
     void *table = NULL;
-    if (EFI_ERROR(LibGetSystemConfigurationTable(&acpi20, &table)) || !table)
+    if (EFI_ERROR(LibGetSystemConfigurationTable(&acpi20, &table)))
+        return NULL;
+    return table;
+}
+
+UINT16 acpi_pm1a_cnt_port(void)
+{
+    const struct rsdp *rsdp = rsdp20();
+    if (!rsdp)
         return 0;
-    const struct sdt_header *fadt = find_fadt(table);
+    const struct sdt_header *fadt = find_table(rsdp, "FACP");
     if (!fadt)
         return 0;
     const UINT8 *f = (const UINT8 *)fadt;
@@ -61,4 +69,34 @@ UINT16 acpi_pm1a_cnt_port(void)
     UINT32 blk;
     CopyMem(&blk, (void *)(f + FADT_PM1A_CNT_BLK), 4);
     return blk <= 0xFFFF ? (UINT16)blk : 0;
+}
+
+/* MADT (ACPI 6.x, 5.2.12): after the header, the local APIC address (4)
+ * and flags (4), then entries of {type, length}: type 0 Processor Local
+ * APIC (flags at 4), type 9 Processor Local x2APIC (flags at 8); bit 0 of
+ * the flags: enabled. */
+#define MADT_ENTRIES 44
+#define MADT_LAPIC 0
+#define MADT_X2APIC 9
+#define MADT_ENABLED 1u
+
+int acpi_count_cpus(void)
+{
+    const struct rsdp *rsdp = rsdp20();
+    const struct sdt_header *madt = rsdp ? find_table(rsdp, "APIC") : NULL;
+    if (!madt)
+        return -1;
+    const UINT8 *p = (const UINT8 *)madt + MADT_ENTRIES, *end = (const UINT8 *)madt + madt->length;
+    int n = 0;
+    while (p + 2 <= end && p[1] >= 2 && p + p[1] <= end) {
+        UINT32 flags = 0;
+        if (p[0] == MADT_LAPIC && p[1] >= 8)
+            CopyMem(&flags, (void *)(p + 4), 4);
+        else if (p[0] == MADT_X2APIC && p[1] >= 12)
+            CopyMem(&flags, (void *)(p + 8), 4);
+        if (flags & MADT_ENABLED) /* online-capable ones come later, see README */
+            n++;
+        p += p[1];
+    }
+    return n;
 }

@@ -156,6 +156,14 @@ static BOOLEAN svm_usable_everywhere(void)
         lprintf(LOG_WARN, "%d CPUs, the hypervisor supports at most %d", ncpus, HV_MAX_CPUS);
         return FALSE;
     }
+    /* A CPU that ACPI lists as enabled but the MP services do not (no
+     * protocol, or a firmware that lost one) could not be brought in. */
+    int madt = acpi_count_cpus();
+    if (madt > (int)ncpus) {
+        lprintf(LOG_WARN, "ACPI lists %d CPUs, the firmware's MP services %d: the others "
+                "could not be virtualized", madt, ncpus);
+        return FALSE;
+    }
     svm_probe(&entries[0].caps);
     for (UINT32 i = 0; i < ncpus; i++) {
         if (i > 0 && !cpus[i].enabled) {
