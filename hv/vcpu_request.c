@@ -2,7 +2,11 @@
 #include "hv/apic.h"
 #include "hv/percpu.h"
 #include "hv/tlb.h"
+#include "hv/log.h"
 #include "lib/spinlock.h"
+
+/* About a second on a current CPU; far longer than any answer takes. */
+#define REQUEST_SLOW_SPINS 100000000ULL
 
 /* Served first, cleared after: a requester that sees its bit clear knows
  * the work is recorded (the flush owed before this CPU's next VMRUN). */
@@ -30,10 +34,17 @@ void vcpu_request_all(struct vcpu *self, uint32_t request)
         struct vcpu *t = vcpu_by_index(i);
         if (t == self)
             continue;
-        while (__atomic_load_n(&t->launched, __ATOMIC_ACQUIRE) &&
-               (__atomic_load_n(&t->requests, __ATOMIC_ACQUIRE) & request)) {
+        /* A target that does not answer (its NMI could not be sent, e.g.
+         * L1 disabled this CPU's APIC) is named once, and still waited for:
+         * going on would trust a TLB it may still hold. */
+        for (uint64_t spins = 0; __atomic_load_n(&t->launched, __ATOMIC_ACQUIRE) &&
+                                 (__atomic_load_n(&t->requests, __ATOMIC_ACQUIRE) & request);
+             spins++) {
             vcpu_serve_requests(self);
             cpu_relax();
+            if (spins == REQUEST_SLOW_SPINS)
+                pr_warn("cpu%u has not taken a request after %lu spins: still waiting",
+                        t->id, spins);
         }
     }
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "hv/log.h"
 #include "hv/vcpu_request.h"
 
 #define NCPUS 4
@@ -26,6 +27,7 @@ static int flush_owed[NCPUS];         /* recorded, paid at its next "VMRUN" */
 static volatile int stop;
 static int violations;
 
+void log_printf(enum log_level level, const char *fmt, ...) { (void)level; (void)fmt; }
 unsigned vcpu_count(void) { return NCPUS; }
 struct vcpu *vcpu_by_index(unsigned i) { return i < NCPUS ? &cpus[i] : NULL; }
 void apic_kick(struct vcpu *t) { __atomic_fetch_add(&t->kicks, 1, __ATOMIC_RELAXED); }
