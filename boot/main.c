@@ -18,6 +18,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/svm_probe.h"
 #include "hv/boot_info.h"
+#include "hv/hypercall_abi.h"
 
 #define CONFIG_FILE L"HV.CFG"
 #define MIB (1024ULL * 1024)
@@ -192,14 +193,19 @@ static BOOLEAN svm_usable_everywhere(void)
  * CPU did and returns to the firmware as L1. */
 static void enter_aps(void)
 {
+    UINT64 in, rax;
     for (UINT32 i = 1; i < ncpus; i++) {
         entries[i].rc = -1;
         EFI_STATUS st = mp_run_on(cpus[i].number, ap_enter, &entries[i], AP_TIMEOUT_US);
         if (EFI_ERROR(st) || entries[i].rc != 0)
             lprintf(LOG_ERROR, "CPU with APIC ID %d could not be virtualized (%r, core %d): it "
-                    "runs outside the hypervisor, which cannot protect itself from it",
-                    cpus[i].apic_id, st, entries[i].rc);
+                    "stays where the firmware left it, and the hypervisor drops every "
+                    "INIT and SIPI to it from now on", cpus[i].apic_id, st, entries[i].rc);
     }
+    /* HV_CALL_SMP_READY: nobody may start a CPU outside the hypervisor now. */
+    rax = HV_CALL_SMP_READY;
+    __asm__ volatile("vmmcall" : "+a"(rax), "=b"(in) : : "rcx", "rdx", "memory");
+    (void)in;
 }
 
 /* Everything from reserving memory to the core's return. */

@@ -118,5 +118,5 @@ bool vcpu_nmi_was_kick(struct vcpu *v)
      * again: let the host's handler take it (hv/exception.c returns at
      * once), or the next VMRUN would exit again at once. */
     __asm__ volatile("stgi; clgi" ::: "memory");
-    return __atomic_exchange_n(&v->kicks, 0, __ATOMIC_SEQ_CST) != 0;
+    return __atomic_exchange_n(&v->kick_pending, 0, __ATOMIC_SEQ_CST) != 0;
 }

@@ -58,6 +58,9 @@ void apic_vcpu_init(struct vcpu *v)
 static void physical_icr_write(const struct vcpu *self, uint32_t dest, uint32_t low)
 {
     if (self->apic.x2apic) {
+        /* WRMSR to the x2APIC is not serializing: the request bit the
+         * target will read must be visible before the IPI. */
+        __asm__ volatile("mfence; lfence" ::: "memory");
         wrmsr(MSR_X2APIC_ICR, (uint64_t)dest << 32 | low);
         return;
     }
@@ -68,11 +71,37 @@ static void physical_icr_write(const struct vcpu *self, uint32_t dest, uint32_t 
     *lo = low;
 }
 
+/* One kick NMI in flight per target: NMIs merge, so a second one could
+ * arrive after the first was taken and reach L1 as a spurious NMI. The
+ * caller set its request bit first; the NMI already on its way makes the
+ * target serve it too. */
 void apic_kick(struct vcpu *target)
 {
     struct vcpu *self = vcpu_current();
-    __atomic_fetch_add(&target->kicks, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_exchange_n(&target->kick_pending, 1, __ATOMIC_SEQ_CST))
+        return;
+    __atomic_fetch_add(&target->kicks, 1, __ATOMIC_RELAXED);
     physical_icr_write(self, target->apic_id, ICR_MODE_NMI << 8 | ICR_LEVEL_ASSERT);
+}
+
+/* Until the loader says bring-up is over, INIT/SIPI to an AP the firmware
+ * still owns go to the hardware (that is how the firmware starts it). */
+static bool smp_ready;
+
+unsigned apic_smp_ready(void)
+{
+    unsigned in = 0;
+    __atomic_store_n(&smp_ready, true, __ATOMIC_RELEASE);
+    for (unsigned i = 0; i < vcpu_count(); i++) {
+        struct vcpu *o = vcpu_by_index(i);
+        if (__atomic_load_n(&o->launched, __ATOMIC_ACQUIRE))
+            in++;
+        else
+            pr_err("cpu%u (APIC ID %u) is not under the hypervisor: INIT and SIPI to it "
+                   "are dropped", o->id, o->apic_id);
+    }
+    pr_info("bring-up over: %u of %u CPU(s) under the hypervisor", in, vcpu_count());
+    return in;
 }
 
 static void init_one(struct vcpu *t)
@@ -108,8 +137,13 @@ static void send_init_sipi(struct vcpu *v, const struct icr *i, uint32_t low)
         if (!icr_targets(i, v->apic_id, &at))
             continue;
         any = true;
-        if (!__atomic_load_n(&t->launched, __ATOMIC_ACQUIRE))
-            physical_icr_write(v, t->apic_id, low & ~(ICR_LOGICAL | 3u << 18));
+        if (!__atomic_load_n(&t->launched, __ATOMIC_ACQUIRE)) {
+            if (__atomic_load_n(&smp_ready, __ATOMIC_ACQUIRE))
+                pr_warn_limited("%s to cpu%u, which is not under the hypervisor: dropped",
+                                i->mode == ICR_MODE_INIT ? "INIT" : "SIPI", t->id);
+            else
+                physical_icr_write(v, t->apic_id, low & ~(ICR_LOGICAL | 3u << 18));
+        }
         else if (i->mode == ICR_MODE_INIT)
             init_one(t);
         else
@@ -186,10 +220,37 @@ static void mmio_write(struct vcpu *v, unsigned off, uint32_t val)
     *xapic_reg(v->apic.base, off) = val;
 }
 
+/* Is this page some vCPU's xAPIC page (read-only in NPT01)? */
+static bool any_xapic_page(uint64_t page)
+{
+    for (unsigned i = 0; i < vcpu_count(); i++) {
+        const struct vcpu *o = vcpu_by_index(i);
+        if (__atomic_load_n(&o->launched, __ATOMIC_ACQUIRE) && !o->apic.x2apic &&
+            o->apic.base == page)
+            return true;
+    }
+    return false;
+}
+
+/* A store to another vCPU's APIC page (this one moved its own, or is in
+ * x2APIC mode): to this CPU it is plain memory (or nothing), so the store
+ * is performed as it is and the guest goes on. */
+static void plain_store(uint64_t gpa, const struct store_insn *s, uint64_t val)
+{
+    switch (s->size) {
+    case 1: *(volatile uint8_t *)gpa = (uint8_t)val; break;
+    case 2: *(volatile uint16_t *)gpa = (uint16_t)val; break;
+    case 4: *(volatile uint32_t *)gpa = (uint32_t)val; break;
+    default: *(volatile uint64_t *)gpa = val; break;
+    }
+}
+
 bool apic_mmio_fault(struct vcpu *v, uint64_t gpa, uint64_t exitinfo1)
 {
-    if (!(exitinfo1 & NPF_WRITE) || v->apic.x2apic || (gpa & ~0xFFFULL) != v->apic.base)
+    uint64_t page = gpa & ~0xFFFULL;
+    if (!(exitinfo1 & NPF_WRITE) || !any_xapic_page(page))
         return false;
+    bool own = !v->apic.x2apic && page == v->apic.base;
     uint8_t bytes[STORE_INSN_MAX];
     struct store_insn s;
     /* The guest that wrote: L1, or an L2 that L1 let reach its APIC page
@@ -197,8 +258,9 @@ bool apic_mmio_fault(struct vcpu *v, uint64_t gpa, uint64_t exitinfo1)
      * write goes to L1's (the physical) local APIC. */
     struct vmcb_save *g = &v->vmcb.va->save;
     bool code64 = (g->efer & EFER_LMA) && (g->cs.attrib & VMCB_SEG_ATTR_L);
-    unsigned n = fetch(v, bytes);
-    if (!store_decode(bytes, n, code64, &s) || s.size != 4 || (gpa & 3)) {
+    bool code16 = !code64 && !(g->cs.attrib & VMCB_SEG_ATTR_DB); /* not decoded */
+    unsigned n = code16 ? 0 : fetch(v, bytes);
+    if (!store_decode(bytes, n, code64, &s) || (own && (s.size != 4 || (gpa & 3)))) {
         /* The defined outcome of a write the hypervisor cannot perform
          * (docs/design.md, "Several CPUs"): #GP in the guest, nothing
          * reaches the APIC. */
@@ -209,9 +271,14 @@ bool apic_mmio_fault(struct vcpu *v, uint64_t gpa, uint64_t exitinfo1)
         return true;
     }
     uint64_t val = s.is_imm ? s.imm : gpr(v, s.reg);
+    if (s.high_byte)
+        val >>= 8; /* AH, CH, DH, BH */
     g->rip += s.len;
     v->vmcb.va->control.int_state &= ~VMCB_INT_STATE_INTERRUPT_SHADOW;
-    mmio_write(v, (unsigned)(gpa & 0xFFF), (uint32_t)val);
+    if (own)
+        mmio_write(v, (unsigned)(gpa & 0xFFF), (uint32_t)val);
+    else
+        plain_store(gpa, &s, val);
     return true;
 }
 
@@ -225,11 +292,14 @@ void apic_base_changed(struct vcpu *v, uint64_t old, uint64_t val)
     v->apic.x2apic = now_x;
     if (now_x)
         v->apic.ldr = x2apic_ldr(v->apic_id);
+    /* The page this vCPU leaves becomes plain memory again unless another
+     * vCPU still has its xAPIC there (more rights: no flush owed). */
+    uint64_t old_page = old & APIC_BASE_ADDR_MASK;
+    if (was_on && (moved || !now_on) && !any_xapic_page(old_page))
+        protect_page(old_page, false);
     if (now_on && (moved || !was_on)) {
         /* A page that becomes the xAPIC page loses its write right: every
-         * CPU flushes before this one relies on it. The old page stays
-         * read-only: other vCPUs share the default base, and no OS moves
-         * all of them away from it. */
+         * CPU flushes before this one relies on it. */
         protect_page(val, true);
         tlb_npt01_changed(v);
         vcpu_request_all(v, VCPU_REQ_NPT01_FLUSH);

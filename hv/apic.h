@@ -30,3 +30,6 @@ void apic_base_changed(struct vcpu *v, uint64_t old, uint64_t val);
 void apic_kick(struct vcpu *target);
 /* With the exit statistics: L1's xAPIC writes per register. */
 void apic_print_stats(void);
+/* Bring-up is over (HV_CALL_SMP_READY): INIT/SIPI to a CPU that is not
+ * under the hypervisor are dropped from now on. Returns the CPUs under it. */
+unsigned apic_smp_ready(void);

@@ -3,6 +3,7 @@
 #include "arch/x86/cpu.h"
 #include "hv/fpu.h"
 #include "hv/log.h"
+#include "hv/exit_dispatch.h"
 #include "hv/percpu.h"
 #include "hv/symbols.h"
 #include <stdio.h>
@@ -11,7 +12,7 @@
 
 static enum fault_action fault_action = FAULT_HALT;
 static uint64_t frame_lo, frame_hi; /* where saved frame pointers may live */
-static int fatal_depth;
+static int fatal_depth_boot; /* before the CPU has a vCPU */
 
 void exception_init(enum fault_action action, uint64_t stack_lo, uint64_t stack_hi)
 {
@@ -82,8 +83,18 @@ void exception_dispatch(struct exc_frame *f)
      * hv/ap_start.c): it has been handled already. */
     if (f->vector == VEC_NMI)
         return;
-    if (fatal_depth++) {
+    struct vcpu *v = vcpu_current();
+    /* A physical INIT held while GIF was clear, let in by that STGI as #SX
+     * (VM_CR.R_INIT, hv/exit_init.c): an INIT of this vCPU. */
+    if (f->vector == VEC_SX && v) {
+        exit_init_sx(v);
+        return;
+    }
+    int *depth = v ? &v->fatal_depth : &fatal_depth_boot;
+    if ((*depth)++) {
         log_emergency("\n" LOG_PREFIX "error: fault while reporting a fault; CPU halted\n");
+        if (v) /* the others must not wait for it (hv/vcpu_request.c) */
+            __atomic_store_n(&v->launched, false, __ATOMIC_RELEASE);
         cpu_halt_forever();
     }
     pr_err("FATAL: host exception %s (vector %lu), error code 0x%lx",

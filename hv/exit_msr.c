@@ -50,15 +50,62 @@ static bool write_hsave(struct vcpu *v, uint64_t val)
     return true;
 }
 
-static bool write_apic_base(struct vcpu *v, uint64_t val)
+/* Bits of IA32_APIC_BASE (APM 16.3.1): BSC (8, read-only), EXTD (10, with
+ * x2APIC), AE (11), the base (12 up to MAXPHYADDR); the rest is reserved. */
+#define APIC_BASE_BSC (1ULL << 8)
+#define APIC_BASE_WRITABLE_LOW (APIC_BASE_BSC | APIC_BASE_EXTD | APIC_BASE_ENABLE)
+
+/* #GP (false) for what the CPU refuses: reserved bits, EXTD without
+ * x2APIC, EXTD without AE, x2APIC straight back to xAPIC or from disabled
+ * (the x2APIC spec's mode transitions), and for a page the hypervisor
+ * cannot reach or must not give (its own memory, beyond its map). */
+static bool apic_base_valid(uint64_t old, uint64_t val)
 {
-    if (hv_owns_pa(val & APIC_BASE_ADDR_MASK, 4096)) {
-        pr_warn("L1 tried to move the local APIC onto the hypervisor's memory (%#lx)", val);
+    bool x2apic = (cpuid(1, 0).ecx >> 21) & 1;
+    uint64_t base = val & APIC_BASE_ADDR_MASK;
+    if ((val & 0xFFF & ~APIC_BASE_WRITABLE_LOW) || base >= guest_phys_limit() ||
+        ((val & APIC_BASE_EXTD) && !x2apic))
+        return false;
+    bool ae = val & APIC_BASE_ENABLE, extd = val & APIC_BASE_EXTD;
+    bool was_ae = old & APIC_BASE_ENABLE, was_extd = old & APIC_BASE_EXTD;
+    if (extd && !ae)
+        return false;
+    if (was_extd && was_ae && ae && !extd)
+        return false; /* x2APIC -> xAPIC must pass through disabled */
+    if (!was_ae && ae && extd)
+        return false; /* disabled -> x2APIC must pass through xAPIC */
+    if (hv_owns_pa(base, 4096) || base + 4096 > guest_mem_host_map_top()) {
+        pr_warn_limited("L1 tried to move the local APIC to %#lx, outside what it may use", base);
         return false;
     }
-    uint64_t old = rdmsr(MSR_APIC_BASE);
+    return true;
+}
+
+/* Every CPU must stay reachable by the others' NMIs (hv/apic.c), so L1
+ * never hardware-disables its APIC: AE=0 is remembered (L1's view) and
+ * the physical APIC stays enabled; the next enable performs L1's whole
+ * transition at once (x2APIC -> disabled -> xAPIC included). */
+static bool write_apic_base(struct vcpu *v, uint64_t val)
+{
+    uint64_t phys = rdmsr(MSR_APIC_BASE);
+    uint64_t old = v->apic.l1_disabled ? phys & ~(APIC_BASE_ENABLE | APIC_BASE_EXTD) : phys;
+    if (!apic_base_valid(old, val))
+        return false;
+    if (!(val & APIC_BASE_ENABLE)) {
+        pr_warn_limited("L1 disables its local APIC (MSR 0x1B): it stays enabled underneath");
+        v->apic.l1_disabled = true;
+        return true;
+    }
+    val = (val & ~APIC_BASE_BSC) | (phys & APIC_BASE_BSC);
+    if (v->apic.l1_disabled && (phys & APIC_BASE_EXTD) && !(val & APIC_BASE_EXTD)) {
+        /* Leaving x2APIC passes through disabled (the CPU insists). An NMI
+         * sent to this CPU in between is lost: let the next kick go out. */
+        wrmsr(MSR_APIC_BASE, phys & ~(APIC_BASE_ENABLE | APIC_BASE_EXTD));
+        __atomic_store_n(&v->kick_pending, 0, __ATOMIC_RELEASE);
+    }
+    v->apic.l1_disabled = false;
     wrmsr(MSR_APIC_BASE, val);
-    apic_base_changed(v, old, rdmsr(MSR_APIC_BASE));
+    apic_base_changed(v, phys, rdmsr(MSR_APIC_BASE));
     return true;
 }
 
@@ -96,8 +143,9 @@ static bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
     case MSR_APIC_BASE:
         return write_apic_base(v, val);
     case MSR_X2APIC_ICR:
-        if (!v->apic.x2apic)
-            return false; /* x2APIC MSRs #GP in xAPIC mode */
+        /* x2APIC MSRs #GP in xAPIC mode, and so do reserved ICR bits. */
+        if (!v->apic.x2apic || (val & X2APIC_ICR_RESERVED))
+            return false;
         apic_x2apic_icr_write(v, val);
         return true;
     }

@@ -1,5 +1,7 @@
 /* VMMCALL from L1: the hypercall ABI of hv/hypercall_abi.h. */
 #include "hv/exit_dispatch.h"
+#include "hv/apic.h"
+#include "hv/percpu.h"
 #include "hv/guest_mem.h"
 #include "hv/hypercall_abi.h"
 #include "hv/log.h"
@@ -75,6 +77,14 @@ static int64_t call_tlb_info(struct vcpu *v)
     return HV_OK;
 }
 
+static int64_t call_smp_ready(struct vcpu *v)
+{
+    unsigned in = apic_smp_ready();
+    v->regs.rbx = in;
+    v->regs.rcx = vcpu_count();
+    return HV_OK;
+}
+
 static int64_t hypercall(struct vcpu *v, uint64_t fn)
 {
     switch (fn) {
@@ -93,6 +103,8 @@ static int64_t hypercall(struct vcpu *v, uint64_t fn)
         return call_nested_info(v);
     case HV_CALL_TLB_INFO:
         return call_tlb_info(v);
+    case HV_CALL_SMP_READY:
+        return call_smp_ready(v);
     }
     return HV_ENOSYS;
 }

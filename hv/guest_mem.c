@@ -15,7 +15,7 @@
 #define NPT_MAX_PHYS_BITS 48 /* 4-level nested paging */
 #define DECOY_FILL 0xFFFFFFFFFFFFFFFFULL
 
-static uint64_t npt01_root, phys_limit;
+static uint64_t npt01_root, phys_limit, host_map_top;
 static bool gbpages; /* 1 GiB pages, for NPT01 and as L1 sees them in NPT12 */
 static uint64_t decoy_pa, hv_access_count;
 /* NPT01 is shared by every vCPU: its changes (a decoy page, a write
@@ -65,6 +65,7 @@ static void ram_sort(const struct hv_boot_info *info)
 bool guest_mem_init(const struct hv_boot_info *info)
 {
     ram_sort(info);
+    host_map_top = info->phys_map_top;
     phys_limit = phys_space_top();
     gbpages = cpu_has_1g_pages();
     npt01_root = npt_build_identity(&npt_mem, phys_limit, info->region_pa,
@@ -83,6 +84,7 @@ bool guest_mem_init(const struct hv_boot_info *info)
 
 uint64_t guest_mem_npt01_root(void) { return npt01_root; }
 uint64_t guest_phys_limit(void) { return phys_limit; }
+uint64_t guest_mem_host_map_top(void) { return host_map_top; }
 uint64_t guest_mem_hv_accesses(void) { return hv_access_count; }
 uint64_t guest_mem_table_pages(void) { return npt_table_pages(&npt_mem, npt01_root); }
 

@@ -15,6 +15,8 @@ uint64_t guest_mem_npt01_root(void);
 bool l1_ram_ok(uint64_t gpa, uint64_t len);
 /* Highest guest-physical address + 1 that NPT01 maps. */
 uint64_t guest_phys_limit(void);
+/* The host's own identity map ends here (the loader's phys_map_top). */
+uint64_t guest_mem_host_map_top(void);
 /* #NPF on a hypervisor page: L1 gets the decoy page there (see .c). */
 bool guest_mem_hv_access(uint64_t gpa, uint64_t rip, bool write);
 uint64_t guest_mem_hv_accesses(void);

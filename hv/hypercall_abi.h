@@ -7,7 +7,7 @@
  *      and must lie inside one RAM range of L1's memory map. */
 #pragma once
 
-#define HV_ABI_VERSION 0x00010000u /* major 1, minor 0 */
+#define HV_ABI_VERSION 0x00010001u /* major 1, minor 1 */
 #define HV_SIGNATURE "NestedSVM-HV" /* CPUID 0x40000000 EBX:ECX:EDX too */
 
 enum hv_call {
@@ -32,6 +32,12 @@ enum hv_call {
     /* -> RBX = TLB flushes by ASID (TLB_CONTROL 3), RCX = full flushes
      *    (TLB_CONTROL 1), RDX = NPT02 resyncs, all of this vCPU so far. */
     HV_CALL_TLB_INFO = 6,
+    /* The loader has brought every AP it could under the hypervisor: from
+     * now on INIT and SIPI to a CPU that is not under it are dropped, not
+     * sent (a CPU started outside would read the hypervisor's memory).
+     * -> RBX = CPUs under the hypervisor, RCX = CPUs the firmware reported.
+     * Since ABI 1.1. */
+    HV_CALL_SMP_READY = 7,
 };
 
 #define HV_LOG_MAX 256

@@ -64,6 +64,7 @@ struct vcpu_apic {
     uint32_t ldr, dfr;       /* xAPIC logical destination and format */
     uint64_t base;           /* APIC base address (MSR 0x1B) */
     bool x2apic;             /* MSR 0x1B EXTD */
+    bool l1_disabled;        /* L1 cleared AE; the hardware's stays set (hv/exit_msr.c) */
     uint64_t writes, icr_writes, unknown_writes;
     uint64_t writes_by_reg[64]; /* xAPIC writes per register (offset / 16) */
 };
@@ -86,11 +87,14 @@ struct vcpu {
     struct vcpu_apic apic;
     /* What other CPUs write, in one cache line (a vCPU waiting for a
      * SIPI MWAITs on it): INIT/SIPI (hv/ap_state.h), the work they left
-     * for this one (VCPU_REQ_*), and how many of the NMIs they sent to
-     * make it exit are still to be recognized. */
+     * for this one (VCPU_REQ_*), and whether an NMI sent to make it exit
+     * is on its way (at most one: NMIs merge, so a count could not match
+     * them, hv/apic.c). */
     struct ap_state ap __attribute__((aligned(64)));
     uint32_t requests;
-    uint32_t kicks;
+    uint32_t kick_pending;
+    uint64_t kicks;          /* NMIs sent to it, for the statistics */
+    int fatal_depth;         /* faults while reporting a fault (hv/exception.c) */
     uint32_t id;             /* index: 0 is the boot CPU */
     uint32_t apic_id;        /* the physical CPU's local APIC ID */
     bool launched;           /* runs as our guest (else: still the firmware's) */

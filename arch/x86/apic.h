@@ -29,6 +29,10 @@
 #define ICR_TRIGGER_LEVEL    (1u << 15)
 #define ICR_SHORTHAND(icr)   ((unsigned)((icr) >> 18) & 3)
 
+/* x2APIC ICR bits that must be 0: 12 (no delivery status), 13, 16-17,
+ * 20-31 (16.12 / the x2APIC spec); a WRMSR with one set #GPs. */
+#define X2APIC_ICR_RESERVED 0x00000000FFF33000ULL
+
 enum icr_mode {
     ICR_MODE_FIXED = 0, ICR_MODE_LOWEST = 1, ICR_MODE_SMI = 2, ICR_MODE_NMI = 4,
     ICR_MODE_INIT = 5, ICR_MODE_STARTUP = 6, ICR_MODE_EXTINT = 7,

@@ -31,6 +31,7 @@ void log_printf(enum log_level level, const char *fmt, ...) { (void)level; (void
 unsigned vcpu_count(void) { return NCPUS; }
 struct vcpu *vcpu_by_index(unsigned i) { return i < NCPUS ? &cpus[i] : NULL; }
 void apic_kick(struct vcpu *t) { __atomic_fetch_add(&t->kicks, 1, __ATOMIC_RELAXED); }
+/* (the real apic_kick sends at most one NMI in flight; counted here) */
 void tlb_npt01_changed(struct vcpu *v)
 {
     __atomic_store_n(&flush_owed[v->id], 1, __ATOMIC_RELEASE);
