@@ -2,6 +2,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/svm.h"
 #include "hv/l1_gif.h"
+#include "hv/l1_intercepts.h"
 #include "hv/log.h"
 #include "hv/nested.h"
 #include "hv/tlb.h"
@@ -37,6 +38,10 @@ static void reset_vcpu(struct vcpu *v)
         switch_vmcb(v, TLB_CTX_L1);
     v->nested.copy_valid = false;
     v->nested.nmi_pending = false;
+    v->nested.l1_nmi_masked = false;
+    v->nested.iret_stepping = false;
+    v->vmcb01.va->control.intercept_misc1 &= ~VMCB_INTERCEPT1_IRET;
+    v->vmcb01.va->control.intercept_exceptions = L0_INTERCEPT_EXCEPTIONS;
     v->nested.intr_held = false;
     v->l1 = (struct l1_svm_msrs){ 0 };
     v->apic.ldr = 0;

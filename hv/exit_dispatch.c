@@ -22,6 +22,8 @@ static const exit_handler_fn low_handlers[0x100] = {
     [VMEXIT_NMI] = exit_nmi,
     [VMEXIT_INTR] = exit_intr,
     [VMEXIT_EXCP_BASE + VEC_SX] = exit_init_sx,
+    [VMEXIT_IRET] = exit_iret,
+    [VMEXIT_EXCP_BASE + VEC_DB] = exit_db,
 };
 
 exit_handler_fn exit_handler_for(uint64_t exitcode)

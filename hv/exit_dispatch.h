@@ -22,6 +22,9 @@ void ioio_init(uint16_t pm1a_cnt_port, bool print_stats);
 void exit_unexpected(struct vcpu *v);
 void exit_nmi(struct vcpu *v);
 void exit_intr(struct vcpu *v);
+/* L1's NMI masking: its IRET, and the single step after it (hv/exit_nmi.c). */
+void exit_iret(struct vcpu *v);
+void exit_db(struct vcpu *v);
 /* #SX: a physical INIT redirected by VM_CR.R_INIT (hv/exit_init.c). */
 void exit_init_sx(struct vcpu *v);
 void init_redirect_enable(void);

@@ -1,7 +1,11 @@
-/* NMI and INTR exits of L1: VMCB01 intercepts them only while L1's GIF is
- * clear (INTR only with the host's vGIF); hv/l1_gif.c holds or delivers. */
+/* NMI and INTR exits of L1. NMIs are always intercepted (other CPUs' kicks,
+ * recognized before this in hv/exit_dispatch.c); L1's own are given back
+ * to it, held while its GIF is clear or it still handles the last one.
+ * INTR is intercepted only with the host's vGIF while L1's GIF is clear.
+ * hv/l1_gif.c holds or delivers. */
 #include "hv/exit_dispatch.h"
 #include "hv/l1_gif.h"
+#include "arch/x86/vectors.h"
 
 void exit_nmi(struct vcpu *v)
 {
@@ -11,4 +15,17 @@ void exit_nmi(struct vcpu *v)
 void exit_intr(struct vcpu *v)
 {
     l1_gif_intr_exit(v);
+}
+
+/* IRET intercepted while L1 handles an NMI L0 injected (hv/l1_gif.c). */
+void exit_iret(struct vcpu *v)
+{
+    l1_nmi_iret(v);
+}
+
+/* #DB intercepted only to see the end of that IRET; any other is L1's. */
+void exit_db(struct vcpu *v)
+{
+    if (!l1_nmi_iret_done(v))
+        vcpu_inject_exception(v, VEC_DB, false, 0);
 }

@@ -4,6 +4,9 @@
 #include "hv/host_caps.h"
 #include "hv/log.h"
 
+#define RFLAGS_TF (1ULL << 8)
+#define DR6_BS (1ULL << 14) /* single step */
+
 #define vgif (host_caps()->vgif)
 
 void l1_gif_init(struct vcpu *v)
@@ -47,16 +50,65 @@ static void apply(struct vcpu *v)
     }
 }
 
+/* L1's NMI masking. An NMI blocks further NMIs until the handler's IRET
+ * (APM Vol. 2, 8.2.3); for the NMIs L0 injects, the CPU does not keep that
+ * state across #VMEXIT and VMRUN, so L0 does, as KVM does: while masked,
+ * IRET is intercepted; at that exit (before the IRET runs) L1 is
+ * single-stepped over it (TF set, #DB intercepted), and the #DB after it
+ * ends the mask and lets a held NMI in. */
+static void inject_nmi(struct vcpu *v)
+{
+    struct nested *n = &v->nested;
+    n->nmi_pending = false;
+    n->l1_nmi_masked = true;
+    v->vmcb01.va->control.eventinj = vmcb_event_make(VEC_NMI, VMCB_EVENT_TYPE_NMI, 0, 0);
+    v->vmcb01.va->control.intercept_misc1 |= VMCB_INTERCEPT1_IRET;
+}
+
+static void deliver_held_nmi(struct vcpu *v)
+{
+    struct nested *n = &v->nested;
+    if (n->nmi_pending && n->gif && !n->l1_nmi_masked && !n->in_l2)
+        inject_nmi(v);
+}
+
+void l1_nmi_iret(struct vcpu *v)
+{
+    struct nested *n = &v->nested;
+    struct vmcb *vmcb01 = v->vmcb01.va;
+    vmcb01->control.intercept_misc1 &= ~VMCB_INTERCEPT1_IRET;
+    if (!n->l1_nmi_masked)
+        return; /* an IRET of no NMI of ours: nothing to do, it runs */
+    n->iret_stepping = true;
+    n->iret_guest_tf = (vmcb01->save.rflags & RFLAGS_TF) != 0;
+    vmcb01->save.rflags |= RFLAGS_TF;
+    vmcb01->control.intercept_exceptions |= 1u << VEC_DB;
+}
+
+bool l1_nmi_iret_done(struct vcpu *v)
+{
+    struct nested *n = &v->nested;
+    struct vmcb *vmcb01 = v->vmcb01.va;
+    if (!n->iret_stepping)
+        return false;
+    n->iret_stepping = false;
+    n->l1_nmi_masked = false;
+    vmcb01->control.intercept_exceptions &= ~(1u << VEC_DB);
+    if (n->iret_guest_tf) /* L1 single-steps itself: the trap is its own too */
+        vmcb01->control.eventinj = vmcb_event_make(VEC_DB, VMCB_EVENT_TYPE_EXCEPTION, 0, 0);
+    else
+        vmcb01->save.dr6 &= ~DR6_BS; /* the single step was ours */
+    deliver_held_nmi(v);
+    return true;
+}
+
 void l1_gif_set(struct vcpu *v, bool gif)
 {
     struct nested *n = &v->nested;
     n->gif = gif;
     if (gif) {
         n->intr_held = false; /* host IF set again: it is delivered */
-        if (n->nmi_pending) {
-            n->nmi_pending = false;
-            v->vmcb01.va->control.eventinj = vmcb_event_make(VEC_NMI, VMCB_EVENT_TYPE_NMI, 0, 0);
-        }
+        deliver_held_nmi(v);
     }
     apply(v);
 }

@@ -30,5 +30,9 @@ void l1_gif_set(struct vcpu *v, bool gif);
 /* An NMI or INTR exit of L1: only intercepted while its GIF is clear. */
 void l1_gif_nmi_exit(struct vcpu *v);
 void l1_gif_intr_exit(struct vcpu *v);
+/* L1's NMI masking (see l1_gif.c): the IRET exit while masked, and the
+ * #DB exit after it (false: a #DB L0 did not cause, L1's own). */
+void l1_nmi_iret(struct vcpu *v);
+bool l1_nmi_iret_done(struct vcpu *v);
 /* The host's RFLAGS.IF for L1's next VMRUN (arch/x86/vmrun.asm). */
 bool l1_gif_host_if(const struct vcpu *v);

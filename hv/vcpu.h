@@ -41,7 +41,10 @@ struct l1_svm_msrs {
 struct nested {
     bool in_l2;              /* the current VMCB is VMCB02 */
     bool gif;                /* L1's GIF as L0 last set it (hv/l1_gif.c) */
-    bool nmi_pending;        /* an NMI held while L1's GIF was clear */
+    bool nmi_pending;        /* an NMI held for L1 (its GIF clear, or NMIs masked) */
+    bool l1_nmi_masked;      /* L1 runs the handler of an NMI L0 injected */
+    bool iret_stepping;      /* single-stepping L1 over that handler's IRET */
+    bool iret_guest_tf;      /* L1's own TF at that IRET */
     bool intr_held;          /* with vGIF: an interrupt waits for L1's STGI */
     uint64_t vmcb12_pa;      /* L1's VMCB for the running L2 */
     bool copy_valid;         /* the copy and VMCB02 match vmcb12_pa's last VMRUN */

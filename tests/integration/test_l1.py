@@ -21,7 +21,8 @@ hypercall_log_too_long_einval hypercall_log_hv_memory_efault
 hypercall_log_not_ram_efault hypercall_log_wrapping_efault hypercall_unknown_enosys
 hypercall_stats_bad_code_einval hv_memory_read_gives_decoy
 hv_memory_write_lands_on_decoy hv_memory_last_page hv_memory_accesses_counted
-stats_count_cpuid stats_count_vmmcall stats_print fpu_exits_happened
+stats_count_cpuid stats_count_vmmcall stats_print nmi_second_waits_for_iret
+fpu_exits_happened
 """.split()
 
 

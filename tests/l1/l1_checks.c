@@ -173,6 +173,31 @@ static void check_stats(void)
     check(hv_call(HV_CALL_STATS_PRINT, 0, 0, 0).status == HV_OK, "stats_print", "");
 }
 
+/* NMI masking (APM Vol. 2, 8.2.3): a second NMI that arrives while L1
+ * handles the first waits for the handler's IRET. Under the hypervisor
+ * NMIs exit and L1's are injected back, so this checks L0's tracking of
+ * L1's NMI blocking (hv/l1_gif.c); without it the second NMI nests. */
+extern volatile uint32_t nmi_count, nmi_max_depth;
+extern volatile uint64_t nmi_icr_lo;
+void nmi_handler_install(void);
+void nmi_handler_remove(void);
+
+static void check_nmi_masking(void)
+{
+    uint64_t base = rdmsr(0x1Bu);
+    if (base & (1u << 10))
+        return; /* the handler writes the xAPIC ICR */
+    nmi_icr_lo = (base & ~0xFFFULL) + 0x300;
+    nmi_count = nmi_max_depth = 0;
+    nmi_handler_install();
+    *(volatile uint32_t *)(UINTN)nmi_icr_lo = 0x00044400; /* self NMI */
+    for (int i = 0; i < 2000 && nmi_count < 2; i++)
+        uefi_call_wrapper(BS->Stall, 1, 1000);
+    nmi_handler_remove();
+    check(nmi_count == 2 && nmi_max_depth == 1, "nmi_second_waits_for_iret",
+          "%d NMIs, nested %d deep", nmi_count, nmi_max_depth);
+}
+
 void run_l1_checks(EFI_SYSTEM_TABLE *st)
 {
     (void)st;
@@ -187,6 +212,7 @@ void run_l1_checks(EFI_SYSTEM_TABLE *st)
     check_hypercalls(mi.rbx);
     check_hv_memory(mi.rbx, mi.rcx);
     check_stats();
+    check_nmi_masking();
     catch_remove();
     run_fpu_check();
 }

@@ -23,6 +23,8 @@ void exit_intr(struct vcpu *v) { (void)v; }
 void nested_l2_exit(struct vcpu *v) { (void)v; }
 bool vcpu_nmi_was_kick(struct vcpu *v) { (void)v; return false; }
 void exit_init_sx(struct vcpu *v) { (void)v; }
+void exit_iret(struct vcpu *v) { (void)v; }
+void exit_db(struct vcpu *v) { (void)v; }
 
 static void test_known_exits(void **state)
 {

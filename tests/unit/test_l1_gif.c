@@ -213,10 +213,52 @@ static void test_vgif_reflected_exit_keeps_held_interrupt(void **state)
     assert_true(misc2(VMCB_INTERCEPT2_STGI));
 }
 
+/* L1's NMI masking: an NMI L0 injected blocks the next one until the
+ * handler's IRET has run (single-stepped by L0), then the held one goes. */
+static void test_nmi_masked_until_iret_completes(void **state)
+{
+    (void)state;
+    start(false);
+    l1_gif_nmi_exit(&vcpu);
+    assert_true(nmi_injected());
+    assert_true(misc1(VMCB_INTERCEPT1_IRET));
+    vmcb01.control.eventinj = 0; /* VMRUN delivered it: L1 is in its handler */
+    l1_gif_nmi_exit(&vcpu);      /* a second one */
+    assert_false(nmi_injected()); /* held while L1 handles the first */
+    vmcb01.save.rflags = 0x2;
+    l1_nmi_iret(&vcpu);          /* the IRET exit, before the IRET runs */
+    assert_false(misc1(VMCB_INTERCEPT1_IRET));
+    assert_true(vmcb01.save.rflags & (1u << 8));             /* TF: step over it */
+    assert_true(vmcb01.control.intercept_exceptions & (1u << VEC_DB));
+    assert_false(nmi_injected());
+    vmcb01.save.rflags = 0x2;            /* the IRET popped L1's flags */
+    vmcb01.save.dr6 = 0xFFFF0FF0 | (1u << 14); /* BS from our step */
+    assert_true(l1_nmi_iret_done(&vcpu)); /* the #DB after it */
+    assert_false(vmcb01.control.intercept_exceptions & (1u << VEC_DB));
+    assert_false(vmcb01.save.dr6 & (1u << 14));
+    assert_true(nmi_injected());         /* now the held one */
+    assert_true(misc1(VMCB_INTERCEPT1_IRET)); /* and masked again */
+}
+
+/* An IRET while no NMI of ours is being handled, and a #DB L0 did not
+ * cause, are L1's business. */
+static void test_iret_and_db_not_ours(void **state)
+{
+    (void)state;
+    start(false);
+    vmcb01.save.rflags = 0x2;
+    l1_nmi_iret(&vcpu);
+    assert_int_equal(vmcb01.save.rflags, 0x2);
+    assert_false(vmcb01.control.intercept_exceptions & (1u << VEC_DB));
+    assert_false(l1_nmi_iret_done(&vcpu));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_emulated_set),
+        cmocka_unit_test(test_nmi_masked_until_iret_completes),
+        cmocka_unit_test(test_iret_and_db_not_ours),
         cmocka_unit_test(test_emulated_clear_holds_interrupts_and_nmis),
         cmocka_unit_test(test_l2_runs_with_host_if),
         cmocka_unit_test(test_vgif_set),

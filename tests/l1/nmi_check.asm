@@ -1,0 +1,81 @@
+; L1's NMI handler for the NMI-masking check (tests/l1/l1_checks.c): counts
+; NMIs and the deepest nesting seen. On the first NMI it sends itself a
+; second one (xAPIC ICR, shorthand self, NMI) and spins a while: on a CPU,
+; that NMI waits until this handler's IRET; if it nested, the depth would
+; reach 2.
+bits 64
+default rel
+section .data
+global nmi_count, nmi_max_depth, nmi_icr_lo
+nmi_count:     dd 0
+nmi_depth:     dd 0
+nmi_max_depth: dd 0
+nmi_icr_lo:    dq 0            ; address of the APIC's ICR low
+saved_nmi:     times 2 dq 0
+
+%define ICR_SELF_NMI 0x00044400 ; shorthand self, level assert, NMI
+
+section .text
+global nmi_handler_install, nmi_handler_remove
+
+; rdi = gate address, rsi = handler (keeps the selector, no IST)
+set_gate:
+    mov rax, rsi
+    mov [rdi], ax
+    shr rax, 16
+    mov [rdi + 6], ax
+    shr rax, 16
+    mov [rdi + 8], eax
+    mov byte [rdi + 4], 0
+    mov byte [rdi + 5], 0x8E
+    ret
+
+idt_base:
+    sub rsp, 16
+    sidt [rsp]
+    mov rax, [rsp + 2]
+    add rsp, 16
+    ret
+
+nmi_handler_install:
+    call idt_base
+    lea rdi, [rax + 2 * 16]
+    mov rax, [rdi]
+    mov [saved_nmi], rax
+    mov rax, [rdi + 8]
+    mov [saved_nmi + 8], rax
+    lea rsi, [nmi_handler]
+    jmp set_gate
+
+nmi_handler_remove:
+    call idt_base
+    mov rdx, [saved_nmi]
+    mov [rax + 2 * 16], rdx
+    mov rdx, [saved_nmi + 8]
+    mov [rax + 2 * 16 + 8], rdx
+    ret
+
+nmi_handler:
+    push rax
+    push rcx
+    lock inc dword [nmi_depth]
+    mov eax, [nmi_depth]
+    cmp eax, [nmi_max_depth]
+    jle .counted
+    mov [nmi_max_depth], eax
+.counted:
+    lock inc dword [nmi_count]
+    cmp dword [nmi_count], 1
+    jne .out
+    mov rax, [nmi_icr_lo]
+    mov dword [rax], ICR_SELF_NMI
+    mov ecx, 200000
+.spin:
+    pause
+    dec ecx
+    jnz .spin
+.out:
+    lock dec dword [nmi_depth]
+    pop rcx
+    pop rax
+    iretq
