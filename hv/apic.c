@@ -13,6 +13,7 @@
 #include "hv/store_decode.h"
 #include "hv/tlb.h"
 #include "hv/vcpu_request.h"
+#include "lib/spinlock.h"
 
 #define NPF_WRITE (1ULL << 1)
 #define DFR_RESET 0xFFFFFFFFu
@@ -75,6 +76,11 @@ static void physical_icr_write(const struct vcpu *self, uint32_t dest, uint32_t 
  * arrive after the first was taken and reach L1 as a spurious NMI. The
  * caller set its request bit first; the NMI already on its way makes the
  * target serve it too. */
+void apic_self_nmi(struct vcpu *v)
+{
+    physical_icr_write(v, v->apic_id, ICR_MODE_NMI << 8 | ICR_LEVEL_ASSERT);
+}
+
 void apic_kick(struct vcpu *target)
 {
     struct vcpu *self = vcpu_current();
@@ -260,7 +266,12 @@ bool apic_mmio_fault(struct vcpu *v, uint64_t gpa, uint64_t exitinfo1)
     bool code64 = (g->efer & EFER_LMA) && (g->cs.attrib & VMCB_SEG_ATTR_L);
     bool code16 = !code64 && !(g->cs.attrib & VMCB_SEG_ATTR_DB); /* not decoded */
     unsigned n = code16 ? 0 : fetch(v, bytes);
-    if (!store_decode(bytes, n, code64, &s) || (own && (s.size != 4 || (gpa & 3)))) {
+    /* Another vCPU's page is plain memory here, but only a store that stays
+     * inside it is performed (one across the page end could reach the next
+     * page, whatever NPT01 says of it), and XCHG (which would have to give
+     * the old value back) is refused. */
+    if (!store_decode(bytes, n, code64, &s) || (own && (s.size != 4 || (gpa & 3))) ||
+        (!own && !((gpa & 0xFFF) + s.size <= 4096 && !s.exchange))) {
         /* The defined outcome of a write the hypervisor cannot perform
          * (docs/design.md, "Several CPUs"): #GP in the guest, nothing
          * reaches the APIC. */
@@ -282,11 +293,17 @@ bool apic_mmio_fault(struct vcpu *v, uint64_t gpa, uint64_t exitinfo1)
     return true;
 }
 
+/* Which pages are xAPIC pages, and so read-only, changes under this lock:
+ * the decision to unprotect a page and another vCPU's move onto it must
+ * not cross. */
+static struct spinlock pages_lock;
+
 void apic_base_changed(struct vcpu *v, uint64_t old, uint64_t val)
 {
     bool was_x = (old & APIC_BASE_EXTD) != 0, now_x = (val & APIC_BASE_EXTD) != 0;
     bool was_on = (old & APIC_BASE_ENABLE) && !was_x, now_on = (val & APIC_BASE_ENABLE) && !now_x;
     bool moved = (old & APIC_BASE_ADDR_MASK) != (val & APIC_BASE_ADDR_MASK);
+    spin_lock(&pages_lock);
     /* This CPU's view first: kicks sent from here use the APIC's new mode. */
     v->apic.base = val & APIC_BASE_ADDR_MASK;
     v->apic.x2apic = now_x;
@@ -297,10 +314,13 @@ void apic_base_changed(struct vcpu *v, uint64_t old, uint64_t val)
     uint64_t old_page = old & APIC_BASE_ADDR_MASK;
     if (was_on && (moved || !now_on) && !any_xapic_page(old_page))
         protect_page(old_page, false);
-    if (now_on && (moved || !was_on)) {
-        /* A page that becomes the xAPIC page loses its write right: every
-         * CPU flushes before this one relies on it. */
+    bool protect = now_on && (moved || !was_on);
+    if (protect)
         protect_page(val, true);
+    spin_unlock(&pages_lock);
+    if (protect) {
+        /* A page that becomes the xAPIC page loses its write right: every
+         * CPU flushes before this one relies on it (no lock held). */
         tlb_npt01_changed(v);
         vcpu_request_all(v, VCPU_REQ_NPT01_FLUSH);
     }

@@ -28,6 +28,8 @@ void apic_base_changed(struct vcpu *v, uint64_t old, uint64_t val);
 /* Makes another CPU leave its guest at once (an NMI it recognizes as the
  * hypervisor's, hv/exit_nmi.c). */
 void apic_kick(struct vcpu *target);
+/* An NMI to this very CPU (a kick that may have been lost). */
+void apic_self_nmi(struct vcpu *v);
 /* With the exit statistics: L1's xAPIC writes per register. */
 void apic_print_stats(void);
 /* Bring-up is over (HV_CALL_SMP_READY): INIT/SIPI to a CPU that is not

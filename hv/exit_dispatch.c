@@ -2,6 +2,7 @@
 #include "arch/x86/svm.h"
 #include "arch/x86/vectors.h"
 #include "hv/ap_start.h"
+#include "hv/l1_gif.h"
 #include "hv/nested.h"
 
 /* Exit codes L0 intercepts in L1 (hv/launch.c sets the matching intercept
@@ -35,12 +36,11 @@ exit_handler_fn exit_handler_for(uint64_t exitcode)
     return exit_unexpected;
 }
 
-void exit_dispatch(struct vcpu *v)
+static void dispatch(struct vcpu *v, uint64_t code)
 {
     /* L0's own events, in L1 and in L2 alike, whatever L1 intercepts:
      * another CPU's kick (hv/apic.c; the run loop serves what it was for)
      * and a physical INIT redirected as #SX. */
-    uint64_t code = v->vmcb.va->control.exitcode;
     if (__builtin_expect(code == VMEXIT_NMI || code == VMEXIT_EXCP_BASE + VEC_SX, 0)) {
         if (code != VMEXIT_NMI) {
             exit_init_sx(v);
@@ -49,8 +49,31 @@ void exit_dispatch(struct vcpu *v)
         if (vcpu_nmi_was_kick(v))
             return;
     }
-    if (v->nested.in_l2)
+    if (v->nested.in_l2) {
         nested_l2_exit(v); /* L1's intercepts decide first */
-    else
-        exit_handler_for(v->vmcb.va->control.exitcode)(v);
+        return;
+    }
+    if (__builtin_expect(v->nested.iret_stepping, 0) && code != VMEXIT_EXCP_BASE + VEC_DB)
+        l1_nmi_step_check(v); /* L1 left the IRET by some other way */
+    exit_handler_for(code)(v);
+}
+
+/* An exit may cut off the delivery of an event (EXITINTINFO, APM 15.7.2):
+ * unless the exit went to L1 (then L1 finds it in its VMCB12's
+ * EXITINTINFO) or the handler queued an event itself, it is delivered
+ * again at the next VMRUN of the same VMCB. */
+static void redeliver(struct vcpu *v, const struct vmcb *exited, uint64_t intinfo)
+{
+    struct vmcb_control *c = &v->vmcb.va->control;
+    if (v->vmcb.va == exited && !(c->eventinj & VMCB_EVENT_V))
+        c->eventinj = intinfo;
+}
+
+void exit_dispatch(struct vcpu *v)
+{
+    const struct vmcb *exited = v->vmcb.va;
+    uint64_t intinfo = exited->control.exitintinfo;
+    dispatch(v, exited->control.exitcode);
+    if (__builtin_expect((intinfo & VMCB_EVENT_V) != 0, 0))
+        redeliver(v, exited, intinfo);
 }

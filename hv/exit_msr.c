@@ -63,7 +63,7 @@ static bool apic_base_valid(uint64_t old, uint64_t val)
 {
     bool x2apic = (cpuid(1, 0).ecx >> 21) & 1;
     uint64_t base = val & APIC_BASE_ADDR_MASK;
-    if ((val & 0xFFF & ~APIC_BASE_WRITABLE_LOW) || base >= guest_phys_limit() ||
+    if ((val & ~(APIC_BASE_ADDR_MASK | APIC_BASE_WRITABLE_LOW)) || base >= guest_phys_limit() ||
         ((val & APIC_BASE_EXTD) && !x2apic))
         return false;
     bool ae = val & APIC_BASE_ENABLE, extd = val & APIC_BASE_EXTD;
@@ -98,10 +98,16 @@ static bool write_apic_base(struct vcpu *v, uint64_t val)
     }
     val = (val & ~APIC_BASE_BSC) | (phys & APIC_BASE_BSC);
     if (v->apic.l1_disabled && (phys & APIC_BASE_EXTD) && !(val & APIC_BASE_EXTD)) {
-        /* Leaving x2APIC passes through disabled (the CPU insists). An NMI
-         * sent to this CPU in between is lost: let the next kick go out. */
+        /* Leaving x2APIC passes through disabled (the CPU insists). A kick
+         * NMI sent to this CPU in between is lost: it is sent again below
+         * (to itself), so the flag stays true to what is in flight. */
         wrmsr(MSR_APIC_BASE, phys & ~(APIC_BASE_ENABLE | APIC_BASE_EXTD));
-        __atomic_store_n(&v->kick_pending, 0, __ATOMIC_RELEASE);
+        wrmsr(MSR_APIC_BASE, val);
+        apic_base_changed(v, phys, rdmsr(MSR_APIC_BASE));
+        v->apic.l1_disabled = false;
+        if (__atomic_load_n(&v->kick_pending, __ATOMIC_ACQUIRE))
+            apic_self_nmi(v);
+        return true;
     }
     v->apic.l1_disabled = false;
     wrmsr(MSR_APIC_BASE, val);

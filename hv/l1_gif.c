@@ -65,10 +65,12 @@ static void inject_nmi(struct vcpu *v)
     v->vmcb01.va->control.intercept_misc1 |= VMCB_INTERCEPT1_IRET;
 }
 
+/* Never over another event queued for L1: it waits for the next exit. */
 static void deliver_held_nmi(struct vcpu *v)
 {
     struct nested *n = &v->nested;
-    if (n->nmi_pending && n->gif && !n->l1_nmi_masked && !n->in_l2)
+    if (n->nmi_pending && n->gif && !n->l1_nmi_masked && !n->in_l2 &&
+        !(v->vmcb01.va->control.eventinj & VMCB_EVENT_V))
         inject_nmi(v);
 }
 
@@ -80,25 +82,49 @@ void l1_nmi_iret(struct vcpu *v)
     if (!n->l1_nmi_masked)
         return; /* an IRET of no NMI of ours: nothing to do, it runs */
     n->iret_stepping = true;
+    n->iret_rip = vmcb01->save.rip;
     n->iret_guest_tf = (vmcb01->save.rflags & RFLAGS_TF) != 0;
     vmcb01->save.rflags |= RFLAGS_TF;
     vmcb01->control.intercept_exceptions |= 1u << VEC_DB;
+}
+
+/* The IRET has run (L1's RIP moved on): the mask goes, L0's TF goes
+ * unless L1 had its own, and a held NMI comes in (after any event L1 is
+ * owed, which then goes first). */
+static void step_done(struct vcpu *v)
+{
+    struct nested *n = &v->nested;
+    struct vmcb *vmcb01 = v->vmcb01.va;
+    n->iret_stepping = false;
+    n->l1_nmi_masked = false;
+    vmcb01->control.intercept_exceptions &= ~(1u << VEC_DB);
+    /* The IRET popped L1's own RFLAGS; if an event interrupted it first,
+     * L0's TF may still be set: drop it unless it was L1's. */
+    if (!n->iret_guest_tf)
+        vmcb01->save.rflags &= ~RFLAGS_TF;
+    deliver_held_nmi(v);
+}
+
+void l1_nmi_step_check(struct vcpu *v)
+{
+    if (v->nested.iret_stepping && v->vmcb01.va->save.rip != v->nested.iret_rip)
+        step_done(v);
 }
 
 bool l1_nmi_iret_done(struct vcpu *v)
 {
     struct nested *n = &v->nested;
     struct vmcb *vmcb01 = v->vmcb01.va;
-    if (!n->iret_stepping)
+    /* Ours: the single-step trap (DR6.BS) after the IRET ran. Anything else
+     * (a breakpoint on the IRET, a data breakpoint on its stack) is L1's. */
+    if (!n->iret_stepping || !(vmcb01->save.dr6 & DR6_BS) || vmcb01->save.rip == n->iret_rip)
         return false;
-    n->iret_stepping = false;
-    n->l1_nmi_masked = false;
-    vmcb01->control.intercept_exceptions &= ~(1u << VEC_DB);
-    if (n->iret_guest_tf) /* L1 single-steps itself: the trap is its own too */
+    bool guest_tf = n->iret_guest_tf;
+    if (!guest_tf)
+        vmcb01->save.dr6 &= ~DR6_BS; /* the single step was ours alone */
+    else /* L1 single-steps itself: the trap is its own too, and goes first */
         vmcb01->control.eventinj = vmcb_event_make(VEC_DB, VMCB_EVENT_TYPE_EXCEPTION, 0, 0);
-    else
-        vmcb01->save.dr6 &= ~DR6_BS; /* the single step was ours */
-    deliver_held_nmi(v);
+    step_done(v);
     return true;
 }
 

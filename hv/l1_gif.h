@@ -34,5 +34,8 @@ void l1_gif_intr_exit(struct vcpu *v);
  * #DB exit after it (false: a #DB L0 did not cause, L1's own). */
 void l1_nmi_iret(struct vcpu *v);
 bool l1_nmi_iret_done(struct vcpu *v);
+/* Any other exit of L1 while stepping: if its RIP left the IRET, the step
+ * is over (an event interrupted it, or L1 dropped the frame). */
+void l1_nmi_step_check(struct vcpu *v);
 /* The host's RFLAGS.IF for L1's next VMRUN (arch/x86/vmrun.asm). */
 bool l1_gif_host_if(const struct vcpu *v);

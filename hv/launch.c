@@ -189,6 +189,10 @@ void launch_l1(struct hv_boot_info *info, struct vcpu *v)
     pr_info("launching the %s as L1 (VMCB01 at %#lx, RIP %#lx, ASID %u, APIC ID %u)",
             v->id ? "firmware's AP" : "loader", v->vmcb01.pa, v->vmcb01.va->save.rip, L1_ASID,
             v->apic_id);
+    /* GIF clear before other CPUs may kick this one: a kick NMI must wait
+     * for the first VMRUN and exit there, not be taken by the host now
+     * (its kick_pending would never be cleared). */
+    __asm__ volatile("clgi" ::: "memory");
     __atomic_store_n(&v->launched, true, __ATOMIC_RELEASE);
     run_loop(v);
 }

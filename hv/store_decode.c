@@ -104,7 +104,8 @@ bool store_decode(const uint8_t *bytes, unsigned avail, bool long_mode, struct s
         return false;
     i += m;
     unsigned size = byte_op ? 1 : (rex & REX_W) ? 8 : opsize16 ? 2 : 4;
-    *out = (struct store_insn){ .size = (uint8_t)size, .is_imm = imm_form };
+    *out = (struct store_insn){ .size = (uint8_t)size, .is_imm = imm_form,
+                                .exchange = (op & 0xFE) == 0x86 };
     if (imm_form) {
         unsigned isize = size == 8 ? 4 : size;
         if (i + isize > avail)

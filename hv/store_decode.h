@@ -20,6 +20,7 @@ struct store_insn {
     bool is_imm;       /* the value is imm, else register reg */
     uint8_t reg;       /* 0 = RAX ... 15 = R15 (APM's numbering) */
     bool high_byte;    /* AH/CH/DH/BH (reg 4-7 as byte registers, no REX) */
+    bool exchange;     /* XCHG: the old value goes back to the register */
     uint64_t imm;      /* sign-extended to 64 bits */
 };
 

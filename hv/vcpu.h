@@ -45,6 +45,7 @@ struct nested {
     bool l1_nmi_masked;      /* L1 runs the handler of an NMI L0 injected */
     bool iret_stepping;      /* single-stepping L1 over that handler's IRET */
     bool iret_guest_tf;      /* L1's own TF at that IRET */
+    uint64_t iret_rip;       /* where that IRET is */
     bool intr_held;          /* with vGIF: an interrupt waits for L1's STGI */
     uint64_t vmcb12_pa;      /* L1's VMCB for the running L2 */
     bool copy_valid;         /* the copy and VMCB02 match vmcb12_pa's last VMRUN */

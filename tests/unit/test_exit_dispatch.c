@@ -25,6 +25,7 @@ bool vcpu_nmi_was_kick(struct vcpu *v) { (void)v; return false; }
 void exit_init_sx(struct vcpu *v) { (void)v; }
 void exit_iret(struct vcpu *v) { (void)v; }
 void exit_db(struct vcpu *v) { (void)v; }
+void l1_nmi_step_check(struct vcpu *v) { (void)v; }
 
 static void test_known_exits(void **state)
 {

@@ -226,18 +226,44 @@ static void test_nmi_masked_until_iret_completes(void **state)
     l1_gif_nmi_exit(&vcpu);      /* a second one */
     assert_false(nmi_injected()); /* held while L1 handles the first */
     vmcb01.save.rflags = 0x2;
+    vmcb01.save.rip = 0x5000;
     l1_nmi_iret(&vcpu);          /* the IRET exit, before the IRET runs */
     assert_false(misc1(VMCB_INTERCEPT1_IRET));
     assert_true(vmcb01.save.rflags & (1u << 8));             /* TF: step over it */
     assert_true(vmcb01.control.intercept_exceptions & (1u << VEC_DB));
     assert_false(nmi_injected());
+    /* A breakpoint on the IRET itself (RIP still there): L1's, not ours. */
+    vmcb01.save.dr6 = 0xFFFF0FF1;
+    assert_false(l1_nmi_iret_done(&vcpu));
     vmcb01.save.rflags = 0x2;            /* the IRET popped L1's flags */
+    vmcb01.save.rip = 0x7000;            /* and went back */
     vmcb01.save.dr6 = 0xFFFF0FF0 | (1u << 14); /* BS from our step */
     assert_true(l1_nmi_iret_done(&vcpu)); /* the #DB after it */
     assert_false(vmcb01.control.intercept_exceptions & (1u << VEC_DB));
     assert_false(vmcb01.save.dr6 & (1u << 14));
     assert_true(nmi_injected());         /* now the held one */
     assert_true(misc1(VMCB_INTERCEPT1_IRET)); /* and masked again */
+}
+
+/* An event that interrupts the stepped IRET (or L1 dropping the frame):
+ * the first exit with RIP elsewhere ends the step and takes L0's TF away. */
+static void test_step_ended_by_another_exit(void **state)
+{
+    (void)state;
+    start(false);
+    l1_gif_nmi_exit(&vcpu);
+    vmcb01.control.eventinj = 0;
+    vmcb01.save.rflags = 0x2;
+    vmcb01.save.rip = 0x5000;
+    l1_nmi_iret(&vcpu);
+    l1_nmi_step_check(&vcpu); /* an exit still at the IRET: nothing yet */
+    assert_true(vmcb01.save.rflags & (1u << 8));
+    vmcb01.save.rip = 0x9000; /* an exit somewhere else */
+    l1_nmi_step_check(&vcpu);
+    assert_false(vmcb01.save.rflags & (1u << 8));
+    assert_false(vmcb01.control.intercept_exceptions & (1u << VEC_DB));
+    l1_gif_nmi_exit(&vcpu); /* no longer masked: straight in */
+    assert_true(nmi_injected());
 }
 
 /* An IRET while no NMI of ours is being handled, and a #DB L0 did not
@@ -259,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_emulated_set),
         cmocka_unit_test(test_nmi_masked_until_iret_completes),
         cmocka_unit_test(test_iret_and_db_not_ours),
+        cmocka_unit_test(test_step_ended_by_another_exit),
         cmocka_unit_test(test_emulated_clear_holds_interrupts_and_nmis),
         cmocka_unit_test(test_l2_runs_with_host_if),
         cmocka_unit_test(test_vgif_set),
