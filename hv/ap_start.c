@@ -1,6 +1,7 @@
 #include "hv/ap_start.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/svm.h"
+#include "hv/host_caps.h"
 #include "hv/l1_gif.h"
 #include "hv/l1_intercepts.h"
 #include "hv/log.h"
@@ -20,7 +21,6 @@
 #define ATTR_DATA 0x0093            /* present, data, writable, accessed */
 #define ATTR_LDT 0x0082
 #define ATTR_TSS16_BUSY 0x0083
-#define CPUID_1_ECX_MONITOR (1u << 3)
 
 static struct vmcb_seg real_seg(uint16_t sel, uint16_t attrib)
 {
@@ -84,7 +84,7 @@ static void load_sipi_state(struct vcpu *v, uint8_t vector)
  * write even with GIF clear), else a PAUSE loop. */
 static void wait_for_write(struct vcpu *v)
 {
-    if (!(cpuid(1, 0).ecx & CPUID_1_ECX_MONITOR)) {
+    if (!host_caps()->monitor) {
         cpu_relax();
         return;
     }

@@ -15,6 +15,7 @@
 #include "hv/symbols.h"
 #include "arch/x86/svm_probe.h"
 #include "hv/guest_mem.h"
+#include "arch/x86/cpu.h"
 #include "hv/host_caps.h"
 #include "hv/percpu.h"
 #include "hv/launch.h"
@@ -66,6 +67,8 @@ static void host_caps_read(const struct svm_caps *caps)
         .flush_by_asid = svm_has(caps, SVM_FEAT_FLUSH_BY_ASID),
         .decode_assists = svm_has(caps, SVM_FEAT_DECODE_ASSISTS),
         .vgif = svm_has(caps, SVM_FEAT_VGIF),
+        .monitor = (cpuid(1, 0).ecx >> 3) & 1,
+        .x2apic = (cpuid(1, 0).ecx >> 21) & 1,
     };
     host_caps_init(&hc);
 }

@@ -9,6 +9,7 @@
 #include "arch/x86/apic.h"
 #include "hv/apic.h"
 #include "hv/guest_mem.h"
+#include "hv/host_caps.h"
 #include "hv/log.h"
 #include "hv/memory.h"
 #include "hv/tlb.h"
@@ -61,10 +62,9 @@ static bool write_hsave(struct vcpu *v, uint64_t val)
  * cannot reach or must not give (its own memory, beyond its map). */
 static bool apic_base_valid(uint64_t old, uint64_t val)
 {
-    bool x2apic = (cpuid(1, 0).ecx >> 21) & 1;
     uint64_t base = val & APIC_BASE_ADDR_MASK;
     if ((val & ~(APIC_BASE_ADDR_MASK | APIC_BASE_WRITABLE_LOW)) || base >= guest_phys_limit() ||
-        ((val & APIC_BASE_EXTD) && !x2apic))
+        ((val & APIC_BASE_EXTD) && !host_caps()->x2apic))
         return false;
     bool ae = val & APIC_BASE_ENABLE, extd = val & APIC_BASE_EXTD;
     bool was_ae = old & APIC_BASE_ENABLE, was_extd = old & APIC_BASE_EXTD;

@@ -53,14 +53,6 @@ struct vcpu *vcpu_by_index(unsigned i)
     return i < vcpu_count() ? vcpus[i] : 0;
 }
 
-struct vcpu *vcpu_by_apic_id(uint32_t apic_id)
-{
-    for (unsigned i = 0; i < vcpu_count(); i++)
-        if (vcpus[i]->apic_id == apic_id)
-            return vcpus[i];
-    return 0;
-}
-
 uint32_t cpu_apic_id(void)
 {
     if (cpuid(0, 0).eax >= 0xB && cpuid(0xB, 0).ebx != 0)

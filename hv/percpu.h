@@ -15,7 +15,5 @@ bool percpu_init(uint32_t ncpus, const uint32_t *apic_ids);
 void percpu_enter(struct vcpu *v);
 unsigned vcpu_count(void);
 struct vcpu *vcpu_by_index(unsigned i);
-/* NULL when no vCPU has this (physical) local APIC ID. */
-struct vcpu *vcpu_by_apic_id(uint32_t apic_id);
 /* The CPU's own local APIC ID (CPUID 0xB, or CPUID 1 on older CPUs). */
 uint32_t cpu_apic_id(void);

@@ -33,20 +33,26 @@ static struct vmcb *context_vmcb(struct vcpu *v, enum tlb_ctx ctx)
     return ctx == TLB_CTX_L2 ? v->nested.vmcb02.va : v->vmcb01.va;
 }
 
-void tlb_service_leaving_slow(struct vcpu *v)
+/* NPT02 is dropped only while its context is not running: before L2's
+ * VMRUN, or as L2 is left. */
+static void drop_npt02_if_owed(struct vcpu *v, enum tlb_ctx ctx)
 {
-    enum tlb_ctx ctx = v->nested.in_l2 ? TLB_CTX_L2 : TLB_CTX_L1;
     if (ctx == TLB_CTX_L2 && tlb_take_npt02_resync(&v->tlb))
         npt02_reset(&v->nested.npt02);
+}
+
+void tlb_service_leaving_slow(struct vcpu *v)
+{
+    enum tlb_ctx ctx = tlb_current_ctx(v);
+    drop_npt02_if_owed(v, ctx);
     struct vmcb_control *c = &context_vmcb(v, ctx)->control;
     c->tlb_control = tlb_control_merge(c->tlb_control, tlb_control_for_leaving(&v->tlb, ctx));
 }
 
 void tlb_apply_requests_slow(struct vcpu *v)
 {
-    enum tlb_ctx ctx = v->nested.in_l2 ? TLB_CTX_L2 : TLB_CTX_L1;
-    if (ctx == TLB_CTX_L2 && tlb_take_npt02_resync(&v->tlb))
-        npt02_reset(&v->nested.npt02);
+    enum tlb_ctx ctx = tlb_current_ctx(v);
+    drop_npt02_if_owed(v, ctx);
     struct vmcb_control *c = &v->vmcb.va->control;
     c->tlb_control = tlb_control_merge(c->tlb_control, tlb_control_for_vmrun(&v->tlb, ctx));
     /* 01h empties every ASID of this CPU: what the other VMCB still holds

@@ -15,13 +15,23 @@ void tlb_npt01_changed(struct vcpu *v);    /* an NPT01 entry lost rights or chan
 void tlb_npt02_changed(struct vcpu *v);    /* an NPT02 entry changed */
 void tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12);
 void tlb_invlpga(struct vcpu *v, uint32_t asid);
+/* The context whose VMCB is current. */
+static inline enum tlb_ctx tlb_current_ctx(const struct vcpu *v)
+{
+    return v->nested.in_l2 ? TLB_CTX_L2 : TLB_CTX_L1;
+}
+/* Something is owed before ctx's VMCB runs again. */
+static inline bool tlb_owed(const struct vcpu *v, enum tlb_ctx ctx)
+{
+    return v->tlb.pending[ctx] != 0 || v->tlb.npt02_resync;
+}
+
 void tlb_apply_requests_slow(struct vcpu *v);
 /* Run loop: drop NPT02 if owed, and set TLB_CONTROL of the VMCB to run
  * (out of line only when something is owed). */
 static inline void tlb_apply_requests(struct vcpu *v)
 {
-    enum tlb_ctx ctx = v->nested.in_l2 ? TLB_CTX_L2 : TLB_CTX_L1;
-    if (__builtin_expect(v->tlb.pending[ctx] != 0 || v->tlb.npt02_resync ||
+    if (__builtin_expect(tlb_owed(v, tlb_current_ctx(v)) ||
                              v->vmcb.va->control.tlb_control != 0, 0))
         tlb_apply_requests_slow(v);
 }
@@ -34,7 +44,6 @@ void tlb_service_leaving_slow(struct vcpu *v);
 /* switch_vmcb(): the leaving context's requests into the VMCB it leaves. */
 static inline void tlb_service_leaving(struct vcpu *v)
 {
-    enum tlb_ctx ctx = v->nested.in_l2 ? TLB_CTX_L2 : TLB_CTX_L1;
-    if (__builtin_expect(v->tlb.pending[ctx] != 0 || v->tlb.npt02_resync, 0))
+    if (__builtin_expect(tlb_owed(v, tlb_current_ctx(v)), 0))
         tlb_service_leaving_slow(v);
 }

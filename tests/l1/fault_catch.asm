@@ -14,9 +14,10 @@ saved_ud:     times 2 dq 0
 saved_gp:     times 2 dq 0
 
 section .text
-global catch_install, catch_remove
+global catch_install, catch_remove, set_gate
 
 ; rdi = gate address in the IDT, rsi = handler; keeps the selector
+; (also used by nmi_check.asm)
 set_gate:
     mov rax, rsi
     mov [rdi], ax               ; offset 15:0

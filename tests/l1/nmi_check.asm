@@ -18,17 +18,7 @@ saved_nmi:     times 2 dq 0
 section .text
 global nmi_handler_install, nmi_handler_remove
 
-; rdi = gate address, rsi = handler (keeps the selector, no IST)
-set_gate:
-    mov rax, rsi
-    mov [rdi], ax
-    shr rax, 16
-    mov [rdi + 6], ax
-    shr rax, 16
-    mov [rdi + 8], eax
-    mov byte [rdi + 4], 0
-    mov byte [rdi + 5], 0x8E
-    ret
+extern set_gate                 ; fault_catch.asm
 
 idt_base:
     sub rsp, 16
