@@ -180,6 +180,7 @@ enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint6
         .nxe = (l1->efer & EFER_NXE) != 0,
         .smep = (l1->cr4 & CR4_SMEP) != 0,
         .gbpages = gbpages,
+        .la57 = (l1->cr4 & CR4_LA57) != 0,
     };
     for (int attempt = 0; attempt < 3; attempt++) {
         struct npt02_result r;

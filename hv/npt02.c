@@ -3,7 +3,8 @@
  * Pure and freestanding: no libc; L1 memory only through the npt12
  * callbacks, table pages only through struct npt_mem.
  *
- * Levels as in npt.c (APM 5.3): 4 = PML4, 3 = PDPT, 2 = PD, 1 = PT.
+ * Levels as in npt.c (APM 5.3): 4 = PML4, 3 = PDPT, 2 = PD, 1 = PT, and
+ * 5 = PML5 for an NPT12 in the 5-level format (struct npt12's la57).
  */
 #include "hv/npt02.h"
 
@@ -53,7 +54,7 @@ static uint64_t addr_rsvd(uint64_t phys_limit)
  * (APM 5.3.3-5.3.5 entry formats; nested tables use the same format and
  * checks, 15.25.5; kvm-unit-tests svm_npt_rsvd_bits_test uses these):
  *   all levels: address bits 51:M; NX (bit 63) when EFER.NXE=0;
- *   PML4E: bits 8:7 (PS is not allowed at the top; bit 8 is MBZ there);
+ *   PML5E, PML4E: bits 8:7 (PS is not allowed there; bit 8 is MBZ);
  *   PDPE with PS: bits 29:13 of the 1 GiB frame, or PS itself without
  *   1 GiB page support; PDE with PS: bits 20:13 of the 2 MiB frame.
  * Bit 12 of a large leaf is PAT, bit 7 of a PTE is PAT: not reserved.
@@ -63,6 +64,7 @@ static uint64_t rsvd_bits(const struct npt12 *n, int level, uint64_t e)
     uint64_t r = addr_rsvd(n->phys_limit) | (n->nxe ? 0 : PTE_NX);
 
     switch (level) {
+    case 5:
     case 4:
         r |= BITS(8, 7);
         break;
@@ -109,9 +111,9 @@ static struct npt12_walk fault(const struct npt12 *n, uint64_t access,
 
 /* The entries one walk used, for the A/D update. */
 struct path {
-    int levels;          /* entries used: 4 down to the leaf level */
-    uint64_t gpa[4];
-    uint64_t val[4];
+    int levels;          /* entries used: the top level down to the leaf */
+    uint64_t gpa[5];
+    uint64_t val[5];
 };
 
 static uint64_t read_entry(const struct npt12 *n, uint64_t gpa)
@@ -138,7 +140,7 @@ static struct npt12_walk walk_once(const struct npt12 *n, uint64_t l2_gpa,
     if (l2_gpa >= NPT_GPA_LIMIT)
         return fault(n, access, 0);
 
-    for (int level = 4; level >= 1; level--) {
+    for (int level = n->la57 ? 5 : 4; level >= 1; level--) {
         uint64_t gpa = entry_gpa(table, level, l2_gpa);
         uint64_t e = read_entry(n, gpa);
 

@@ -74,6 +74,11 @@ struct npt12 {
     bool nxe;            /* L1's EFER.NXE: NX honoured, else bit 63 reserved */
     bool smep;           /* L1's CR4.SMEP: only for reporting I/D (below) */
     bool gbpages;        /* 1 GiB pages for L1 (CPUID 8000_0001h EDX[26]) */
+    /* L1's CR4.LA57 at its VMRUN.  The nested page tables have the host's
+     * paging mode as of VMRUN (APM Vol. 2 15.25), so NPT12 is a 5-level
+     * table (PML5 at nCR3, APM 5.3) when L1 itself runs with 5-level
+     * paging - as Linux's KVM builds it on an LA57 CPU. */
+    bool la57;
 };
 
 enum npt12_status {
@@ -95,12 +100,12 @@ struct npt12_walk {
 };
 
 /*
- * Walks NPT12 (long-mode 4-level format, APM 5.3, with the nested-paging
- * rules of 15.25.5) for l2_gpa and the access described by `access`: the
- * EXITINFO1 of the #NPF L0 received for L2.  Its RW and I/D bits are the
- * access type and bit 33 tells a walk of L2's own page tables (the
- * hardware reports those as writes, so they need W in NPT12); P, RSV and
- * the rest are ignored.  Nested walks are always user accesses, so an
+ * Walks NPT12 (long-mode 4-level format, 5-level with la57, APM 5.3, with
+ * the nested-paging rules of 15.25.5) for l2_gpa and the access described
+ * by `access`: the EXITINFO1 of the #NPF L0 received for L2.  Its RW and
+ * I/D bits are the access type and bit 33 tells a walk of L2's own page
+ * tables (the hardware reports those as writes, so they need W in NPT12);
+ * P, RSV and the rest are ignored.  Nested walks are always user accesses, so an
  * entry without U gives a protection fault (15.25.5; GMET, which changes
  * that for fetches, is not offered to L1).
  *
@@ -109,8 +114,8 @@ struct npt12_walk {
  * checked once the leaf is reached.  The error code: P (0 = not present),
  * RW from the access, US always, RSV, I/D from the access if L1 has NXE or
  * SMEP (as the #PF error code, APM 8.4.2), and bit 33 if the access had it,
- * else bit 32 (15.25.6).  l2_gpa >= 2^48 cannot be mapped by a 4-level
- * table: a not-present fault.
+ * else bit 32 (15.25.6).  l2_gpa >= 2^48 cannot be mapped by NPT02 (a
+ * 4-level table, L0's paging mode): a not-present fault, also with la57.
  *
  * On success with a cmpxchg callback, sets A in every entry used and D in
  * the leaf on a write, as the hardware walk does (APM 5.4); if an entry

@@ -394,6 +394,30 @@ static void test_identity_composes(void **state)
     assert_int_equal(w.mem_type, 0);
 }
 
+/* L1 with CR4.LA57 (la57): NPT12 is a 5-level table, nCR3 a PML5 (Linux's
+ * KVM on an LA57 CPU).  The walk starts there: a PML5E is like a PML4E
+ * (bits 8:7 reserved) and gets A; a 4-level walk of the same table would
+ * take the PML4 for a PDPT and translate elsewhere. */
+static void test_five_level(void **state)
+{
+    (void)state;
+    fresh(true);
+    n12.la57 = true;
+    uint64_t pml4 = new12(), pml5e = n12.root; /* PML5[0] for l2 < 2^48 */
+    wr12(pml5e, pml4 | NL);
+    uint64_t l2 = GB(1) + 0x5000;
+    assert_true(map12(pml4, l2, 0x300000, KB4, NL) != 0);
+
+    expect_mapped(l2 + 0x12, RD, 0x300000, NL & ~PTE_W); /* clean: not W yet */
+    expect_mapped(l2, WR, 0x300000, NL);
+    assert_true(rd12(pml5e) & PTE_A);
+    assert_true(rd12(ent12(pml4, l2, 1)) & PTE_D);
+    expect_reflect(GB(2), RD, 0x100000004ULL);   /* hole below the PML4 */
+
+    wr12(pml5e, rd12(pml5e) | (1ULL << 8));      /* reserved in a PML5E */
+    expect_reflect(GB(1) + 0x9000, RD, 0x10000000DULL);
+}
+
 /* Holes in NPT12: not-present faults, P=0, bit 32 (or 33), access bits
  * from the access (kvm-unit-tests npt_np: 0x100000004; KVM selftest
  * TEST_PT_PAGE_UNMAPPED: W|U|bit 33). */
@@ -1116,6 +1140,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_composes),
+        cmocka_unit_test(test_five_level),
         cmocka_unit_test(test_holes_reflect),
         cmocka_unit_test(test_protection),
         cmocka_unit_test(test_reserved_bits),
