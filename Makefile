@@ -30,7 +30,7 @@ CORE_C   := hv/entry.c hv/log.c hv/fpu.c hv/exception.c hv/symbols.c \
 	hv/guest_mem.c hv/host_caps.c hv/percpu.c hv/switch_vmcb.c hv/ap_state.c hv/ap_start.c \
 	hv/apic.c hv/store_decode.c hv/guest_fetch.c arch/x86/apic.c hv/vcpu_request.c \
 	hv/npt.c hv/insn_len.c hv/stats.c hv/tlb.c arch/x86/svm_bitmaps.c \
-	hv/nested.c hv/l1_gif.c hv/nested_maps.c hv/npt02.c hv/vmcb12_check.c hv/tlb_policy.c \
+	hv/nested.c hv/nested_gif.c hv/l1_gif.c hv/nested_maps.c hv/npt02.c hv/vmcb12_check.c hv/tlb_policy.c \
 	lib/newlib_glue.c lib/ringbuf.c \
 	lib/page_alloc.c arch/x86/uart16550.c arch/x86/cpu_features.c \
 	arch/x86/svm_probe.c arch/x86/svm_exit_names.c boot/config.c
@@ -55,9 +55,10 @@ LOADER_ASM := boot/enter_core.asm boot/core_blob.asm
 LOADER_OBJ := $(LOADER_C:%.c=$(BUILD)/boot/%.o) $(LOADER_ASM:%.asm=$(BUILD)/boot/%.o)
 
 L1_C   := tests/l1/main.c tests/l1/l1_checks.c tests/l1/fpu_check.c \
-	tests/l1/bench.c tests/l1/nested_checks.c tests/l1/smp_checks.c boot/mp.c \
+	tests/l1/bench.c tests/l1/nested_checks.c tests/l1/conformance_checks.c tests/l1/smp_checks.c boot/mp.c \
 	arch/x86/uart16550.c arch/x86/svm_bitmaps.c
-L1_ASM := tests/l1/fault_catch.asm tests/l1/fpu_exits.asm tests/l1/l2_guest.asm tests/l1/nmi_check.asm
+L1_ASM := tests/l1/fault_catch.asm tests/l1/fpu_exits.asm tests/l1/l2_guest.asm tests/l1/nmi_check.asm \
+	tests/l1/conformance_l2.asm
 L1_OBJ := $(L1_C:%.c=$(BUILD)/l1/%.o) $(L1_ASM:%.asm=$(BUILD)/l1/%.o)
 
 # --- host unit tests: tests/unit/test_X.c plus the sources under test
@@ -86,7 +87,7 @@ UNIT_SRC_store_decode := hv/store_decode.c
 UNIT_SRC_vcpu_request := hv/vcpu_request.c
 UNIT_LDFLAGS_vcpu_request := -lpthread
 UNIT_SRC_l1_gif       := hv/l1_gif.c hv/host_caps.c hv/switch_vmcb.c
-UNIT_SRC_nested_vmrun := hv/nested.c hv/l1_gif.c hv/nested_maps.c hv/vmcb12_check.c arch/x86/svm_bitmaps.c \
+UNIT_SRC_nested_vmrun := hv/nested.c hv/nested_gif.c hv/l1_gif.c hv/nested_maps.c hv/vmcb12_check.c arch/x86/svm_bitmaps.c \
 	hv/host_caps.c hv/switch_vmcb.c
 # The checks wrapped: the test acts right after each VMRUN's check.
 UNIT_LDFLAGS_nested_vmrun := -Wl,--wrap=vmcb12_check,--wrap=vmcb12_check_reloaded -lpthread

@@ -284,8 +284,7 @@ bool apic_mmio_fault(struct vcpu *v, uint64_t gpa, uint64_t exitinfo1)
     uint64_t val = s.is_imm ? s.imm : gpr(v, s.reg);
     if (s.high_byte)
         val >>= 8; /* AH, CH, DH, BH */
-    g->rip += s.len;
-    v->vmcb.va->control.int_state &= ~VMCB_INT_STATE_INTERRUPT_SHADOW;
+    vcpu_complete_insn(v, g->rip + s.len);
     if (own)
         mmio_write(v, (unsigned)(gpa & 0xFFF), (uint32_t)val);
     else

@@ -1,5 +1,10 @@
-/* CPUID in L1: the hardware's answer, adjusted to what L1 may see.
- *   leaf 1:           ECX[31] "hypervisor present" set
+/* CPUID in L1, and in L2 when L1 does not intercept it (L2 then sees the
+ * CPU L1 sees, as on hardware): the hardware's answer, adjusted.
+ *   leaf 1:           ECX[31] "hypervisor present" set; ECX[27] OSXSAVE is
+ *                     the executing guest's CR4.OSXSAVE, not the host's
+ *   leaf 7:           ECX[4] OSPKE is the guest's CR4.PKE
+ *   leaf 0xD:         follows XCR0, which the guests own (XSETBV is not
+ *                     intercepted and the host never changes it)
  *   0x40000000:       EAX = highest hypervisor leaf, EBX:ECX:EDX = signature
  *   0x40000001:       EAX = hypercall ABI version; other leaves up to
  *                     0x400000FF read as zero
@@ -8,7 +13,8 @@
  *                     (L0 honours TLB_CONTROL 3 and 7 of VMCB12), NRIPS
  *                     only when the CPU has it (L0 passes nRIP on), VMCB
  *                     clean bits (L0 keeps clean groups of the VMCB12 it
- *                     ran last). Not offered: vGIF, decode assists,
+ *                     ran last), vGIF when the CPU has it. Not offered:
+ *                     decode assists,
  *                     AVIC, LBR virtualization, pause filter, ... */
 #include "hv/exit_dispatch.h"
 #include "hv/host_caps.h"
@@ -27,7 +33,10 @@ static uint32_t l1_svm_features(void)
 {
     uint32_t f = (1u << SVM_FEAT_NP) | (1u << SVM_FEAT_FLUSH_BY_ASID) |
                  (1u << SVM_FEAT_VMCB_CLEAN);
-    return f | (host_caps()->nrips ? 1u << SVM_FEAT_NRIPS : 0);
+    /* vGIF for L1's guests: L0 hands VMCB12's V_GIF to the CPU's own
+     * (hv/nested.c), so only where the CPU has it. */
+    return f | (host_caps()->nrips ? 1u << SVM_FEAT_NRIPS : 0) |
+           (host_caps()->vgif ? 1u << SVM_FEAT_VGIF : 0);
 }
 
 static uint32_t sig_word(unsigned i)
@@ -60,10 +69,32 @@ static struct cpuid_regs l1_view(uint32_t leaf, struct cpuid_regs r)
     return r;
 }
 
+#define CPUID_1_ECX_OSXSAVE (1u << 27)
+#define CPUID_7_ECX_OSPKE (1u << 4)
+
+static uint32_t bit_if(bool on, uint32_t bit)
+{
+    return on ? bit : 0;
+}
+
+/* The bits that mirror the state of whoever executes CPUID (APM Vol. 3,
+ * CPUID Fn0000_0001_ECX and Fn0000_0007_ECX_x0): the host runs with its
+ * own CR4, so they come from the guest's (VMCB01's or VMCB02's). */
+static struct cpuid_regs guest_state_bits(uint32_t leaf, uint32_t sub, struct cpuid_regs r,
+                                          uint64_t cr4)
+{
+    if (leaf == 1)
+        r.ecx = (r.ecx & ~CPUID_1_ECX_OSXSAVE) | bit_if(cr4 & CR4_OSXSAVE, CPUID_1_ECX_OSXSAVE);
+    else if (leaf == 7 && sub == 0)
+        r.ecx = (r.ecx & ~CPUID_7_ECX_OSPKE) | bit_if(cr4 & CR4_PKE, CPUID_7_ECX_OSPKE);
+    return r;
+}
+
 void exit_cpuid(struct vcpu *v)
 {
     uint32_t leaf = (uint32_t)v->vmcb.va->save.rax, sub = (uint32_t)v->regs.rcx;
-    struct cpuid_regs r = l1_view(leaf, cpuid(leaf, sub));
+    struct cpuid_regs r = guest_state_bits(leaf, sub, l1_view(leaf, cpuid(leaf, sub)),
+                                           v->vmcb.va->save.cr4);
     v->vmcb.va->save.rax = r.eax;
     v->regs.rbx = r.ebx;
     v->regs.rcx = r.ecx;

@@ -25,6 +25,13 @@ static void gp(struct vcpu *v)
     vcpu_inject_exception(v, VEC_GP, true, 0);
 }
 
+/* EFER.SVME as the guest that runs sees it: L1's (hv/nested.c checks it
+ * for L1's SVM instructions) or L2's own. */
+static bool *guest_svme(struct vcpu *v)
+{
+    return v->nested.in_l2 ? &v->nested.l2_svme : &v->l1.efer_svme;
+}
+
 /* Returns false if the write must fault (#GP), as the hardware would. */
 static bool write_efer(struct vcpu *v, uint64_t val)
 {
@@ -34,10 +41,15 @@ static bool write_efer(struct vcpu *v, uint64_t val)
     /* Changing LME while paging is on is illegal (APM 3.1.7, 14.6.1). */
     if ((s->cr0 & CR0_PG) && ((val ^ s->efer) & EFER_LME))
         return false;
-    v->l1.efer_svme = val & EFER_SVME;
-    /* The real EFER keeps SVME: VMRUN requires it (15.5.1). */
+    /* The real EFER keeps SVME: VMRUN requires it (15.5.1). L2's write
+     * changes L2's EFER (VMCB02's) only, never L1's view. */
+    *guest_svme(v) = val & EFER_SVME;
     s->efer = (val & ~EFER_LMA) | (s->efer & EFER_LMA) | EFER_SVME;
-    tlb_l1_changed(v); /* NXE changes what translations mean */
+    /* NXE changes what translations mean */
+    if (v->nested.in_l2)
+        tlb_npt02_changed(v); /* drops what L2's ASID cached */
+    else
+        tlb_l1_changed(v);
     return true;
 }
 
@@ -47,7 +59,8 @@ static bool write_hsave(struct vcpu *v, uint64_t val)
 {
     if ((val & 0xFFF) || val >= guest_phys_limit() || hv_owns_pa(val, 4096))
         return false;
-    v->l1.vm_hsave_pa = val;
+    if (!v->nested.in_l2) /* L2's goes nowhere: L1's view is L1's */
+        v->l1.vm_hsave_pa = val;
     return true;
 }
 
@@ -119,8 +132,9 @@ static bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
     switch (msr) {
     case MSR_EFER:
-        *val = (v->vmcb.va->save.efer & ~EFER_SVME) | (v->l1.efer_svme ? EFER_SVME : 0);
+        *val = (v->vmcb.va->save.efer & ~EFER_SVME) | (*guest_svme(v) ? EFER_SVME : 0);
         return true;
+    /* The SVM MSRs read the same in L2 as in L1: L2 runs on L1's CPU. */
     case MSR_VM_HSAVE_PA:
         *val = v->l1.vm_hsave_pa;
         return true;
@@ -144,7 +158,8 @@ static bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
             return false;
         if ((v->l1.vm_cr & VM_CR_LOCK) && ((val ^ v->l1.vm_cr) & VM_CR_SVMDIS))
             return false;
-        v->l1.vm_cr = val;
+        if (!v->nested.in_l2)
+            v->l1.vm_cr = val;
         return true;
     case MSR_APIC_BASE:
         return write_apic_base(v, val);
@@ -157,7 +172,8 @@ static bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
     }
     /* The system-configuration MSRs: a write could re-map or expose the
      * hypervisor's memory. Dropped, with a note; reads pass through. */
-    pr_warn("L1 write to MSR %#x (%#lx) ignored: it protects the hypervisor", msr, val);
+    pr_warn("%s write to MSR %#x (%#lx) ignored: it protects the hypervisor",
+            v->nested.in_l2 ? "L2" : "L1", msr, val);
     return true;
 }
 

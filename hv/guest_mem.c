@@ -182,6 +182,7 @@ enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint6
         .gbpages = gbpages,
         .la57 = (l1->cr4 & CR4_LA57) != 0,
     };
+    bool map_write = false;
     for (int attempt = 0; attempt < 3; attempt++) {
         struct npt02_result r;
         uint64_t size;
@@ -192,9 +193,9 @@ enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint6
              * one that gained rights (dirty, writable) does. */
             if (was_mapped)
                 tlb_npt02_changed(v);
-            return NPT02_FILLED;
+            return map_write ? NPT02_FILLED_MAP_WRITE : NPT02_FILLED;
         case NPT02_RETRY:
-            return NPT02_FILLED;
+            return map_write ? NPT02_FILLED_MAP_WRITE : NPT02_FILLED;
         case NPT02_REFLECT:
             *reflect_info1 = r.exitinfo1;
             return NPT02_TO_L1;
@@ -204,8 +205,10 @@ enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint6
              * through as for L1 / the same decoy page L1 would get. */
             if (apic_mmio_fault(v, r.l1_gpa, info1))
                 return NPT02_APIC_WRITE;
-            if ((info1 & 2) && nested_maps_l1_write(v, r.l1_gpa))
+            if ((info1 & 2) && nested_maps_l1_write(v, r.l1_gpa)) {
+                map_write = true;
                 continue;
+            }
             if (!guest_mem_hv_access(r.l1_gpa, v->vmcb.va->save.rip, info1 & 2))
                 return NPT02_TO_L1_NOT_MAPPED;
             continue;

@@ -26,6 +26,7 @@ uint64_t guest_mem_table_pages(void);
 bool guest_mem_npt02_init(struct npt02 *npt02);
 enum npt02_fill {
     NPT02_FILLED,           /* resume L2 */
+    NPT02_FILLED_MAP_WRITE, /* resume L2, which wrote a merged map (hv/nested_maps.c) */
     NPT02_TO_L1,            /* reflect #NPF with *reflect_info1 */
     NPT02_TO_L1_NOT_MAPPED, /* could not map (out of memory): fatal */
     NPT02_APIC_WRITE,       /* L2 wrote L1's APIC page through NPT12: performed */

@@ -1,11 +1,10 @@
 #include "hv/l1_gif.h"
+#include "arch/x86/cpu.h"
 #include "arch/x86/svm.h"
 #include "arch/x86/vectors.h"
 #include "hv/host_caps.h"
 #include "hv/log.h"
 
-#define RFLAGS_TF (1ULL << 8)
-#define DR6_BS (1ULL << 14) /* single step */
 
 #define vgif (host_caps()->vgif)
 
@@ -157,7 +156,12 @@ void l1_gif_intr_exit(struct vcpu *v)
 
 bool l1_gif_host_if(const struct vcpu *v)
 {
+    /* L1 ran VMRUN, which set the GIF; the host's IF is L1's IF at that
+     * VMRUN, which gates physical interrupts in L2 when V_INTR_MASKING is
+     * set (APM 15.21.1; without it L2's own IF does). While L2's emulated
+     * GIF is clear, VMCB02 has V_INTR_MASKING and this is clear: they wait
+     * (hv/nested_gif.h). */
     if (v->nested.in_l2)
-        return true; /* L1 ran VMRUN: GIF set; V_INTR_MASKING as L1 asked */
+        return v->nested.l2_gif && (v->vmcb01.va->save.rflags & RFLAGS_IF);
     return vgif ? !v->nested.intr_held : v->nested.gif;
 }

@@ -23,11 +23,15 @@
  * L0 intercepts in L1 and L2 alike (hv/exit_init.c). */
 #define L0_INTERCEPT_EXCEPTIONS (1u << VEC_SX)
 
-/* What L0 intercepts in L2 (VMCB02) whatever L1 asks (docs/design.md, "Nested SVM"): the SVM
- * instructions (no SVM inside L2 unless L1 emulates it), the MSRs that
- * protect the hypervisor (the merged MSRPM carries L0's bits), SHUTDOWN. */
+/* What L0 intercepts in L2 (VMCB02) whatever L1 asks (docs/design.md,
+ * "Nested SVM"): the SVM instructions (executed for L2 on L1's behalf:
+ * VMLOAD/VMSAVE addresses are L1's memory), the MSRs that protect the
+ * hypervisor (the merged MSRPM carries L0's bits), SHUTDOWN, NMIs (L0's
+ * kicks), CPUID (L2 sees the CPU L1 sees, hv/exit_cpuid.c). */
 #define L2_INTERCEPT_MISC1_L0 (VMCB_INTERCEPT1_MSR_PROT | VMCB_INTERCEPT1_INVLPGA | \
-                               VMCB_INTERCEPT1_SHUTDOWN | VMCB_INTERCEPT1_NMI)
+                               VMCB_INTERCEPT1_SHUTDOWN | VMCB_INTERCEPT1_NMI | \
+                               VMCB_INTERCEPT1_CPUID)
 #define L2_INTERCEPT_MISC2_L0 (VMCB_INTERCEPT2_VMRUN | VMCB_INTERCEPT2_VMLOAD | \
-                               VMCB_INTERCEPT2_VMSAVE | VMCB_INTERCEPT2_STGI | \
-                               VMCB_INTERCEPT2_CLGI | VMCB_INTERCEPT2_SKINIT)
+                               VMCB_INTERCEPT2_VMSAVE | VMCB_INTERCEPT2_SKINIT)
+/* L2's STGI/CLGI: emulated by L0 unless L1 gave L2 a vGIF (hv/nested_gif.c). */
+#define L2_INTERCEPT_GIF_L0 (VMCB_INTERCEPT2_STGI | VMCB_INTERCEPT2_CLGI)

@@ -20,6 +20,7 @@
 #include "hv/l1_intercepts.h"
 #include "hv/log.h"
 #include "hv/memory.h"
+#include "hv/nested_gif.h"
 #include "hv/nested_maps.h"
 #include "hv/nested_route.h"
 #include "hv/nested_tsc.h"
@@ -85,39 +86,57 @@ bool nested_init(struct vcpu *v)
         .efer_supported = read_efer_supported(),
         .cr4_supported = read_cr4_supported(),
         .np_allowed = true,
-        .vgif_allowed = false,
+        .vgif_allowed = host_caps()->vgif, /* offered where the CPU has it (hv/nested_gif.h) */
     };
     return n->vmcb12 && n->vmcb02.va && n->msrpm02 && n->iopm02 &&
            guest_mem_npt02_init(&n->npt02);
 }
 
 static bool svm_insn_allowed(struct vcpu *v);
+static void l2_nmi(struct vcpu *v);
 
+/* STGI and CLGI of L1, or of L2 when L1 does not intercept them: L2 runs
+ * with EFER.SVME set (15.5.1), so they execute there and set or clear the
+ * GIF that governs L2 (15.17), which L0 keeps (hv/nested_gif.c). */
 void nested_stgi(struct vcpu *v)
 {
     if (!svm_insn_allowed(v))
         return;
-    l1_gif_set(v, true);
     vcpu_skip_insn(v);
+    if (!v->nested.in_l2) {
+        l1_gif_set(v, true);
+        return;
+    }
+    nested_gif_set(v, true);
+    /* An interrupt held meanwhile comes at the next VMRUN (the host's IF
+     * is set again); a held NMI is routed now, right after the STGI. */
+    if (v->nested.l2_nmi_held) {
+        v->nested.l2_nmi_held = false;
+        l2_nmi(v);
+    }
 }
 
 void nested_clgi(struct vcpu *v)
 {
     if (!svm_insn_allowed(v))
         return;
-    l1_gif_set(v, false);
     vcpu_skip_insn(v);
+    if (v->nested.in_l2)
+        nested_gif_set(v, false);
+    else
+        l1_gif_set(v, false);
 }
 
 /* SVM instructions need EFER.SVME (else #UD) and CPL 0 (else #GP), APM
- * Vol. 3 for each of them. */
+ * Vol. 3 for each of them; of the guest that runs them, L1 or L2. */
 static bool svm_insn_allowed(struct vcpu *v)
 {
-    if (!v->l1.efer_svme) {
+    bool svme = v->nested.in_l2 ? v->nested.l2_svme : v->l1.efer_svme;
+    if (!svme) {
         vcpu_inject_exception(v, VEC_UD, false, 0);
         return false;
     }
-    if (v->vmcb01.va->save.cpl != 0) {
+    if (v->vmcb.va->save.cpl != 0) {
         vcpu_inject_exception(v, VEC_GP, true, 0);
         return false;
     }
@@ -125,7 +144,10 @@ static bool svm_insn_allowed(struct vcpu *v)
 }
 
 /* A VMCB address in RAX: 4 KiB aligned and in L1's RAM, never the
- * hypervisor's (else #GP, as for an address the CPU cannot use). */
+ * hypervisor's (else #GP, as for an address the CPU cannot use). From L2
+ * too it is an address of L1's physical memory: without virtualized
+ * VMLOAD/VMSAVE (15.33.1, not offered to L1) no nested translation applies,
+ * as KVM also reads it (its CVE-2021-3656). */
 static struct vmcb *l1_vmcb_at(struct vcpu *v, uint64_t gpa)
 {
     if ((gpa & 0xFFF) || !l1_ram_ok(gpa, 4096)) {
@@ -137,7 +159,8 @@ static struct vmcb *l1_vmcb_at(struct vcpu *v, uint64_t gpa)
 
 /* The state VMLOAD/VMSAVE move (APM 15.5.2): FS, GS, TR, LDTR with their
  * hidden parts, KernelGsBase, STAR/LSTAR/CSTAR/SFMASK, SYSENTER_*. For L1
- * they live in v->guest_cpu, the page the run loop VMLOADs/VMSAVEs. */
+ * and L2 alike they live in v->guest_cpu, the page the run loop
+ * VMLOADs/VMSAVEs. */
 static void copy_vmload_state(struct vmcb_save *to, const volatile struct vmcb_save *from)
 {
     to->fs = from->fs;
@@ -158,7 +181,7 @@ void nested_vmload(struct vcpu *v)
 {
     if (!svm_insn_allowed(v))
         return;
-    struct vmcb *src = l1_vmcb_at(v, v->vmcb01.va->save.rax);
+    struct vmcb *src = l1_vmcb_at(v, v->vmcb.va->save.rax);
     if (!src)
         return;
     copy_vmload_state(&v->guest_cpu.va->save, &src->save);
@@ -169,14 +192,15 @@ void nested_vmsave(struct vcpu *v)
 {
     if (!svm_insn_allowed(v))
         return;
-    struct vmcb *dst = l1_vmcb_at(v, v->vmcb01.va->save.rax);
+    struct vmcb *dst = l1_vmcb_at(v, v->vmcb.va->save.rax);
     if (!dst)
         return;
     copy_vmload_state(&dst->save, &v->guest_cpu.va->save);
     vcpu_skip_insn(v);
 }
 
-/* INVLPGA (APM 15.16.2): RAX = address, ECX = ASID. ASID 0 is L1's own. */
+/* INVLPGA (APM 15.16.2): RAX = address, ECX = ASID. ASID 0 is L1's own;
+ * from L2 the ASIDs are the same (L1's view of the CPU). */
 void nested_invlpga(struct vcpu *v)
 {
     if (!svm_insn_allowed(v))
@@ -289,7 +313,6 @@ static ALWAYS_INLINE void build_controls(struct vcpu *v, const struct vmcb_contr
         c->intercept_dr = c12->intercept_dr;
         c->intercept_exceptions = c12->intercept_exceptions | L0_INTERCEPT_EXCEPTIONS;
         c->intercept_misc1 = c12->intercept_misc1 | L2_INTERCEPT_MISC1_L0;
-        c->intercept_misc2 = c12->intercept_misc2 | L2_INTERCEPT_MISC2_L0;
         c->intercept_misc3 = c12->intercept_misc3;
         c->pause_filter_thresh = c12->pause_filter_thresh;
         c->pause_filter_count = c12->pause_filter_count;
@@ -297,12 +320,18 @@ static ALWAYS_INLINE void build_controls(struct vcpu *v, const struct vmcb_contr
     }
     if (!(clean & VMCB_CLEAN_TPR)) {
         /* V_TPR, V_IRQ, priority, V_IGN_TPR, V_INTR_MASKING and the vector
-         * as L1 set them; AVIC, vGIF and vNMI were refused by the checks. */
+         * as L1 set them, and its vGIF (allowed by the checks only where
+         * the CPU has it: L2's STGI/CLGI then run on the CPU's V_GIF,
+         * 15.33.2; else L0 emulates L2's GIF, hv/nested_gif.c). AVIC and
+         * vNMI were refused by the checks. */
         c->int_ctl = c12->int_ctl & (VMCB_INT_CTL_V_TPR_MASK | VMCB_INT_CTL_V_IRQ |
                                      VMCB_INT_CTL_V_INTR_PRIO_MASK | VMCB_INT_CTL_V_IGN_TPR |
-                                     VMCB_INT_CTL_V_INTR_MASKING);
+                                     VMCB_INT_CTL_V_INTR_MASKING | VMCB_INT_CTL_VGIF_ENABLE |
+                                     VMCB_INT_CTL_VGIF);
         c->int_vector = c12->int_vector;
     }
+    c->intercept_misc2 = c12->intercept_misc2 | L2_INTERCEPT_MISC2_L0 |
+                         ((c12->int_ctl & VMCB_INT_CTL_VGIF_ENABLE) ? 0 : L2_INTERCEPT_GIF_L0);
     c->int_state = c12->int_state & VMCB_INT_STATE_INTERRUPT_SHADOW;
     c->eventinj = c12->eventinj;
     /* Clean bits cover the maps' addresses, not their contents (15.15.3):
@@ -407,6 +436,8 @@ void nested_vmrun(struct vcpu *v)
      * only after a #VMEXIT, which clears GIF and updates it. An NMI held
      * since CLGI stays held until L1's STGI. */
     n->gif = true;
+    n->l2_gif = true;
+    n->l2_svme = true; /* the checks required it */
     switch_vmcb(v, TLB_CTX_L2);
 }
 
@@ -425,7 +456,7 @@ static void write_exit_to_vmcb12(struct vcpu *v, uint64_t code, uint64_t info1, 
     s->ds = g->ds;
     s->gdtr = g->gdtr;
     s->idtr = g->idtr;
-    s->efer = g->efer;
+    s->efer = (g->efer & ~EFER_SVME) | (v->nested.l2_svme ? EFER_SVME : 0);
     s->cr0 = g->cr0;
     s->cr2 = g->cr2;
     s->cr3 = g->cr3;
@@ -440,8 +471,12 @@ static void write_exit_to_vmcb12(struct vcpu *v, uint64_t code, uint64_t info1, 
     s->g_pat = g->g_pat;
     struct vmcb_control *c = &v12->control;
     c->int_state = v02->control.int_state;
-    c->int_ctl = (c->int_ctl & ~(VMCB_INT_CTL_V_TPR_MASK | VMCB_INT_CTL_V_IRQ)) |
-                 (v02->control.int_ctl & (VMCB_INT_CTL_V_TPR_MASK | VMCB_INT_CTL_V_IRQ));
+    /* V_TPR, V_IRQ (one L0 held while L2's GIF was clear included), and
+     * V_GIF when L1 gave L2 a vGIF. */
+    uint32_t back = VMCB_INT_CTL_V_TPR_MASK | VMCB_INT_CTL_V_IRQ |
+                    ((c->int_ctl & VMCB_INT_CTL_VGIF_ENABLE) ? VMCB_INT_CTL_VGIF : 0);
+    c->int_ctl = (c->int_ctl & ~back) | (v02->control.int_ctl & back) |
+                 (v->nested.l2_virq_held ? VMCB_INT_CTL_V_IRQ : 0);
     c->exitcode = code;
     c->exitinfo1 = info1;
     c->exitinfo2 = info2;
@@ -461,8 +496,14 @@ static void reflect(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info
      * v->guest_cpu page), L2's CR2; DR7 reset (15.6). */
     l1->cr2 = l2->cr2;
     l1->dr7 = DR7_RESET;
+    /* An NMI L2's clear GIF held is still pending at the #VMEXIT, which
+     * clears L1's GIF: L1 takes it once it sets GIF again (15.17). */
+    bool nmi_held = v->nested.l2_nmi_held;
+    nested_gif_leave(v);
     switch_vmcb(v, TLB_CTX_L1);
     l1_gif_set(v, false);
+    if (nmi_held)
+        l1_gif_nmi_exit(v);
 }
 
 /* Does L1 intercept this exit of L2? (Its VMCB12 intercept bits and, for
@@ -484,30 +525,58 @@ static void l0_handles(struct vcpu *v, uint64_t code)
 {
     v->nested.l0_handled++;
     switch (code) {
-    case VMEXIT_VMRUN: case VMEXIT_VMLOAD: case VMEXIT_VMSAVE: case VMEXIT_STGI:
-    case VMEXIT_CLGI: case VMEXIT_SKINIT: case VMEXIT_INVLPGA: case VMEXIT_VMMCALL:
-        /* No SVM inside L2 (L1 did not intercept): as on a CPU without it. */
+    case VMEXIT_VMLOAD: case VMEXIT_VMSAVE: case VMEXIT_STGI: case VMEXIT_CLGI:
+    case VMEXIT_SKINIT: case VMEXIT_INVLPGA:
+        /* L2 has EFER.SVME (15.5.1): they execute in L2 as they would in
+         * L1 (SKINIT is #UD for both, hv/exit_svm_insn.c). */
+        exit_svm_insn(v);
+        return;
+    case VMEXIT_VMMCALL:
+        /* Unintercepted VMMCALL is #UD (APM Vol. 3, VMMCALL). (VMRUN is
+         * always L1's: the checks require its intercept.) */
         vcpu_inject_exception(v, VEC_UD, false, 0);
         return;
-    case VMEXIT_MSR: {
-        /* Only L0's protected MSRs get here. L2 has no SVM of its own: the
-         * SVM MSRs #GP; the others get L1's treatment. */
-        uint32_t msr = (uint32_t)v->regs.rcx;
-        if (msr == MSR_VM_HSAVE_PA || msr == MSR_VM_CR)
-            vcpu_inject_exception(v, VEC_GP, true, 0);
-        else
-            exit_msr(v);
+    case VMEXIT_CPUID:
+        exit_cpuid(v); /* L2 sees the CPU L1 sees */
         return;
-    }
+    case VMEXIT_MSR:
+        /* Only L0's protected MSRs get here; exit_msr() answers for the
+         * guest that asked (L2's EFER is its own, the SVM MSRs are L1's). */
+        exit_msr(v);
+        return;
     }
     vcpu_dump(v, "unexpected exit from L2");
     hv_fatal_stop();
 }
 
+/* A physical NMI while L2 runs that was not one of L0's kicks (hv/apic.c):
+ * held while L2's GIF is clear (15.17); then L1's #VMEXIT if it intercepts
+ * NMIs (the host took the NMI, hv/ap_start.c: L1 gets the NMI itself once
+ * its GIF is set, as on a CPU), else L2's. An event already queued for L2
+ * goes first; the NMI then waits for L2's next exit to L0. */
+static void l2_nmi(struct vcpu *v)
+{
+    struct nested *n = &v->nested;
+    struct vmcb_control *c02 = &n->vmcb02.va->control;
+    if (!n->l2_gif) {
+        n->l2_nmi_held = true;
+        return;
+    }
+    if (n->vmcb12->control.intercept_misc1 & VMCB_INTERCEPT1_NMI) {
+        reflect(v, VMEXIT_NMI, 0, 0);
+        l1_gif_nmi_exit(v);
+        return;
+    }
+    if (c02->eventinj & VMCB_EVENT_V) {
+        n->l2_nmi_held = true;
+        return;
+    }
+    c02->eventinj = vmcb_event_make(VEC_NMI, VMCB_EVENT_TYPE_NMI, 0, 0);
+}
+
 /* The exits no VMCB12 intercept bit decides alone. Out of line, so that
  * the usual case in nested_l2_exit() stays a few instructions. */
-static __attribute__((noinline)) void l2_exit_other(struct vcpu *v, uint64_t code,
-                                                    uint64_t info1, uint64_t info2)
+static void l2_exit_route(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info2)
 {
     if ((uint32_t)code == 0xFFFFFFFFu) {
         /* The checks passed but the CPU refused VMCB02: give L1 the same
@@ -519,17 +588,8 @@ static __attribute__((noinline)) void l2_exit_other(struct vcpu *v, uint64_t cod
         nested_npf(v, info1, info2);
         return;
     }
-    if (code == VMEXIT_NMI && !(v->nested.vmcb12->control.intercept_misc1 & VMCB_INTERCEPT1_NMI)) {
-        /* L0 intercepts NMIs for its kicks (hv/apic.c); one that was not
-         * a kick and that L1 does not intercept is L2's. */
-        v->nested.vmcb02.va->control.eventinj = vmcb_event_make(VEC_NMI, VMCB_EVENT_TYPE_NMI, 0, 0);
-        return;
-    }
     if (code == VMEXIT_NMI) {
-        /* The host took the physical NMI (hv/ap_start.c): L1 gets the
-         * #VMEXIT and, as on a CPU, the NMI itself once its GIF is set. */
-        reflect(v, code, info1, info2);
-        l1_gif_nmi_exit(v);
+        l2_nmi(v);
         return;
     }
     if (code == VMEXIT_INTR || code == VMEXIT_SMI || code == VMEXIT_INIT) {
@@ -549,12 +609,27 @@ static __attribute__((noinline)) void l2_exit_other(struct vcpu *v, uint64_t cod
     l0_handles(v, code);
 }
 
+static __attribute__((noinline)) void l2_exit_other(struct vcpu *v, uint64_t code,
+                                                    uint64_t info1, uint64_t info2)
+{
+    struct nested *n = &v->nested;
+    if (n->map_step && nested_maps_step_end(v, code))
+        return; /* the single step over a map write (hv/nested_maps.c) */
+    l2_exit_route(v, code, info1, info2);
+    if (n->in_l2 && n->l2_nmi_held && n->l2_gif) {
+        n->l2_nmi_held = false; /* its turn, after the event queued before it */
+        l2_nmi(v);
+    }
+}
+
 void nested_l2_exit(struct vcpu *v)
 {
     const struct vmcb_control *c = &v->nested.vmcb02.va->control;
     uint64_t code = c->exitcode;
-    /* The usual case first: an exit L1 asked for with an intercept bit. */
-    if (!nested_exit_uses_map(code) && nested_l1_intercepts(&v->nested.vmcb12->control, code, false))
+    /* The usual case first: an exit L1 asked for with an intercept bit
+     * (and none of L0's rare states pending). */
+    if (!nested_exit_uses_map(code) && !v->nested.map_step &&
+        nested_l1_intercepts(&v->nested.vmcb12->control, code, false))
         reflect(v, code, c->exitinfo1, c->exitinfo2);
     else
         l2_exit_other(v, code, c->exitinfo1, c->exitinfo2);
@@ -567,8 +642,12 @@ void nested_npf(struct vcpu *v, uint64_t info1, uint64_t info2)
     if (!v->nested.npt12_root) {
         if (apic_mmio_fault(v, info2, info1))
             return; /* L2 wrote L1's APIC page: performed as L1's */
-        if ((info1 & 2) && nested_maps_l1_write(v, info2))
-            return; /* L2 wrote to L1's (write-protected) permission map */
+        if ((info1 & 2) && nested_maps_l1_write(v, info2)) {
+            /* L2 wrote to a permission map L0 merged: let the write
+             * through, merge again right after it */
+            nested_maps_step_begin(v);
+            return;
+        }
         if (guest_mem_hv_access(info2, v->vmcb.va->save.rip, info1 & 2))
             return;
         vcpu_dump(v, "unexpected nested page fault in L2 (no NP in VMCB12)");
@@ -577,6 +656,9 @@ void nested_npf(struct vcpu *v, uint64_t info1, uint64_t info2)
     uint64_t reflect_info1 = 0;
     switch (guest_mem_npt02_fault(v, v->nested.npt12_root, info2, info1, &reflect_info1)) {
     case NPT02_FILLED:
+        return;
+    case NPT02_FILLED_MAP_WRITE:
+        nested_maps_step_begin(v);
         return;
     case NPT02_TO_L1:
         reflect(v, VMEXIT_NPF, reflect_info1, info2);

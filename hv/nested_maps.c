@@ -1,5 +1,7 @@
 #include "hv/nested_maps.h"
+#include "arch/x86/cpu.h"
 #include "arch/x86/svm.h"
+#include "arch/x86/vectors.h"
 #include "arch/x86/svm_bitmaps.h"
 #include "hv/guest_mem.h"
 #include "hv/percpu.h"
@@ -29,15 +31,33 @@ uint64_t nested_maps_merges(void)
 
 static uint64_t page_of(uint64_t pa) { return pa & ~0xFFFULL; }
 
+/* The CPU reads a map wherever its base points (APM 15.10, 15.11): only
+ * one that does not fit below the physical-address limit is refused
+ * (VMEXIT_INVALID, as KVM also checks). Bytes outside L1's RAM (MMIO, no
+ * memory, the hypervisor's region) read as all ones: what unbacked memory
+ * reads as, and the safe answer (intercept). */
 bool nested_maps_valid(const struct vmcb_control *c12)
 {
+    uint64_t limit = guest_phys_limit();
     if ((c12->intercept_misc1 & VMCB_INTERCEPT1_MSR_PROT) &&
-        !l1_ram_ok(page_of(c12->msrpm_base_pa), MSRPM_SIZE))
+        page_of(c12->msrpm_base_pa) + MSRPM_SIZE > limit)
         return false;
     if ((c12->intercept_misc1 & VMCB_INTERCEPT1_IOIO_PROT) &&
-        !l1_ram_ok(page_of(c12->iopm_base_pa), IOPM_SIZE))
+        page_of(c12->iopm_base_pa) + IOPM_SIZE > limit)
         return false;
     return true;
+}
+
+static bool page_is_l1_ram(uint64_t page)
+{
+    return l1_ram_ok(page, 4096);
+}
+
+/* One byte of L1's map at base (all ones outside L1's RAM). */
+static uint8_t l1_map_byte(uint64_t base, uint32_t off)
+{
+    uint64_t pa = base + off;
+    return page_is_l1_ram(page_of(pa)) ? *(const volatile uint8_t *)pa : 0xFF;
 }
 
 static bool protected_by(const struct nested *n, uint64_t page)
@@ -63,6 +83,8 @@ static void protect(struct vcpu *v, uint64_t pa, uint64_t size)
 {
     struct nested *n = &v->nested;
     for (uint64_t off = 0; off < size && n->nprotected < NESTED_MAX_PROTECTED; off += 4096) {
+        if (!page_is_l1_ram(pa + off))
+            continue; /* read as all ones, whatever is written there */
         n->protected_pages[n->nprotected++] = pa + off;
         guest_mem_set_writable(pa + off, false);
     }
@@ -109,20 +131,18 @@ bool nested_maps_l1_write(struct vcpu *v, uint64_t gpa)
     return hit;
 }
 
-/* L0's MSR bits always; L1's only when it sets MSR_PROT. I/O: only L1's
- * (L0 watches no port in L2). */
-static void merge_msrpm(struct vcpu *v, uint64_t msrpm12)
+/* dst = l0 | L1's map at l1_base (0: L1 has none, l0 NULL: nothing of
+ * L0's), page by page so that a page outside L1's RAM reads as all ones. */
+static void merge_map(uint8_t *dst, const uint8_t *l0, uint64_t l1_base, unsigned size)
 {
-    const volatile uint8_t *l1 = (const volatile uint8_t *)msrpm12;
-    for (unsigned i = 0; i < MSRPM_SIZE; i++)
-        v->nested.msrpm02[i] = l0_msrpm[i] | (msrpm12 ? l1[i] : 0);
-}
-
-static void merge_iopm(struct vcpu *v, uint64_t iopm12)
-{
-    const volatile uint8_t *l1 = (const volatile uint8_t *)iopm12;
-    for (unsigned i = 0; i < IOPM_SIZE; i++)
-        v->nested.iopm02[i] = iopm12 ? l1[i] : 0;
+    for (unsigned pg = 0; pg < size; pg += 4096) {
+        const volatile uint8_t *l1 = (const volatile uint8_t *)(l1_base + pg);
+        uint8_t fill = !l1_base ? 0 : page_is_l1_ram(l1_base + pg) ? 0x01 : 0xFF;
+        for (unsigned i = pg; i < pg + 4096; i++) {
+            uint8_t b = fill == 0x01 ? l1[i - pg] : fill;
+            dst[i] = (l0 ? l0[i] : 0) | b;
+        }
+    }
 }
 
 void nested_maps_merge(struct vcpu *v, const struct vmcb_control *c12)
@@ -145,19 +165,77 @@ void nested_maps_merge(struct vcpu *v, const struct vmcb_control *c12)
     spin_unlock(&maps_lock);
     if (msrpm12 || iopm12)
         protect_everywhere(v);
-    merge_msrpm(v, msrpm12);
-    merge_iopm(v, iopm12);
+    /* L0's MSR bits always; L1's only when it sets MSR_PROT. I/O: only
+     * L1's (L0 watches no port in L2). */
+    merge_map(v->nested.msrpm02, l0_msrpm, msrpm12, MSRPM_SIZE);
+    merge_map(v->nested.iopm02, NULL, iopm12, IOPM_SIZE);
     n->merges++;
 }
 
+/* Read from L1's memory at each exit (after a write, before the merge
+ * catches up, they are the truth): the bits of L1's own maps as VMCB12's
+ * copy points at them. */
 bool nested_maps_l1_msr(struct vcpu *v, uint32_t msr, bool write)
 {
-    return msrpm_intercepts((const uint8_t *)v->nested.merged_msrpm12, msr, write);
+    uint32_t byte;
+    unsigned bit;
+    if (!msrpm_locate(msr, &byte, &bit))
+        return true; /* MSRs the map does not cover always exit (15.11) */
+    uint8_t b = l1_map_byte(page_of(v->nested.vmcb12->control.msrpm_base_pa), byte);
+    return (b >> (bit + (write ? 1 : 0))) & 1;
 }
 
+/* An access exits if any of its ports' bits is set (15.10.2); ports past
+ * FFFFh use the map's last bits (IOPM bit 10000h on). */
 bool nested_maps_l1_io(struct vcpu *v, uint64_t info1)
 {
     unsigned size = (info1 & SVM_IOIO_SZ32) ? 4 : (info1 & SVM_IOIO_SZ16) ? 2 : 1;
-    return iopm_intercepts((const uint8_t *)v->nested.merged_iopm12,
-                           (uint16_t)(info1 >> SVM_IOIO_PORT_SHIFT), size);
+    uint32_t port = (uint16_t)(info1 >> SVM_IOIO_PORT_SHIFT);
+    uint64_t base = page_of(v->nested.vmcb12->control.iopm_base_pa);
+    for (uint32_t p = port; p < port + size; p++)
+        if ((l1_map_byte(base, p / 8) >> (p % 8)) & 1)
+            return true;
+    return false;
+}
+
+/* L2 wrote a page that L0 write-protects for a merge (hv/nested.c): the
+ * write dropped the merge and made the page writable. L2 runs just that
+ * instruction, with TF set and #DB intercepted; at the exit after it the
+ * maps are merged again, from what L1's maps now hold, before L2 goes on:
+ * the CPU checks a map as it is at each access (15.10, 15.11), and a stale
+ * merge would let L2 pass a port or MSR that L1 has just begun to watch. */
+void nested_maps_step_begin(struct vcpu *v)
+{
+    struct nested *n = &v->nested;
+    struct vmcb *v02 = n->vmcb02.va;
+    if (n->map_step)
+        return;
+    n->map_step = true;
+    n->map_step_tf = (v02->save.rflags & RFLAGS_TF) != 0;
+    n->map_step_db = (v02->control.intercept_exceptions >> VEC_DB) & 1;
+    v02->save.rflags |= RFLAGS_TF;
+    v02->control.intercept_exceptions |= 1u << VEC_DB;
+}
+
+/* Any exit of L2 ends the step (the write done, or something came first:
+ * then the write faults again and a new step begins). True when the exit
+ * was the step's own #DB, or a #DB of L2's own TF that L1 does not
+ * intercept (given back to L2): nothing more to do with it. */
+bool nested_maps_step_end(struct vcpu *v, uint64_t code)
+{
+    struct nested *n = &v->nested;
+    struct vmcb *v02 = n->vmcb02.va;
+    n->map_step = false;
+    if (!n->map_step_tf)
+        v02->save.rflags &= ~RFLAGS_TF;
+    if (!n->map_step_db)
+        v02->control.intercept_exceptions &= ~(1u << VEC_DB);
+    nested_maps_merge(v, &n->vmcb12->control);
+    if (code != VMEXIT_EXCP(VEC_DB) || n->map_step_db)
+        return false; /* not a #DB, or L1 wants its #DBs: routed as usual */
+    if (n->map_step_tf) /* L2's own single step: its trap, DR6 as the CPU set it */
+        v02->control.eventinj = vmcb_event_make(VEC_DB, VMCB_EVENT_TYPE_EXCEPTION, 0, 0);
+    else
+        v02->save.dr6 &= ~DR6_BS;
+    return true;
 }

@@ -9,7 +9,8 @@
 
 void nested_maps_init(const uint8_t *l0_msrpm);
 /* Validates L1's map addresses: false (-> VMEXIT_INVALID) if a map VMCB12
- * asks for is not entirely in L1's RAM (e.g. in the hypervisor's region). */
+ * asks for does not fit below the physical-address limit. Map bytes outside
+ * L1's RAM (the hypervisor's region included) read as all ones. */
 bool nested_maps_valid(const struct vmcb_control *c12);
 void nested_maps_merge(struct vcpu *v, const struct vmcb_control *c12);
 /* No merge cached (none yet, or L1 wrote to a merged map since). */
@@ -18,10 +19,14 @@ static inline bool nested_maps_dropped(const struct nested *n)
 {
     return n->merged_msrpm12 == NESTED_MAPS_NONE;
 }
-/* L1's own map bits, read from L1 memory, for routing an L2 exit. */
+/* L1's own map bits, read from L1 memory (VMCB12's addresses), for
+ * routing an L2 exit. */
 bool nested_maps_l1_msr(struct vcpu *v, uint32_t msr, bool write);
 bool nested_maps_l1_io(struct vcpu *v, uint64_t ioio_exitinfo1);
 /* An L1 write hit a write-protected map page: drop the cache, unprotect.
  * False if gpa is not such a page. */
 bool nested_maps_l1_write(struct vcpu *v, uint64_t gpa);
 uint64_t nested_maps_merges(void);
+/* L2 wrote a merged map: step it over the write, merge again after it. */
+void nested_maps_step_begin(struct vcpu *v);
+bool nested_maps_step_end(struct vcpu *v, uint64_t exitcode);

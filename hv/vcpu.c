@@ -1,9 +1,27 @@
 #include "hv/vcpu.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/vectors.h"
 #include "hv/exception.h"
 #include "hv/insn_len.h"
 #include "hv/log.h"
 #include "hv/host_caps.h"
 #include "hv/stats.h"
+
+/* An instruction L0 completed for the guest was single-stepped if the
+ * guest's RFLAGS.TF was set: the #DB trap it owes comes after it, with
+ * DR6.BS (APM Vol. 2, 13.1.4). For VMRUN that is in L1 after the #VMEXIT
+ * (15.5.1): queued in VMCB01, it waits there while L2 runs. A TF L0 set
+ * itself to step an IRET of L1 (hv/l1_gif.c) is not the guest's. */
+static void single_step_trap(struct vcpu *v)
+{
+    struct vmcb *vmcb = v->vmcb.va;
+    const struct nested *n = &v->nested;
+    if (!(vmcb->save.rflags & RFLAGS_TF) || (vmcb->control.eventinj & VMCB_EVENT_V) ||
+        (!n->in_l2 && n->iret_stepping && !n->iret_guest_tf) || (n->in_l2 && n->map_step && !n->map_step_tf))
+        return;
+    vmcb->save.dr6 |= DR6_BS;
+    vcpu_inject_exception(v, VEC_DB, false, 0);
+}
 
 void vcpu_skip_insn(struct vcpu *v)
 {
@@ -15,8 +33,15 @@ void vcpu_skip_insn(struct vcpu *v)
         vcpu_dump(v, "cannot advance RIP: instruction length unknown");
         hv_fatal_stop();
     }
-    vmcb->save.rip = next;
+    vcpu_complete_insn(v, next);
+}
+
+void vcpu_complete_insn(struct vcpu *v, uint64_t next_rip)
+{
+    struct vmcb *vmcb = v->vmcb.va;
+    vmcb->save.rip = next_rip;
     vmcb->control.int_state &= ~VMCB_INT_STATE_INTERRUPT_SHADOW;
+    single_step_trap(v);
 }
 
 void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)

@@ -47,6 +47,14 @@ struct nested {
     bool iret_guest_tf;      /* L1's own TF at that IRET */
     uint64_t iret_rip;       /* where that IRET is */
     bool intr_held;          /* with vGIF: an interrupt waits for L1's STGI */
+    /* L2's GIF when VMCB12 has no vGIF (L2's unintercepted STGI/CLGI,
+     * hv/nested_gif.c): while clear, L2 takes no interrupt, NMI or V_IRQ. */
+    bool l2_gif;
+    bool l2_nmi_held;        /* an NMI waits for L2's STGI */
+    bool l2_virq_held;       /* VMCB12's V_IRQ, kept out of VMCB02 meanwhile */
+    bool l2_svme;            /* L2's EFER.SVME as L2 sees it (VMCB02's stays set) */
+    /* Stepping L2 over its write to a map L0 merged (hv/nested_maps.c). */
+    bool map_step, map_step_tf, map_step_db;
     uint64_t vmcb12_pa;      /* L1's VMCB for the running L2 */
     bool copy_valid;         /* the copy and VMCB02 match vmcb12_pa's last VMRUN */
     struct vmcb *vmcb12;     /* the private copy, read once per VMRUN */
@@ -114,6 +122,9 @@ struct vcpu *vcpu_current(void);
 /* Advances L1's RIP past the intercepted instruction (nRIP when the CPU
  * has NRIPS, else the known length; hv/insn_len.c). */
 void vcpu_skip_insn(struct vcpu *v);
+/* The guest's instruction, which L0 performed, is done: RIP moves to
+ * next_rip, the interrupt shadow ends, a single-step trap is owed. */
+void vcpu_complete_insn(struct vcpu *v, uint64_t next_rip);
 /* Queues an exception for delivery at the next VMRUN (EVENTINJ). */
 void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error);
 /* Prints the guest state of the current VMCB and the last exits. */

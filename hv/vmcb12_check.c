@@ -43,18 +43,18 @@
  * "correspond to an exception"; vector 2 is NMI, not an exception).  From
  * the AMD64 exception table (APM Vol. 2 8.2, Table 8-1): #DE 0, #DB 1,
  * #BP 3, #OF 4, #BR 5, #UD 6, #NM 7, #DF 8, #TS 10, #NP 11, #SS 12, #GP 13,
- * #PF 14, #MF 16, #AC 17, #MC 18, #XF 19, #HV 28, #SX 30.
+ * #PF 14, #MF 16, #AC 17, #MC 18, #XF 19, #CP 21, #HV 28, #VC 29, #SX 30.
  * Left out: 9 (coprocessor segment overrun, reserved on AMD64), 15, 20
- * (Intel's #VE), 22-27, 31, and:
- *   - #CP (21) exists only with CET: allowed iff CR4.CET is supported;
- *   - #VC (29) exists only for SEV-ES guests, which we never run.
+ * (Intel's #VE), 22-27, 31. #CP and #VC are exceptions of the architecture
+ * whether or not L2 could raise them itself (CET, SEV-ES): injecting one is
+ * only a delivery through L2's IDT, which the CPU performs (issue 12).
  */
 #define EXC_VALID_BASE ((1u << 0) | (1u << 1) | (1u << 3) | (1u << 4) |   \
                         (1u << 5) | (1u << 6) | (1u << 7) | (1u << 8) |   \
                         (1u << 10) | (1u << 11) | (1u << 12) | (1u << 13) | \
                         (1u << 14) | (1u << 16) | (1u << 17) | (1u << 18) | \
-                        (1u << 19) | (1u << 28) | (1u << 30))
-#define EXC_CP_VECTOR  21
+                        (1u << 19) | (1u << 21) | (1u << 28) | (1u << 29) | \
+                        (1u << 30))
 
 /* nested_ctl / virt_ext bits the checks below treat individually. */
 #define NESTED_CTL_KNOWN (VMCB_NP_ENABLE | VMCB_SEV_ENABLE | VMCB_SEV_ES_ENABLE)
@@ -147,7 +147,7 @@ static bool eventinj_type_reserved(uint64_t ev)
 }
 
 /* 15.20: TYPE 3 with a vector that is not an exception. */
-static bool eventinj_vector_bad(uint64_t ev, const struct vmcb12_check_env *env)
+static bool eventinj_vector_bad(uint64_t ev)
 {
     uint32_t valid = EXC_VALID_BASE;
     unsigned vec = vmcb_event_vector(ev);
@@ -155,8 +155,6 @@ static bool eventinj_vector_bad(uint64_t ev, const struct vmcb12_check_env *env)
     if (!(ev & VMCB_EVENT_V) ||
         vmcb_event_type(ev) != VMCB_EVENT_TYPE_EXCEPTION)
         return false;
-    if (env->cr4_supported & CR4_CET)
-        valid |= 1u << EXC_CP_VECTOR;
     return vec >= 32 || !((valid >> vec) & 1u);
 }
 
@@ -210,7 +208,7 @@ check_one(const struct vmcb *vmcb12, const struct vmcb12_check_env *env, unsigne
     case VMCB12_CHK_MSRPM_RANGE:     return table_beyond_limit(c->msrpm_base_pa, MSRPM_SIZE, lim);
     case VMCB12_CHK_IOPM_RANGE:      return table_beyond_limit(c->iopm_base_pa, IOPM_SIZE, lim);
     case VMCB12_CHK_EVENTINJ_TYPE:   return eventinj_type_reserved(c->eventinj);
-    case VMCB12_CHK_EVENTINJ_VECTOR: return eventinj_vector_bad(c->eventinj, env);
+    case VMCB12_CHK_EVENTINJ_VECTOR: return eventinj_vector_bad(c->eventinj);
     case VMCB12_CHK_ASID_ZERO:       return c->guest_asid == 0;
     case VMCB12_CHK_S_CET_RSVD:      return (s->s_cet & ~S_CET_DEFINED) != 0;
     case VMCB12_CHK_CET_NO_WP:       return (s->cr4 & CR4_CET) && !(s->cr0 & CR0_WP);

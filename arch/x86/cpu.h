@@ -21,8 +21,11 @@
 #define CR4_OSXSAVE    (1ULL << 18)
 #define CR4_LA57       (1ULL << 12)
 #define CR4_SMEP       (1ULL << 20)
+#define CR4_PKE        (1ULL << 22)
 
+#define RFLAGS_TF (1ULL << 8)
 #define RFLAGS_IF (1ULL << 9)
+#define DR6_BS    (1ULL << 14) /* single step (APM Vol. 2, 13.1.1.3) */
 
 #define MSR_FS_BASE        0xC0000100u
 #define MSR_GS_BASE        0xC0000101u

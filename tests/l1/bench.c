@@ -43,7 +43,6 @@ static uint64_t time_known_loop(void)
 }
 
 void run_bench_nested(void);
-static int under_our_hypervisor(void);
 static void run_bench_apic(void);
 
 void run_bench(void)
@@ -58,7 +57,7 @@ void run_bench(void)
         ROUNDS, with_exit, without);
     say("bench: per CPUID round trip: %ld ticks", (with_exit - without) / ROUNDS);
     /* Without the hypervisor (the baseline run), VMMCALL would #UD. */
-    if (under_our_hypervisor())
+    if (hv_present())
         hv_call(HV_CALL_STATS_PRINT, 0, 0, 0);
     if (cpuid(0x80000001u, 0).ecx & (1u << 2))
         run_bench_nested(); /* needs SVM: ours, or the bare CPU's */
@@ -138,11 +137,6 @@ void l1_vmrun(uint64_t vmcb12, uint64_t l2_rbx);
 extern char l2_cpuid_loop[], l2_wrmsr_loop[];
 static struct vmcb bench_vmcb12 __attribute__((aligned(4096)));
 
-static int under_our_hypervisor(void)
-{
-    return cpuid(0x40000000u, 0).ebx == *(const uint32_t *)HV_SIGNATURE;
-}
-
 /* flushes: TLB flushes (by ASID, full) during the timed loop, after the
  * warm-up (whose first VMRUN of a new L2 ASID owes one). */
 static uint64_t time_reflected(int clgi, uint32_t clean, struct hv_result *flushes)
@@ -155,12 +149,12 @@ static uint64_t time_reflected(int clgi, uint32_t clean, struct hv_result *flush
      * and RIP is never cached. */
     bench_vmcb12.control.vmcb_clean = clean;
     struct hv_result f0 = { 0 }, f1 = { 0 };
-    if (under_our_hypervisor())
+    if (hv_present())
         f0 = hv_call(HV_CALL_TLB_INFO, 0, 0, 0);
     uint64_t t0 = rdtsc_serialized();
     (clgi ? l1_vmrun_loop : l1_vmrun_loop_plain)(pa, NESTED_ROUNDS);
     uint64_t t = (rdtsc_serialized() - t0) / NESTED_ROUNDS;
-    if (under_our_hypervisor())
+    if (hv_present())
         f1 = hv_call(HV_CALL_TLB_INFO, 0, 0, 0);
     flushes->rbx = f1.rbx - f0.rbx;
     flushes->rcx = f1.rcx - f0.rcx;

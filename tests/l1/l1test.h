@@ -13,6 +13,11 @@ struct hv_result {
     int64_t status;
     uint64_t rbx, rcx, rdx;
 };
+/* Runs under our hypervisor (its CPUID signature)? Without it (config
+ * `hypervisor = no`, the bare-TCG comparison) a hypercall would #UD. */
+int hv_present(void);
+/* A check that cannot run here, reported as such (never as a pass). */
+void skip(const char *name, const char *why);
 struct hv_result hv_call(uint64_t fn, uint64_t rbx, uint64_t rcx, uint64_t rdx);
 
 /* fault_catch.asm */
@@ -33,3 +38,8 @@ void run_smp_checks(void);
 struct vmcb;
 void l1_svm_enable(void);
 void l1_vmcb12_init(struct vmcb *v, void *l2_rip);
+/* NPT12 for L2: the identity, or with one page mapped to target. */
+uint64_t l1_npt12_identity(void);
+uint64_t l1_npt12_build_for(volatile void *page, uint64_t target, uint64_t flags);
+/* conformance_checks.c (hv_region: 0 when bare) */
+void run_conformance_checks(uint64_t hv_region);

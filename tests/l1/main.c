@@ -21,7 +21,7 @@
 #define DEBUG_EXIT_PORT 0xF4
 
 static struct uart16550 com1;
-static int passed, failed;
+static int passed, failed, skipped;
 
 static void vsay(const char *prefix, const char *fmt, va_list ap)
 {
@@ -66,6 +66,17 @@ void check(int ok, const char *name, const char *fmt, ...)
         passed++;
     else
         failed++;
+}
+
+void skip(const char *name, const char *why)
+{
+    say("SKIP %a: %a", name, why);
+    skipped++;
+}
+
+int hv_present(void)
+{
+    return (cpuid(1, 0).ecx >> 31) && cpuid(0x40000000u, 0).ebx == *(const uint32_t *)HV_SIGNATURE;
 }
 
 int checks_failed(void)
@@ -149,7 +160,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
             run_nested_checks();
         if (option(opts, "smp") > 0)
             run_smp_checks();
-        say("%d passed, %d failed", passed, failed);
+        say("%d passed, %d failed, %d skipped", passed, failed, skipped);
         if (failed && code < 0)
             code = 1;
     } else

@@ -76,6 +76,7 @@ static uint8_t l0_msrpm[MSRPM_SIZE], msrpm02[MSRPM_SIZE], iopm02[IOPM_SIZE];
 static struct vcpu v, w; /* two vCPUs sharing NPT01 */
 static uint8_t msrpm02w[MSRPM_SIZE], iopm02w[IOPM_SIZE];
 static struct vmcb_control c12;
+static struct vmcb copy12; /* v's VMCB12 copy, for routing (use_maps) */
 
 unsigned vcpu_count(void) { return 2; }
 struct vcpu *vcpu_by_index(unsigned i) { return i == 0 ? &v : i == 1 ? &w : NULL; }
@@ -122,6 +123,8 @@ static void use_maps(uint8_t *msrpm, uint8_t *iopm)
                           (iopm ? VMCB_INTERCEPT1_IOIO_PROT : 0);
     c12.msrpm_base_pa = (uint64_t)msrpm;
     c12.iopm_base_pa = (uint64_t)iopm;
+    copy12.control = c12;
+    v.nested.vmcb12 = &copy12;
 }
 
 /* --- tests ---------------------------------------------------------------- */
@@ -229,18 +232,53 @@ static void test_two_vcpus_share_protection(void **state)
     assert_false(msrpm_intercepts(msrpm02w, MSR_LSTAR, true));
 }
 
-static void test_maps_outside_l1_ram_are_invalid(void **state)
+uint64_t guest_phys_limit(void) { return 1ULL << 52; }
+
+static void test_maps_past_phys_limit_are_invalid(void **state)
 {
     (void)state;
     use_maps(l1_msrpm, 0);
-    c12.msrpm_base_pa = ram_hi - 4096; /* runs past L1's RAM */
+    c12.msrpm_base_pa = (1ULL << 52) - 4096; /* its second page past the limit */
     assert_false(nested_maps_valid(&c12));
     use_maps(0, l1_iopm);
-    c12.iopm_base_pa = ram_lo - 4096;
+    c12.iopm_base_pa = (1ULL << 52) - 8192;
     assert_false(nested_maps_valid(&c12));
+    c12.iopm_base_pa = (1ULL << 52) - IOPM_SIZE; /* fits: valid, wherever it is */
+    assert_true(nested_maps_valid(&c12));
     /* Without MSR_PROT/IOIO_PROT the bases do not matter (APM 15.10, 15.11). */
     c12.intercept_misc1 = 0;
+    c12.msrpm_base_pa = ~0xFFFULL;
     assert_true(nested_maps_valid(&c12));
+}
+
+/* A map that runs out of L1's RAM: its first page is L1's (read), the rest
+ * reads as all ones, nothing outside RAM is read or protected; routing an
+ * L2 exit reads the same way. */
+static void test_map_bytes_outside_l1_ram_intercept(void **state)
+{
+    (void)state;
+    uint8_t *last = (uint8_t *)(ram_hi - 4096);
+    use_maps(0, last);
+    last[0x80 / 8] = 1; /* port 0x80 intercepted, 0x81 not */
+    assert_true(nested_maps_valid(&c12));
+    nested_maps_merge(&v, &c12);
+    assert_true(iopm_intercepts(iopm02, 0x80, 1));
+    assert_false(iopm_intercepts(iopm02, 0x81, 1));
+    assert_true(iopm_intercepts(iopm02, 0x8000, 1)); /* second page: no RAM */
+    assert_true(iopm_intercepts(iopm02, 0xFFFF, 1));
+    assert_int_equal(protected_now, 1); /* only the page in RAM */
+    uint64_t in80 = (0x80ULL << SVM_IOIO_PORT_SHIFT) | SVM_IOIO_SZ8;
+    uint64_t in81 = (0x81ULL << SVM_IOIO_PORT_SHIFT) | SVM_IOIO_SZ8;
+    uint64_t in7fff = (0x7FFFULL << SVM_IOIO_PORT_SHIFT) | SVM_IOIO_SZ16;
+    assert_true(nested_maps_l1_io(&v, in80));
+    assert_false(nested_maps_l1_io(&v, in81));
+    assert_true(nested_maps_l1_io(&v, in7fff)); /* its second port is 0x8000 */
+
+    /* An MSRPM wholly outside RAM intercepts every MSR. */
+    use_maps((uint8_t *)(ram_hi + 0x100000), 0);
+    nested_maps_merge(&v, &c12);
+    assert_true(msrpm_intercepts(msrpm02, MSR_STAR, false));
+    assert_true(nested_maps_l1_msr(&v, MSR_STAR, true));
 }
 
 int main(void)
@@ -252,7 +290,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_l1_write_invalidates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_maps_remerge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_vcpus_share_protection, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_maps_outside_l1_ram_are_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maps_past_phys_limit_are_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_bytes_outside_l1_ram_intercept, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
