@@ -34,8 +34,11 @@ static struct vmcb_seg real_seg(uint16_t sel, uint16_t attrib)
  * reset, not L2). */
 static void reset_vcpu(struct vcpu *v)
 {
-    if (v->nested.in_l2)
+    if (v->nested.in_l2) {
+        nested_l2_leave(v);
+        v->nested.l2_nmi_held = false;
         switch_vmcb(v, TLB_CTX_L1);
+    }
     v->nested.copy_valid = false;
     v->nested.nmi_pending = false;
     v->nested.l1_nmi_masked = false;

@@ -159,9 +159,9 @@ bool l1_gif_host_if(const struct vcpu *v)
     /* L1 ran VMRUN, which set the GIF; the host's IF is L1's IF at that
      * VMRUN, which gates physical interrupts in L2 when V_INTR_MASKING is
      * set (APM 15.21.1; without it L2's own IF does). While L2's emulated
-     * GIF is clear, VMCB02 has V_INTR_MASKING and this is clear: they wait
-     * (hv/nested_gif.h). */
+     * GIF is clear, or L0 steps L2 over a map write (hv/nested_maps.c),
+     * VMCB02 has V_INTR_MASKING and this is clear: they wait. */
     if (v->nested.in_l2)
-        return v->nested.l2_gif && (v->vmcb01.va->save.rflags & RFLAGS_IF);
+        return v->nested.l2_gif && !v->nested.map_step && (v->vmcb01.va->save.rflags & RFLAGS_IF);
     return vgif ? !v->nested.intr_held : v->nested.gif;
 }

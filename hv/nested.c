@@ -443,6 +443,18 @@ void nested_vmrun(struct vcpu *v)
 
 /* --- #VMEXIT from L2 --------------------------------------------------- */
 
+static void reflect(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info2);
+
+bool nested_l1_takes_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
+{
+    if (!((v->nested.vmcb12->control.intercept_exceptions >> vector) & 1))
+        return false;
+    /* EXITINFO1: the error code, if any; #PF's EXITINFO2 would be CR2
+     * (L0 raises no #PF for L2). #DB's DR6 is in VMCB02 already. */
+    reflect(v, VMEXIT_EXCP(vector), has_error ? error : 0, 0);
+    return true;
+}
+
 /* Writes what a #VMEXIT stores (APM 15.6) into L1's VMCB12 in L1 memory. */
 static void write_exit_to_vmcb12(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info2)
 {
@@ -490,7 +502,11 @@ static void reflect(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info
     struct vmcb_save *l1 = &v->vmcb01.va->save;
     const struct vmcb_save *l2 = &v->nested.vmcb02.va->save;
     v->nested.reflected++;
+    bool nmi_held = v->nested.l2_nmi_held;
+    if (v->nested.map_step) /* L0's TF and masking off L2's state first */
+        nested_maps_step_end(v, 0);
     write_exit_to_vmcb12(v, code, info1, info2);
+    nested_gif_leave(v);
     /* What #VMEXIT leaves in L1's CPU besides the restored host state: L2's
      * FS, GS, TR, ... (until L1's VMLOAD; they stay in the shared
      * v->guest_cpu page), L2's CR2; DR7 reset (15.6). */
@@ -498,12 +514,19 @@ static void reflect(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info
     l1->dr7 = DR7_RESET;
     /* An NMI L2's clear GIF held is still pending at the #VMEXIT, which
      * clears L1's GIF: L1 takes it once it sets GIF again (15.17). */
-    bool nmi_held = v->nested.l2_nmi_held;
-    nested_gif_leave(v);
     switch_vmcb(v, TLB_CTX_L1);
     l1_gif_set(v, false);
     if (nmi_held)
         l1_gif_nmi_exit(v);
+}
+
+/* L2 is left (a #VMEXIT, or an INIT of the vCPU): what L0 had under way
+ * for it ends, so that the next VMRUN starts from VMCB12 alone. */
+void nested_l2_leave(struct vcpu *v)
+{
+    if (v->nested.map_step)
+        nested_maps_step_end(v, 0);
+    nested_gif_leave(v);
 }
 
 /* Does L1 intercept this exit of L2? (Its VMCB12 intercept bits and, for
@@ -539,6 +562,11 @@ static void l0_handles(struct vcpu *v, uint64_t code)
     case VMEXIT_CPUID:
         exit_cpuid(v); /* L2 sees the CPU L1 sees */
         return;
+    case VMEXIT_EXCP(VEC_DB):
+        /* Intercepted for a map step (hv/nested_maps.c), but L2's own
+         * (its TF, a breakpoint) and L1 does not want it: L2's. */
+        vcpu_inject_exception(v, VEC_DB, false, 0);
+        return;
     case VMEXIT_MSR:
         /* Only L0's protected MSRs get here; exit_msr() answers for the
          * guest that asked (L2's EFER is its own, the SVM MSRs are L1's). */
@@ -552,8 +580,7 @@ static void l0_handles(struct vcpu *v, uint64_t code)
 /* A physical NMI while L2 runs that was not one of L0's kicks (hv/apic.c):
  * held while L2's GIF is clear (15.17); then L1's #VMEXIT if it intercepts
  * NMIs (the host took the NMI, hv/ap_start.c: L1 gets the NMI itself once
- * its GIF is set, as on a CPU), else L2's. An event already queued for L2
- * goes first; the NMI then waits for L2's next exit to L0. */
+ * its GIF is set, as on a CPU), else L2's. */
 static void l2_nmi(struct vcpu *v)
 {
     struct nested *n = &v->nested;
@@ -567,8 +594,12 @@ static void l2_nmi(struct vcpu *v)
         l1_gif_nmi_exit(v);
         return;
     }
-    if (c02->eventinj & VMCB_EVENT_V) {
-        n->l2_nmi_held = true;
+    if ((c02->eventinj | c02->exitintinfo) & VMCB_EVENT_V) {
+        /* An event goes first (queued, or cut off by this exit and
+         * delivered again): the NMI is raised again on this CPU, and
+         * exits right after that delivery (the CPU takes NMIs after
+         * the event it injects). */
+        apic_self_nmi(v);
         return;
     }
     c02->eventinj = vmcb_event_make(VEC_NMI, VMCB_EVENT_TYPE_NMI, 0, 0);
@@ -612,14 +643,10 @@ static void l2_exit_route(struct vcpu *v, uint64_t code, uint64_t info1, uint64_
 static __attribute__((noinline)) void l2_exit_other(struct vcpu *v, uint64_t code,
                                                     uint64_t info1, uint64_t info2)
 {
-    struct nested *n = &v->nested;
-    if (n->map_step && nested_maps_step_end(v, code))
-        return; /* the single step over a map write (hv/nested_maps.c) */
+    /* the single step over a map write (hv/nested_maps.c) */
+    if (v->nested.map_step && code == VMEXIT_EXCP(VEC_DB) && nested_maps_step_end(v, code))
+        return;
     l2_exit_route(v, code, info1, info2);
-    if (n->in_l2 && n->l2_nmi_held && n->l2_gif) {
-        n->l2_nmi_held = false; /* its turn, after the event queued before it */
-        l2_nmi(v);
-    }
 }
 
 void nested_l2_exit(struct vcpu *v)
@@ -627,8 +654,8 @@ void nested_l2_exit(struct vcpu *v)
     const struct vmcb_control *c = &v->nested.vmcb02.va->control;
     uint64_t code = c->exitcode;
     /* The usual case first: an exit L1 asked for with an intercept bit
-     * (and none of L0's rare states pending). */
-    if (!nested_exit_uses_map(code) && !v->nested.map_step &&
+     * (not an NMI, which L2's GIF may hold; no map step under way). */
+    if (!nested_exit_uses_map(code) && code != VMEXIT_NMI && !v->nested.map_step &&
         nested_l1_intercepts(&v->nested.vmcb12->control, code, false))
         reflect(v, code, c->exitinfo1, c->exitinfo2);
     else

@@ -18,6 +18,12 @@ void nested_stgi(struct vcpu *v);
 void nested_clgi(struct vcpu *v);
 void nested_invlpga(struct vcpu *v);
 
+/* An exception L0 raises in L2 (an emulated instruction's fault or
+ * trap): true if L1 intercepts it and got the #VMEXIT instead. */
+bool nested_l1_takes_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error);
+/* L2 is left: L0's state for it (map step, held GIF events) ends. */
+void nested_l2_leave(struct vcpu *v);
+
 /* An exit while L2 ran: reflect it to L1 or handle it in L0. */
 void nested_l2_exit(struct vcpu *v);
 void nested_npf(struct vcpu *v, uint64_t exitinfo1, uint64_t exitinfo2);

@@ -19,9 +19,3 @@ void nested_gif_set(struct vcpu *v, bool gif)
                (n->l2_virq_held ? VMCB_INT_CTL_V_IRQ : 0);
     n->l2_virq_held = false;
 }
-
-void nested_gif_leave(struct vcpu *v)
-{
-    nested_gif_set(v, true);
-    v->nested.l2_nmi_held = false;
-}

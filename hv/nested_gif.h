@@ -16,5 +16,11 @@
 #include "hv/vcpu.h"
 
 void nested_gif_set(struct vcpu *v, bool gif);
-/* L2 leaves (#VMEXIT to L1): VMCB02 as L1 built it, nothing held. */
-void nested_gif_leave(struct vcpu *v);
+/* L2 leaves (#VMEXIT to L1): VMCB02 as L1 built it, nothing held.
+ * Inline: every reflected exit passes here, and almost never has work. */
+static inline void nested_gif_leave(struct vcpu *v)
+{
+    if (!v->nested.l2_gif)
+        nested_gif_set(v, true);
+    v->nested.l2_nmi_held = false;
+}

@@ -199,11 +199,14 @@ bool nested_maps_l1_io(struct vcpu *v, uint64_t info1)
 }
 
 /* L2 wrote a page that L0 write-protects for a merge (hv/nested.c): the
- * write dropped the merge and made the page writable. L2 runs just that
- * instruction, with TF set and #DB intercepted; at the exit after it the
- * maps are merged again, from what L1's maps now hold, before L2 goes on:
- * the CPU checks a map as it is at each access (15.10, 15.11), and a stale
- * merge would let L2 pass a port or MSR that L1 has just begun to watch. */
+ * write dropped the merge and made the page writable. L2 runs on with TF
+ * set and #DB intercepted, and interrupts held (V_INTR_MASKING with the
+ * host's IF clear, hv/l1_gif.c) so that nothing runs before the write; at
+ * the single-step trap after it the maps are merged again, from what L1's
+ * maps now hold, before L2 goes on: the CPU checks a map as it is at each
+ * access (15.10, 15.11), and a stale merge would let L2 pass a port or MSR
+ * that L1 has just begun to watch. Other exits meanwhile (an NPF of the
+ * write's second page, ...) are handled as usual, the step goes on. */
 void nested_maps_step_begin(struct vcpu *v)
 {
     struct nested *n = &v->nested;
@@ -213,14 +216,16 @@ void nested_maps_step_begin(struct vcpu *v)
     n->map_step = true;
     n->map_step_tf = (v02->save.rflags & RFLAGS_TF) != 0;
     n->map_step_db = (v02->control.intercept_exceptions >> VEC_DB) & 1;
+    n->map_step_vim = (v02->control.int_ctl & VMCB_INT_CTL_V_INTR_MASKING) != 0;
     v02->save.rflags |= RFLAGS_TF;
     v02->control.intercept_exceptions |= 1u << VEC_DB;
+    v02->control.int_ctl |= VMCB_INT_CTL_V_INTR_MASKING;
 }
 
-/* Any exit of L2 ends the step (the write done, or something came first:
- * then the write faults again and a new step begins). True when the exit
- * was the step's own #DB, or a #DB of L2's own TF that L1 does not
- * intercept (given back to L2): nothing more to do with it. */
+/* The step ends at a #DB exit (code), or when L2 is left (code 0). True
+ * when the #DB was the step's own trap and nothing else: consumed. A #DB
+ * of L2's own (its TF, or a breakpoint that fired on the write) is routed
+ * as any other (hv/nested.c). */
 bool nested_maps_step_end(struct vcpu *v, uint64_t code)
 {
     struct nested *n = &v->nested;
@@ -230,12 +235,12 @@ bool nested_maps_step_end(struct vcpu *v, uint64_t code)
         v02->save.rflags &= ~RFLAGS_TF;
     if (!n->map_step_db)
         v02->control.intercept_exceptions &= ~(1u << VEC_DB);
+    if (!n->map_step_vim)
+        v02->control.int_ctl &= ~VMCB_INT_CTL_V_INTR_MASKING;
     nested_maps_merge(v, &n->vmcb12->control);
-    if (code != VMEXIT_EXCP(VEC_DB) || n->map_step_db)
-        return false; /* not a #DB, or L1 wants its #DBs: routed as usual */
-    if (n->map_step_tf) /* L2's own single step: its trap, DR6 as the CPU set it */
-        v02->control.eventinj = vmcb_event_make(VEC_DB, VMCB_EVENT_TYPE_EXCEPTION, 0, 0);
-    else
-        v02->save.dr6 &= ~DR6_BS;
-    return true;
+    if (code != VMEXIT_EXCP(VEC_DB) || n->map_step_tf)
+        return false;
+    bool breakpoints = (v02->save.dr6 & DR6_B0_B3) != 0;
+    v02->save.dr6 &= ~DR6_BS;
+    return !breakpoints;
 }

@@ -4,6 +4,7 @@
 #include "hv/exception.h"
 #include "hv/insn_len.h"
 #include "hv/log.h"
+#include "hv/nested.h"
 #include "hv/host_caps.h"
 #include "hv/stats.h"
 
@@ -41,11 +42,17 @@ void vcpu_complete_insn(struct vcpu *v, uint64_t next_rip)
     struct vmcb *vmcb = v->vmcb.va;
     vmcb->save.rip = next_rip;
     vmcb->control.int_state &= ~VMCB_INT_STATE_INTERRUPT_SHADOW;
+    /* RF suppressed instruction breakpoints for this instruction only
+     * (APM Vol. 2, 13.1.1.9): the CPU clears it once one completes. */
+    vmcb->save.rflags &= ~RFLAGS_RF;
     single_step_trap(v);
 }
 
 void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
 {
+    /* An exception of L2's that L1 intercepts is L1's #VMEXIT (15.12). */
+    if (v->nested.in_l2 && nested_l1_takes_exception(v, vector, has_error, error))
+        return;
     v->vmcb.va->control.eventinj =
         vmcb_event_make(vector, VMCB_EVENT_TYPE_EXCEPTION, has_error, error);
 }

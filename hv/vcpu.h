@@ -54,7 +54,7 @@ struct nested {
     bool l2_virq_held;       /* VMCB12's V_IRQ, kept out of VMCB02 meanwhile */
     bool l2_svme;            /* L2's EFER.SVME as L2 sees it (VMCB02's stays set) */
     /* Stepping L2 over its write to a map L0 merged (hv/nested_maps.c). */
-    bool map_step, map_step_tf, map_step_db;
+    bool map_step, map_step_tf, map_step_db, map_step_vim;
     uint64_t vmcb12_pa;      /* L1's VMCB for the running L2 */
     bool copy_valid;         /* the copy and VMCB02 match vmcb12_pa's last VMRUN */
     struct vmcb *vmcb12;     /* the private copy, read once per VMRUN */

@@ -26,6 +26,8 @@
 #define RFLAGS_TF (1ULL << 8)
 #define RFLAGS_IF (1ULL << 9)
 #define DR6_BS    (1ULL << 14) /* single step (APM Vol. 2, 13.1.1.3) */
+#define DR6_B0_B3 0xFULL       /* breakpoint conditions met */
+#define RFLAGS_RF (1ULL << 16)
 
 #define MSR_FS_BASE        0xC0000100u
 #define MSR_GS_BASE        0xC0000101u

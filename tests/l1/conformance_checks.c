@@ -28,12 +28,13 @@
 
 extern uint64_t l2_gprs[16];
 extern uint64_t conf_counts[32], conf_last_error, conf_stub_table[32];
-extern volatile uint64_t l1_db_count, l1_db_rip, l1_db_dr6, l1_ipi_count;
+extern volatile uint64_t l1_db_count, l1_db_rip, l1_db_dr6, l1_ipi_count, l2_nmi_count, l2_nmi_rip;
 void l1_vmrun(uint64_t vmcb12, uint64_t l2_rbx);
 void l1_vmrun_tf(uint64_t vmcb12);
 void l1_gate_hook(uint64_t vector);
 void l1_gate_restore(uint64_t vector);
-extern char l1_vmrun_tf_after[];
+extern char l1_vmrun_tf_after[], l1_cpuid_tf_after[], l2_efer_clear_clgi[], l2_efer_cleared_clgi[];
+void l1_cpuid_tf(void);
 extern char l2_vmmcall[], l2_vmload_kgs[], l2_vmsave[], l2_clgi_stgi[], l2_ipi_clgi_stgi[];
 extern char l2_ipi_after_stgi[], l2_self_nmi[], l2_nops[], l2_nops_second[];
 extern char l2_iopm_write_out[], l2_iopm_second_out[], l2_msrpm_write_rdmsr[];
@@ -276,6 +277,37 @@ static void intr_left_pending_by_l1(void)
     l1_gate_restore(IPI_VECTOR);
 }
 
+/* An NMI sent while L2's GIF is clear waits for L2's STGI (15.17): then
+ * L1's #VMEXIT right after the STGI if L1 intercepts NMIs (L1 takes the
+ * NMI itself once its own GIF is set), else L2's NMI handler. */
+static void stgi_pending_nmi(void)
+{
+    l1_gate_hook(VEC_NMI);
+    l1_ipi_count = 0;
+    idt_default();
+    gate(VEC_NMI, ptr(l2_nmi_handler));
+    setup(l2_ipi_clgi_stgi, false);
+    v12.control.intercept_misc1 = VMCB_INTERCEPT1_NMI;
+    v12.save.rax = icr_addr();
+    uint64_t code = run(icr_value(ICR_SELF | ICR_ASSERT | ICR_NMI));
+    uefi_call_wrapper(BS->Stall, 1, 100);
+    check(code == VMEXIT_NMI && v12.save.rip == ptr(l2_ipi_after_stgi) && l2_gprs[0] == 1 &&
+              l1_ipi_count == 1,
+          "nested_l2_stgi_pending_nmi_intercepted", "exit %lx rip %lx (stgi+ %lx) rbx %lx nmis %lu",
+          code, v12.save.rip, ptr(l2_ipi_after_stgi), l2_gprs[0], l1_ipi_count);
+    l1_gate_restore(VEC_NMI);
+
+    idt_default();
+    gate(VEC_NMI, ptr(l2_nmi_handler));
+    setup(l2_ipi_clgi_stgi, false);
+    v12.save.rax = icr_addr();
+    l2_nmi_count = 0;
+    code = run(icr_value(ICR_SELF | ICR_ASSERT | ICR_NMI));
+    check(code == VMEXIT_VMMCALL && l2_nmi_count == 1 && l2_nmi_rip == ptr(l2_ipi_after_stgi),
+          "nested_l2_stgi_pending_nmi_not_intercepted", "exit %lx nmis %lu rip %lx", code,
+          l2_nmi_count, l2_nmi_rip);
+}
+
 static void self_nmi(void)
 {
     /* An NMI L1 does not intercept is L2's (APM 15.21.1). */
@@ -283,9 +315,10 @@ static void self_nmi(void)
     gate(VEC_NMI, ptr(l2_nmi_handler));
     setup(l2_self_nmi, false);
     v12.save.rax = icr_addr();
+    l2_nmi_count = 0;
     uint64_t code = run(icr_value(ICR_SELF | ICR_ASSERT | ICR_NMI));
-    check(code == VMEXIT_VMMCALL && l2_gprs[0] == 0x2A2A, "nested_l2_self_nmi",
-          "exit %lx rbx %lx", code, l2_gprs[0]);
+    check(code == VMEXIT_VMMCALL && l2_nmi_count == 1, "nested_l2_self_nmi", "exit %lx nmis %lu",
+          code, l2_nmi_count);
 }
 
 /* --- 3. single-step (APM Vol. 2, 13.1.4 and 15.5.1) -------------------- */
@@ -304,6 +337,15 @@ static void single_step(void)
               l1_db_rip == ptr(l1_vmrun_tf_after) && (l1_db_dr6 & DR6_BS),
           "nested_vmrun_tf_trap", "exit %lx #DB %lu at %lx (want %lx) dr6 %lx",
           v12.control.exitcode, l1_db_count, l1_db_rip, ptr(l1_vmrun_tf_after), l1_db_dr6);
+
+    /* An instruction the hypervisor emulates for L1 (CPUID) traps too. */
+    l1_db_count = 0;
+    l1_gate_hook(VEC_DB);
+    l1_cpuid_tf();
+    l1_gate_restore(VEC_DB);
+    check(l1_db_count == 1 && l1_db_rip == ptr(l1_cpuid_tf_after) && (l1_db_dr6 & DR6_BS),
+          "nested_l1_cpuid_tf_trap", "#DB %lu at %lx (want %lx) dr6 %lx", l1_db_count, l1_db_rip,
+          ptr(l1_cpuid_tf_after), l1_db_dr6);
 
     /* TF in VMCB12's RFLAGS: L2 traps after its first instruction. */
     idt_default();
@@ -495,9 +537,11 @@ static void event_injection(void)
     gate(VEC_NMI, ptr(l2_nmi_handler));
     setup(l2_vmmcall, false);
     v12.control.eventinj = vmcb_event_make(VEC_NMI, VMCB_EVENT_TYPE_NMI, 0, 0);
+    l2_nmi_count = 0;
     uint64_t code = run(0);
-    check(code == VMEXIT_VMMCALL && l2_gprs[0] == 0x2A2A && l2_gprs[1] == ptr(l2_vmmcall),
-          "nested_event_injection_nmi", "exit %lx rbx %lx rip %lx", code, l2_gprs[0], l2_gprs[1]);
+    check(code == VMEXIT_VMMCALL && l2_nmi_count == 1 && l2_nmi_rip == ptr(l2_vmmcall),
+          "nested_event_injection_nmi", "exit %lx nmis %lu rip %lx", code, l2_nmi_count,
+          l2_nmi_rip);
     idt_default();
     setup(l2_vmmcall, false);
     v12.control.eventinj = vmcb_event_make(VIRQ_VECTOR, VMCB_EVENT_TYPE_INTR, 0, 0);
@@ -510,6 +554,26 @@ static void event_injection(void)
     code = run(0);
     check(code == VMEXIT_VMMCALL && conf_counts[VEC_BP] == 1, "nested_event_injection_soft_int",
           "exit %lx count %lu", code, conf_counts[VEC_BP]);
+
+    /* Each event type, cut off by an exit during its delivery (L2's IDT
+     * not mapped by NPT12), is in EXITINTINFO as injected (15.7.2). */
+    static const struct { uint8_t vec; uint64_t type; const char *name; } cut[] = {
+        { VEC_NMI, VMCB_EVENT_TYPE_NMI, "nested_exitintinfo_nmi" },
+        { VIRQ_VECTOR, VMCB_EVENT_TYPE_INTR, "nested_exitintinfo_intr" },
+        { VEC_UD, VMCB_EVENT_TYPE_EXCEPTION, "nested_exitintinfo_exception" },
+    };
+    for (unsigned i = 0; i < sizeof cut / sizeof cut[0]; i++) {
+        idt_default();
+        setup(l2_vmmcall, false);
+        v12.control.nested_ctl = VMCB_NP_ENABLE;
+        v12.control.n_cr3 = l1_npt12_build_for(idt, 0, 0);
+        v12.control.tlb_control = VMCB_TLB_CONTROL_FLUSH_ASID;
+        uint64_t e = vmcb_event_make(cut[i].vec, cut[i].type, 0, 0);
+        v12.control.eventinj = e;
+        code = run(0);
+        check(code == VMEXIT_NPF && v12.control.exitintinfo == e, cut[i].name,
+              "exit %lx intinfo %lx (want %lx)", code, v12.control.exitintinfo, e);
+    }
 
     /* L2 exits during the delivery (its IDT not mapped by NPT12): the event
      * goes to EXITINTINFO with its error code, EVENTINJ.V is clear; L1
@@ -559,6 +623,37 @@ static void virtual_interrupts(void)
     }
 }
 
+/* The interrupt shadow VMCB12 hands over (INTERRUPT_SHADOW, 15.21.5):
+ * a pending virtual interrupt waits until after L2's first instruction. */
+static void interrupt_shadow(void)
+{
+    for (int shadow = 0; shadow < 2; shadow++) {
+        idt_default();
+        setup(l2_nops, true);
+        v12.control.int_ctl = VMCB_INT_CTL_V_INTR_MASKING | VMCB_INT_CTL_V_IRQ |
+                              (0xFu << VMCB_INT_CTL_V_INTR_PRIO_SHIFT);
+        v12.control.int_vector = VIRQ_VECTOR;
+        v12.control.int_state = shadow ? VMCB_INT_STATE_INTERRUPT_SHADOW : 0;
+        uint64_t code = run(0);
+        uint64_t want = shadow ? ptr(l2_nops_second) : ptr(l2_nops);
+        check(code == VMEXIT_VMMCALL && l2_gprs[0] == 0x1E1E && l2_gprs[1] == want,
+              shadow ? "nested_interrupt_shadow_delays_virq" : "nested_virq_before_first_insn",
+              "exit %lx rbx %lx rip %lx (want %lx)", code, l2_gprs[0], l2_gprs[1], want);
+    }
+
+    /* A V_IRQ L2 cannot take (IF clear) and no VINTR intercept of L1's:
+     * L2 runs on, no exit L1 did not ask for (15.21.4). */
+    idt_default();
+    setup(l2_vmmcall, false);
+    v12.control.int_ctl = VMCB_INT_CTL_V_INTR_MASKING | VMCB_INT_CTL_V_IRQ |
+                          (0xFu << VMCB_INT_CTL_V_INTR_PRIO_SHIFT);
+    v12.control.int_vector = VIRQ_VECTOR;
+    uint64_t code = run(0x77);
+    check(code == VMEXIT_VMMCALL && l2_gprs[0] == 0x77 && (v12.control.int_ctl & VMCB_INT_CTL_V_IRQ),
+          "nested_no_vintr_exit_unasked", "exit %lx rbx %lx int_ctl %x", code, l2_gprs[0],
+          v12.control.int_ctl);
+}
+
 /* --- 7. MSRs L2 accesses without L1's intercept ------------------------- */
 static void unintercepted_msrs(void)
 {
@@ -587,6 +682,21 @@ static void unintercepted_msrs(void)
               again == VMEXIT_VMMCALL,
           "nested_l2_efer_write_keeps_l1_svme", "exit %lx L2 EFER %lx L1 EFER %lx then %lx", code,
           l2_efer, efer, again);
+}
+
+/* An exception an SVM instruction raises in L2 is L1's #VMEXIT when L1
+ * intercepts it (15.12): CLGI after L2 cleared its EFER.SVME is #UD. */
+static void exception_intercepted(void)
+{
+    idt_default();
+    setup(l2_efer_clear_clgi, false);
+    v12.control.intercept_exceptions = 1u << VEC_UD;
+    v12.control.intercept_misc1 = VMCB_INTERCEPT1_HLT;
+    uint64_t code = run(0);
+    check(code == VMEXIT_EXCP(VEC_UD) && v12.save.rip == ptr(l2_efer_cleared_clgi) &&
+              conf_counts[VEC_UD] == 0,
+          "nested_l2_ud_intercepted_by_l1", "exit %lx rip %lx (want %lx) #UD in L2 %lu", code,
+          v12.save.rip, ptr(l2_efer_cleared_clgi), conf_counts[VEC_UD]);
 }
 
 /* --- 9. vGIF for L1's guests (APM 15.33.2) ----------------------------- */
@@ -624,6 +734,7 @@ void run_conformance_checks(uint64_t hv_region)
     svm_insns_in_l2(hv_region);
     stgi_pending_intr();
     intr_left_pending_by_l1();
+    stgi_pending_nmi();
     self_nmi();
     single_step();
     maps_rewritten();
@@ -631,7 +742,9 @@ void run_conformance_checks(uint64_t hv_region)
     cpuid_follows_guest();
     event_injection();
     virtual_interrupts();
+    interrupt_shadow();
     unintercepted_msrs();
+    exception_intercepted();
     vgif();
     rdtsc_intercept();
 }

@@ -15,13 +15,15 @@ extern l2_gprs, set_gate
 %define RFLAGS_TF 0x100
 
 section .data
-global conf_counts, conf_last_error, l1_db_count, l1_db_rip, l1_db_dr6, l1_ipi_count
+global conf_counts, conf_last_error, l2_nmi_count, l2_nmi_rip, l1_db_count, l1_db_rip, l1_db_dr6, l1_ipi_count
 conf_counts:     times 32 dq 0  ; L2 exceptions taken, per vector
 conf_last_error: dq 0           ; the error code of the last one that had one
 l1_db_count:     dq 0           ; L1's #DB traps (l1_db_handler)
 l1_db_rip:       dq 0
 l1_db_dr6:       dq 0
 l1_ipi_count:    dq 0           ; L1's IPIs on CONF_IPI_VECTOR
+l2_nmi_count:    dq 0           ; L2's NMIs (l2_nmi_handler)
+l2_nmi_rip:      dq 0
 saved_gate:      times 2 dq 0
 
 section .text
@@ -83,7 +85,7 @@ global l2_ipi_after_stgi, l2_self_nmi, l2_nops, l2_nops_second
 global l2_iopm_write_out, l2_iopm_second_out, l2_msrpm_write_rdmsr
 global l2_msrpm_second_rdmsr, l2_out_dword, l2_out_word, l2_rdmsr_ebx, l2_wrmsr_ebx
 global l2_cpuid1_ecx, l2_cpuid7_ecx, l2_irq_rip_handler, l2_nmi_handler, l2_db_handler
-global l2_clgi, l2_stgi
+global l2_clgi, l2_stgi, l2_efer_clear_clgi
 
 l2_vmmcall:                       ; events injected at VMRUN land here first
     vmmcall
@@ -210,6 +212,16 @@ l2_wrmsr_ebx:                     ; MSR[EBX] = RAX, then HLT (intercepted:
     wrmsr
     hlt
 
+l2_efer_clear_clgi:               ; EFER.SVME off in L2, then CLGI (#UD)
+    mov ecx, 0xC0000080
+    rdmsr
+    btr eax, 12
+    wrmsr
+global l2_efer_cleared_clgi
+l2_efer_cleared_clgi:
+    clgi
+    hlt
+
 l2_cpuid1_ecx:                    ; RBX = CPUID.1:ECX
     mov eax, 1
     xor ecx, ecx
@@ -233,11 +245,15 @@ l2_irq_rip_handler:
     mov ebx, 0x1E1E
     vmmcall
 
-; An NMI in L2: RBX = 0x2A2A, RCX = the interrupted RIP.
+; An NMI in L2: counted, its RIP kept, and IRET (which ends the CPU's NMI
+; blocking: leaving by VMMCALL would keep NMIs blocked into L1).
 l2_nmi_handler:
-    mov rcx, [rsp]
-    mov ebx, 0x2A2A
-    vmmcall
+    push rax
+    inc qword [l2_nmi_count]
+    mov rax, [rsp + 8]
+    mov [l2_nmi_rip], rax
+    pop rax
+    iretq
 
 ; #DB in L2: RBX = 0xDB, RCX = RIP, RDX = DR6; TF off, back to the code.
 l2_db_handler:
@@ -281,6 +297,22 @@ l1_vmrun_tf_after:
     mov [l2_gprs + 8], rcx
     stgi
     POP_CALLEE_SAVED
+    ret
+
+; l1_cpuid_tf(): CPUID single-stepped (TF set by the POPF before it); the
+; #DB trap comes at l1_cpuid_tf_after.
+global l1_cpuid_tf, l1_cpuid_tf_after
+l1_cpuid_tf:
+    push rbx
+    xor eax, eax
+    xor ecx, ecx
+    pushfq
+    or qword [rsp], RFLAGS_TF
+    popfq
+    cpuid
+l1_cpuid_tf_after:
+    nop
+    pop rbx
     ret
 
 ; Handlers put into L1's IDT for one scenario: rdi = vector (1: #DB,
