@@ -14,8 +14,8 @@
  *                     only when the CPU has it (L0 passes nRIP on), VMCB
  *                     clean bits (L0 keeps clean groups of the VMCB12 it
  *                     ran last), vGIF when the CPU has it. Not offered:
- *                     decode assists,
- *                     AVIC, LBR virtualization, pause filter, ... */
+ *                     decode assists, AVIC, LBR virtualization, pause
+ *                     filter, ... */
 #include "hv/exit_dispatch.h"
 #include "hv/host_caps.h"
 #include "arch/x86/cpu.h"

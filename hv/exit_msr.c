@@ -1,6 +1,8 @@
-/* RDMSR/WRMSR of the MSRs the MSRPM intercepts (hv/launch.c). EXITINFO1 is
- * 0 for RDMSR and 1 for WRMSR; ECX names the MSR, EDX:EAX holds the value
- * (APM 15.11). Everything else passes through without an exit. */
+/* RDMSR/WRMSR of the MSRs the MSRPM intercepts (hv/launch.c), by L1 or by
+ * an L2 that L1 lets reach them: L2 runs on L1's CPU, so it sees L1's SVM
+ * MSRs, its writes to them change nothing of L1's, and its EFER is its own.
+ * EXITINFO1 is 0 for RDMSR and 1 for WRMSR; ECX names the MSR, EDX:EAX holds
+ * the value (APM 15.11). Everything else passes through without an exit. */
 #include "hv/exit_dispatch.h"
 #include "arch/x86/vectors.h"
 #include "arch/x86/cpu.h"
