@@ -162,6 +162,6 @@ bool l1_gif_host_if(const struct vcpu *v)
      * GIF is clear, or L0 steps L2 over a map write (hv/nested_maps.c),
      * VMCB02 has V_INTR_MASKING and this is clear: they wait. */
     if (v->nested.in_l2)
-        return v->nested.l2_gif && !v->nested.map_step && (v->vmcb01.va->save.rflags & RFLAGS_IF);
+        return v->nested.l1_if_at_vmrun && !v->nested.intr_hold;
     return vgif ? !v->nested.intr_held : v->nested.gif;
 }

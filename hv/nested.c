@@ -92,7 +92,7 @@ bool nested_init(struct vcpu *v)
            guest_mem_npt02_init(&n->npt02);
 }
 
-static bool svm_insn_allowed(struct vcpu *v);
+static inline bool svm_insn_allowed(struct vcpu *v);
 static void l2_nmi(struct vcpu *v);
 
 /* STGI and CLGI of L1, or of L2 when L1 does not intercept them: L2 runs
@@ -129,7 +129,7 @@ void nested_clgi(struct vcpu *v)
 
 /* SVM instructions need EFER.SVME (else #UD) and CPL 0 (else #GP), APM
  * Vol. 3 for each of them; of the guest that runs them, L1 or L2. */
-static bool svm_insn_allowed(struct vcpu *v)
+static inline __attribute__((always_inline)) bool svm_insn_allowed(struct vcpu *v)
 {
     bool svme = v->nested.in_l2 ? v->nested.l2_svme : v->l1.efer_svme;
     if (!svme) {
@@ -438,6 +438,7 @@ void nested_vmrun(struct vcpu *v)
     n->gif = true;
     n->l2_gif = true;
     n->l2_svme = true; /* the checks required it */
+    n->l1_if_at_vmrun = (v->vmcb01.va->save.rflags & RFLAGS_IF) != 0;
     switch_vmcb(v, TLB_CTX_L2);
 }
 
@@ -501,12 +502,17 @@ static void reflect(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info
 {
     struct vmcb_save *l1 = &v->vmcb01.va->save;
     const struct vmcb_save *l2 = &v->nested.vmcb02.va->save;
-    v->nested.reflected++;
-    bool nmi_held = v->nested.l2_nmi_held;
-    if (v->nested.map_step) /* L0's TF and masking off L2's state first */
+    struct nested *n = &v->nested;
+    n->reflected++;
+    /* L0 holding L2's interrupts (L2's GIF clear or a map step) is rare:
+     * L0's TF and masking come off L2's state first, held events are
+     * settled after. */
+    bool held = n->intr_hold, nmi_held = held && n->l2_nmi_held;
+    if (held && n->map_step)
         nested_maps_step_end(v, 0);
     write_exit_to_vmcb12(v, code, info1, info2);
-    nested_gif_leave(v);
+    if (held)
+        nested_gif_leave(v);
     /* What #VMEXIT leaves in L1's CPU besides the restored host state: L2's
      * FS, GS, TR, ... (until L1's VMLOAD; they stay in the shared
      * v->guest_cpu page), L2's CR2; DR7 reset (15.6). */

@@ -16,6 +16,9 @@
 #include "hv/vcpu.h"
 
 void nested_gif_set(struct vcpu *v, bool gif);
+/* Holds L2's interrupts while its GIF is clear or a map step is under way
+ * (V_INTR_MASKING in VMCB02, the host's IF clear: hv/l1_gif.c). */
+void nested_hold_update(struct vcpu *v);
 /* L2 leaves (#VMEXIT to L1): VMCB02 as L1 built it, nothing held.
  * Inline: every reflected exit passes here, and almost never has work. */
 static inline void nested_gif_leave(struct vcpu *v)

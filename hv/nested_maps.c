@@ -4,6 +4,7 @@
 #include "arch/x86/vectors.h"
 #include "arch/x86/svm_bitmaps.h"
 #include "hv/guest_mem.h"
+#include "hv/nested_gif.h"
 #include "hv/percpu.h"
 #include "hv/tlb.h"
 #include "hv/vcpu_request.h"
@@ -216,10 +217,9 @@ void nested_maps_step_begin(struct vcpu *v)
     n->map_step = true;
     n->map_step_tf = (v02->save.rflags & RFLAGS_TF) != 0;
     n->map_step_db = (v02->control.intercept_exceptions >> VEC_DB) & 1;
-    n->map_step_vim = (v02->control.int_ctl & VMCB_INT_CTL_V_INTR_MASKING) != 0;
     v02->save.rflags |= RFLAGS_TF;
     v02->control.intercept_exceptions |= 1u << VEC_DB;
-    v02->control.int_ctl |= VMCB_INT_CTL_V_INTR_MASKING;
+    nested_hold_update(v);
 }
 
 /* The step ends at a #DB exit (code), or when L2 is left (code 0). True
@@ -235,8 +235,7 @@ bool nested_maps_step_end(struct vcpu *v, uint64_t code)
         v02->save.rflags &= ~RFLAGS_TF;
     if (!n->map_step_db)
         v02->control.intercept_exceptions &= ~(1u << VEC_DB);
-    if (!n->map_step_vim)
-        v02->control.int_ctl &= ~VMCB_INT_CTL_V_INTR_MASKING;
+    nested_hold_update(v);
     nested_maps_merge(v, &n->vmcb12->control);
     if (code != VMEXIT_EXCP(VEC_DB) || n->map_step_tf)
         return false;

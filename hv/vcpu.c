@@ -37,14 +37,11 @@ void vcpu_skip_insn(struct vcpu *v)
     vcpu_complete_insn(v, next);
 }
 
-void vcpu_complete_insn(struct vcpu *v, uint64_t next_rip)
+void vcpu_complete_insn_flags(struct vcpu *v)
 {
-    struct vmcb *vmcb = v->vmcb.va;
-    vmcb->save.rip = next_rip;
-    vmcb->control.int_state &= ~VMCB_INT_STATE_INTERRUPT_SHADOW;
     /* RF suppressed instruction breakpoints for this instruction only
      * (APM Vol. 2, 13.1.1.9): the CPU clears it once one completes. */
-    vmcb->save.rflags &= ~RFLAGS_RF;
+    v->vmcb.va->save.rflags &= ~RFLAGS_RF;
     single_step_trap(v);
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include "arch/x86/cpu.h"
 #include "arch/x86/svm_bitmaps.h"
 #include "arch/x86/vmcb.h"
 #include "hv/ap_state.h"
@@ -54,7 +55,9 @@ struct nested {
     bool l2_virq_held;       /* VMCB12's V_IRQ, kept out of VMCB02 meanwhile */
     bool l2_svme;            /* L2's EFER.SVME as L2 sees it (VMCB02's stays set) */
     /* Stepping L2 over its write to a map L0 merged (hv/nested_maps.c). */
-    bool map_step, map_step_tf, map_step_db, map_step_vim;
+    bool map_step, map_step_tf, map_step_db;
+    bool intr_hold;          /* VMCB02's V_INTR_MASKING is L0's (hv/nested_gif.c) */
+    bool l1_if_at_vmrun;     /* RFLAGS.IF of L1 at its VMRUN: the host's IF for L2 */
     uint64_t vmcb12_pa;      /* L1's VMCB for the running L2 */
     bool copy_valid;         /* the copy and VMCB02 match vmcb12_pa's last VMRUN */
     struct vmcb *vmcb12;     /* the private copy, read once per VMRUN */
@@ -123,8 +126,17 @@ struct vcpu *vcpu_current(void);
  * has NRIPS, else the known length; hv/insn_len.c). */
 void vcpu_skip_insn(struct vcpu *v);
 /* The guest's instruction, which L0 performed, is done: RIP moves to
- * next_rip, the interrupt shadow ends, a single-step trap is owed. */
-void vcpu_complete_insn(struct vcpu *v, uint64_t next_rip);
+ * next_rip, the interrupt shadow ends, RF is cleared and a single-step
+ * trap is owed with TF (the rare part out of line, hv/vcpu.c). */
+void vcpu_complete_insn_flags(struct vcpu *v);
+static inline void vcpu_complete_insn(struct vcpu *v, uint64_t next_rip)
+{
+    struct vmcb *vmcb = v->vmcb.va;
+    vmcb->save.rip = next_rip;
+    vmcb->control.int_state &= ~VMCB_INT_STATE_INTERRUPT_SHADOW;
+    if (__builtin_expect((vmcb->save.rflags & (RFLAGS_TF | RFLAGS_RF)) != 0, 0))
+        vcpu_complete_insn_flags(v);
+}
 /* Queues an exception for delivery at the next VMRUN (EVENTINJ). */
 void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error);
 /* Prints the guest state of the current VMCB and the last exits. */

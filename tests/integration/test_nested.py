@@ -45,7 +45,7 @@ nested_l2_rdmsr_vm_cr nested_l2_efer_write_keeps_l1_svme nested_rdtsc_intercepte
 nested_l2_stgi_pending_nmi_intercepted nested_l2_stgi_pending_nmi_not_intercepted
 nested_interrupt_shadow_delays_virq nested_virq_before_first_insn nested_no_vintr_exit_unasked
 nested_exitintinfo_nmi nested_exitintinfo_intr nested_exitintinfo_exception
-nested_l1_cpuid_tf_trap nested_l2_ud_intercepted_by_l1
+nested_l1_cpuid_tf_trap nested_l2_ud_intercepted_by_l1 nested_l2_cr8_while_gif_clear
 """.split()
 
 # What the CPU model adds: PKU (OSPKE follows CR4.PKE) and vGIF (offered

@@ -35,6 +35,7 @@ void l1_gate_hook(uint64_t vector);
 void l1_gate_restore(uint64_t vector);
 extern char l1_vmrun_tf_after[], l1_cpuid_tf_after[], l2_efer_clear_clgi[], l2_efer_cleared_clgi[];
 void l1_cpuid_tf(void);
+extern char l2_clgi_cr8_stgi[];
 extern char l2_vmmcall[], l2_vmload_kgs[], l2_vmsave[], l2_clgi_stgi[], l2_ipi_clgi_stgi[];
 extern char l2_ipi_after_stgi[], l2_self_nmi[], l2_nops[], l2_nops_second[];
 extern char l2_iopm_write_out[], l2_iopm_second_out[], l2_msrpm_write_rdmsr[];
@@ -193,6 +194,13 @@ static void svm_insns_in_l2(uint64_t hv_region)
     code = run(0);
     check(code == VMEXIT_VMMCALL && l2_gprs[0] == 0x6161, "nested_l2_clgi_stgi_unintercepted",
           "exit %lx rbx %lx", code, l2_gprs[0]);
+
+    /* Without V_INTR_MASKING L2 owns the TPR (CR8), with its GIF clear too. */
+    setup(l2_clgi_cr8_stgi, false);
+    code = run(0);
+    write_cr8(0); /* L1's TPR, which L2 changed */
+    check(code == VMEXIT_VMMCALL && l2_gprs[0] == 5, "nested_l2_cr8_while_gif_clear",
+          "exit %lx cr8 %lx", code, l2_gprs[0]);
 }
 
 /* --- 1/2. GIF and physical interrupts in L2 (APM 15.17, 15.21) ---------

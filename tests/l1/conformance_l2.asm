@@ -85,7 +85,7 @@ global l2_ipi_after_stgi, l2_self_nmi, l2_nops, l2_nops_second
 global l2_iopm_write_out, l2_iopm_second_out, l2_msrpm_write_rdmsr
 global l2_msrpm_second_rdmsr, l2_out_dword, l2_out_word, l2_rdmsr_ebx, l2_wrmsr_ebx
 global l2_cpuid1_ecx, l2_cpuid7_ecx, l2_irq_rip_handler, l2_nmi_handler, l2_db_handler
-global l2_clgi, l2_stgi, l2_efer_clear_clgi
+global l2_clgi, l2_stgi, l2_efer_clear_clgi, l2_clgi_cr8_stgi
 
 l2_vmmcall:                       ; events injected at VMRUN land here first
     vmmcall
@@ -221,6 +221,14 @@ global l2_efer_cleared_clgi
 l2_efer_cleared_clgi:
     clgi
     hlt
+
+l2_clgi_cr8_stgi:                 ; TPR written with GIF clear, read after STGI
+    clgi
+    mov eax, 5
+    mov cr8, rax
+    stgi
+    mov rbx, cr8
+    vmmcall
 
 l2_cpuid1_ecx:                    ; RBX = CPUID.1:ECX
     mov eax, 1

@@ -111,16 +111,15 @@ static void test_l2_runs_with_host_if(void **state)
     (void)state;
     start(false);
     l1_gif_set(&vcpu, false);
-    vcpu.vmcb01.va->save.rflags = RFLAGS_IF;
-    vcpu.nested.l2_gif = true;
+    vcpu.nested.l1_if_at_vmrun = true; /* as nested_vmrun() records it */
     switch_vmcb(&vcpu, TLB_CTX_L2); /* VMRUN set GIF for L2 */
     assert_true(l1_gif_host_if(&vcpu));
     /* The host's IF in L2 is L1's IF at VMRUN (APM 15.21.1)... */
-    vcpu.vmcb01.va->save.rflags = 0;
+    vcpu.nested.l1_if_at_vmrun = false;
     assert_false(l1_gif_host_if(&vcpu));
-    /* ... and clear while L2's own GIF is (hv/nested_gif.h). */
-    vcpu.vmcb01.va->save.rflags = RFLAGS_IF;
-    vcpu.nested.l2_gif = false;
+    /* ... and clear while L0 holds L2's interrupts (hv/nested_gif.h). */
+    vcpu.nested.l1_if_at_vmrun = true;
+    vcpu.nested.intr_hold = true;
     assert_false(l1_gif_host_if(&vcpu));
 }
 
@@ -215,8 +214,7 @@ static void test_vgif_reflected_exit_keeps_held_interrupt(void **state)
     start(true);
     l1_gif_set(&vcpu, false);
     l1_gif_intr_exit(&vcpu);
-    vcpu.vmcb01.va->save.rflags = RFLAGS_IF;
-    vcpu.nested.l2_gif = true;
+    vcpu.nested.l1_if_at_vmrun = true;
     switch_vmcb(&vcpu, TLB_CTX_L2); /* L1's VMRUN ... */
     assert_true(l1_gif_host_if(&vcpu));
     switch_vmcb(&vcpu, TLB_CTX_L1); /* ... and the #VMEXIT back */
