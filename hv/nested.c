@@ -94,6 +94,7 @@ bool nested_init(struct vcpu *v)
 
 static inline bool svm_insn_allowed(struct vcpu *v);
 static void l2_nmi(struct vcpu *v);
+static void l2_release_held_nmi(struct vcpu *v);
 
 /* STGI and CLGI of L1, or of L2 when L1 does not intercept them: L2 runs
  * with EFER.SVME set (15.5.1), so they execute there and set or clear the
@@ -102,29 +103,31 @@ void nested_stgi(struct vcpu *v)
 {
     if (!svm_insn_allowed(v))
         return;
-    vcpu_skip_insn(v);
     if (!v->nested.in_l2) {
+        vcpu_skip_insn(v); /* a single-step trap goes before a held NMI */
         l1_gif_set(v, true);
         return;
     }
+    /* GIF first: completing the instruction may leave L2 (a single-step
+     * #DB that L1 intercepts), and that #VMEXIT must find it set. An
+     * interrupt held meanwhile comes at the next VMRUN (the host's IF is
+     * set again); a held NMI is routed right after the STGI. */
     nested_gif_set(v, true);
-    /* An interrupt held meanwhile comes at the next VMRUN (the host's IF
-     * is set again); a held NMI is routed now, right after the STGI. */
-    if (v->nested.l2_nmi_held) {
-        v->nested.l2_nmi_held = false;
-        l2_nmi(v);
-    }
+    vcpu_skip_insn(v);
+    l2_release_held_nmi(v);
 }
 
 void nested_clgi(struct vcpu *v)
 {
     if (!svm_insn_allowed(v))
         return;
-    vcpu_skip_insn(v);
-    if (v->nested.in_l2)
+    if (v->nested.in_l2) {
         nested_gif_set(v, false);
-    else
-        l1_gif_set(v, false);
+        vcpu_skip_insn(v);
+        return;
+    }
+    vcpu_skip_insn(v);
+    l1_gif_set(v, false);
 }
 
 /* SVM instructions need EFER.SVME (else #UD) and CPL 0 (else #GP), APM
@@ -507,7 +510,8 @@ static void reflect(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info
     /* L0 holding L2's interrupts (L2's GIF clear or a map step) is rare:
      * L0's TF and masking come off L2's state first, held events are
      * settled after. */
-    bool held = n->intr_hold, nmi_held = held && n->l2_nmi_held;
+    bool held = n->intr_hold, nmi_held = n->l2_nmi_held;
+    n->l2_nmi_held = false;
     if (held && n->map_step)
         nested_maps_step_end(v, 0);
     write_exit_to_vmcb12(v, code, info1, info2);
@@ -591,7 +595,7 @@ static void l2_nmi(struct vcpu *v)
 {
     struct nested *n = &v->nested;
     struct vmcb_control *c02 = &n->vmcb02.va->control;
-    if (!n->l2_gif) {
+    if (n->intr_hold) { /* L2's GIF clear, or a map step under way */
         n->l2_nmi_held = true;
         return;
     }
@@ -609,6 +613,16 @@ static void l2_nmi(struct vcpu *v)
         return;
     }
     c02->eventinj = vmcb_event_make(VEC_NMI, VMCB_EVENT_TYPE_NMI, 0, 0);
+}
+
+/* An NMI held for L2 gets its turn once nothing holds it any more. */
+static void l2_release_held_nmi(struct vcpu *v)
+{
+    struct nested *n = &v->nested;
+    if (n->in_l2 && n->l2_nmi_held && !n->intr_hold) {
+        n->l2_nmi_held = false;
+        l2_nmi(v);
+    }
 }
 
 /* The exits no VMCB12 intercept bit decides alone. Out of line, so that
@@ -650,8 +664,10 @@ static __attribute__((noinline)) void l2_exit_other(struct vcpu *v, uint64_t cod
                                                     uint64_t info1, uint64_t info2)
 {
     /* the single step over a map write (hv/nested_maps.c) */
-    if (v->nested.map_step && code == VMEXIT_EXCP(VEC_DB) && nested_maps_step_end(v, code))
+    if (v->nested.map_step && code == VMEXIT_EXCP(VEC_DB) && nested_maps_step_end(v, code)) {
+        l2_release_held_nmi(v);
         return;
+    }
     l2_exit_route(v, code, info1, info2);
 }
 

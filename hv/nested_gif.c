@@ -15,30 +15,31 @@ void nested_hold_update(struct vcpu *v)
     if (hold == n->intr_hold)
         return;
     n->intr_hold = hold;
+    if (hold) {
+        /* No V_IRQ while held (GIF=0 blocks virtual interrupts too). */
+        n->l2_virq_held = (*int_ctl & VMCB_INT_CTL_V_IRQ) != 0;
+        *int_ctl &= ~VMCB_INT_CTL_V_IRQ;
+    } else {
+        *int_ctl |= n->l2_virq_held ? VMCB_INT_CTL_V_IRQ : 0;
+        n->l2_virq_held = false;
+    }
     if (n->vmcb12->control.int_ctl & VMCB_INT_CTL_V_INTR_MASKING)
         return; /* L1's own: V_TPR is L2's TPR already */
     if (hold) {
+        n->l1_v_tpr = (uint8_t)(*int_ctl & VMCB_INT_CTL_V_TPR_MASK);
         *int_ctl = (*int_ctl & ~VMCB_INT_CTL_V_TPR_MASK) | (uint32_t)(read_cr8() & 0xF) |
                    VMCB_INT_CTL_V_INTR_MASKING;
     } else {
         write_cr8(*int_ctl & 0xF);
-        *int_ctl &= ~VMCB_INT_CTL_V_INTR_MASKING;
+        *int_ctl = (*int_ctl & ~(VMCB_INT_CTL_V_INTR_MASKING | VMCB_INT_CTL_V_TPR_MASK)) |
+                   n->l1_v_tpr;
     }
 }
 
 void nested_gif_set(struct vcpu *v, bool gif)
 {
-    struct nested *n = &v->nested;
-    uint32_t *int_ctl = &n->vmcb02.va->control.int_ctl;
-    if (gif == n->l2_gif)
+    if (gif == v->nested.l2_gif)
         return;
-    n->l2_gif = gif;
-    if (!gif) {
-        n->l2_virq_held = (*int_ctl & VMCB_INT_CTL_V_IRQ) != 0;
-        *int_ctl &= ~VMCB_INT_CTL_V_IRQ;
-    } else {
-        *int_ctl |= n->l2_virq_held ? VMCB_INT_CTL_V_IRQ : 0; /* its V_IRQ back */
-        n->l2_virq_held = false;
-    }
+    v->nested.l2_gif = gif;
     nested_hold_update(v);
 }

@@ -201,8 +201,10 @@ bool nested_maps_l1_io(struct vcpu *v, uint64_t info1)
 
 /* L2 wrote a page that L0 write-protects for a merge (hv/nested.c): the
  * write dropped the merge and made the page writable. L2 runs on with TF
- * set and #DB intercepted, and interrupts held (V_INTR_MASKING with the
- * host's IF clear, hv/l1_gif.c) so that nothing runs before the write; at
+ * set and #DB intercepted, and interrupts, V_IRQ and NMIs held as while
+ * its GIF is clear (hv/nested_gif.c) so that nothing runs before the
+ * write (an exception of the write itself still can: its handler then runs
+ * first and the step ends after its IRET); at
  * the single-step trap after it the maps are merged again, from what L1's
  * maps now hold, before L2 goes on: the CPU checks a map as it is at each
  * access (15.10, 15.11), and a stale merge would let L2 pass a port or MSR

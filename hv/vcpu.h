@@ -52,12 +52,13 @@ struct nested {
      * hv/nested_gif.c): while clear, L2 takes no interrupt, NMI or V_IRQ. */
     bool l2_gif;
     bool l2_nmi_held;        /* an NMI waits for L2's STGI */
-    bool l2_virq_held;       /* VMCB12's V_IRQ, kept out of VMCB02 meanwhile */
+    bool l2_virq_held;       /* VMCB12's V_IRQ, kept out of VMCB02 while held */
     bool l2_svme;            /* L2's EFER.SVME as L2 sees it (VMCB02's stays set) */
     /* Stepping L2 over its write to a map L0 merged (hv/nested_maps.c). */
     bool map_step, map_step_tf, map_step_db;
     bool intr_hold;          /* VMCB02's V_INTR_MASKING is L0's (hv/nested_gif.c) */
     bool l1_if_at_vmrun;     /* RFLAGS.IF of L1 at its VMRUN: the host's IF for L2 */
+    uint8_t l1_v_tpr;        /* VMCB12's V_TPR while L0 borrows the field */
     uint64_t vmcb12_pa;      /* L1's VMCB for the running L2 */
     bool copy_valid;         /* the copy and VMCB02 match vmcb12_pa's last VMRUN */
     struct vmcb *vmcb12;     /* the private copy, read once per VMRUN */
