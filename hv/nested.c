@@ -333,8 +333,10 @@ static ALWAYS_INLINE void build_controls(struct vcpu *v, const struct vmcb_contr
                                      VMCB_INT_CTL_VGIF);
         c->int_vector = c12->int_vector;
     }
-    c->intercept_misc2 = c12->intercept_misc2 | L2_INTERCEPT_MISC2_L0 |
-                         ((c12->int_ctl & VMCB_INT_CTL_VGIF_ENABLE) ? 0 : L2_INTERCEPT_GIF_L0);
+    /* From the intercepts and int_ctl groups: rebuilt when either is dirty. */
+    if ((clean & (VMCB_CLEAN_INTERCEPTS | VMCB_CLEAN_TPR)) != (VMCB_CLEAN_INTERCEPTS | VMCB_CLEAN_TPR))
+        c->intercept_misc2 = c12->intercept_misc2 | L2_INTERCEPT_MISC2_L0 |
+                             ((c12->int_ctl & VMCB_INT_CTL_VGIF_ENABLE) ? 0 : L2_INTERCEPT_GIF_L0);
     c->int_state = c12->int_state & VMCB_INT_STATE_INTERRUPT_SHADOW;
     c->eventinj = c12->eventinj;
     /* Clean bits cover the maps' addresses, not their contents (15.15.3):

@@ -138,11 +138,10 @@ static void merge_map(uint8_t *dst, const uint8_t *l0, uint64_t l1_base, unsigne
 {
     for (unsigned pg = 0; pg < size; pg += 4096) {
         const volatile uint8_t *l1 = (const volatile uint8_t *)(l1_base + pg);
-        uint8_t fill = !l1_base ? 0 : page_is_l1_ram(l1_base + pg) ? 0x01 : 0xFF;
-        for (unsigned i = pg; i < pg + 4096; i++) {
-            uint8_t b = fill == 0x01 ? l1[i - pg] : fill;
-            dst[i] = (l0 ? l0[i] : 0) | b;
-        }
+        bool ram = l1_base && page_is_l1_ram(l1_base + pg);
+        uint8_t fill = l1_base ? 0xFF : 0; /* for a page that is not L1's RAM */
+        for (unsigned i = pg; i < pg + 4096; i++)
+            dst[i] = (l0 ? l0[i] : 0) | (ram ? l1[i - pg] : fill);
     }
 }
 

@@ -6,7 +6,7 @@ bits 64
 default rel
 %include "arch/x86/callee_saved.inc"
 
-extern l2_gprs, set_gate
+extern l2_gprs, gate_hook, gate_unhook
 
 %define MSR_APIC_BASE 0x1B
 %define MSR_X2APIC_ICR 0x830
@@ -327,34 +327,16 @@ l1_cpuid_tf_after:
 ; records and clears TF; other: an IPI, counted and EOIed); restore with
 ; l1_gate_restore(vector).
 global l1_gate_hook, l1_gate_restore
-idt_base:
-    sub rsp, 16
-    sidt [rsp]
-    mov rax, [rsp + 2]
-    add rsp, 16
-    ret
 l1_gate_hook:
     lea rsi, [l1_ipi_handler]
     lea rax, [l1_db_handler]
     cmp rdi, 1
     cmove rsi, rax
-    call idt_base
-    shl rdi, 4
-    add rdi, rax
-    mov rax, [rdi]
-    mov [saved_gate], rax
-    mov rax, [rdi + 8]
-    mov [saved_gate + 8], rax
-    jmp set_gate
+    lea rdx, [saved_gate]
+    jmp gate_hook
 l1_gate_restore:
-    call idt_base
-    shl rdi, 4
-    add rdi, rax
-    mov rax, [saved_gate]
-    mov [rdi], rax
-    mov rax, [saved_gate + 8]
-    mov [rdi + 8], rax
-    ret
+    lea rsi, [saved_gate]
+    jmp gate_unhook
 
 l1_db_handler:
     push rax

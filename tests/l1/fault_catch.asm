@@ -14,10 +14,9 @@ saved_ud:     times 2 dq 0
 saved_gp:     times 2 dq 0
 
 section .text
-global catch_install, catch_remove, set_gate
+global catch_install, catch_remove, gate_hook, gate_unhook
 
 ; rdi = gate address in the IDT, rsi = handler; keeps the selector
-; (also used by nmi_check.asm)
 set_gate:
     mov rax, rsi
     mov [rdi], ax               ; offset 15:0
@@ -29,41 +28,55 @@ set_gate:
     mov byte [rdi + 5], 0x8E    ; present interrupt gate
     ret
 
-catch_install:
+; rax = the IDT's base
+idt_base:
     sub rsp, 16
     sidt [rsp]
-    mov rdx, [rsp + 2]          ; IDT base
+    mov rax, [rsp + 2]
     add rsp, 16
-    lea rdi, [rdx + 6 * 16]
-    mov rax, [rdi]
-    mov [saved_ud], rax
-    mov rax, [rdi + 8]
-    mov [saved_ud + 8], rax
-    lea rsi, [ud_handler]
-    call set_gate
-    lea rdi, [rdx + 13 * 16]
-    mov rax, [rdi]
-    mov [saved_gp], rax
-    mov rax, [rdi + 8]
-    mov [saved_gp + 8], rax
-    lea rsi, [gp_handler]
-    call set_gate
     ret
 
-catch_remove:
-    sub rsp, 16
-    sidt [rsp]
-    mov rdx, [rsp + 2]
-    add rsp, 16
-    mov rax, [saved_ud]
-    mov [rdx + 6 * 16], rax
-    mov rax, [saved_ud + 8]
-    mov [rdx + 6 * 16 + 8], rax
-    mov rax, [saved_gp]
-    mov [rdx + 13 * 16], rax
-    mov rax, [saved_gp + 8]
-    mov [rdx + 13 * 16 + 8], rax
+; gate_hook(rdi = vector, rsi = handler, rdx = 16-byte save area): the
+; firmware's gate for the vector kept in the save area, ours put in its
+; place (also used by nmi_check.asm and conformance_l2.asm).
+gate_hook:
+    call idt_base
+    shl rdi, 4
+    add rdi, rax
+    mov rax, [rdi]
+    mov [rdx], rax
+    mov rax, [rdi + 8]
+    mov [rdx + 8], rax
+    jmp set_gate
+
+; gate_unhook(rdi = vector, rsi = the save area gate_hook filled)
+gate_unhook:
+    call idt_base
+    shl rdi, 4
+    add rdi, rax
+    mov rax, [rsi]
+    mov [rdi], rax
+    mov rax, [rsi + 8]
+    mov [rdi + 8], rax
     ret
+
+catch_install:
+    mov edi, 6
+    lea rsi, [ud_handler]
+    lea rdx, [saved_ud]
+    call gate_hook
+    mov edi, 13
+    lea rsi, [gp_handler]
+    lea rdx, [saved_gp]
+    jmp gate_hook
+
+catch_remove:
+    mov edi, 6
+    lea rsi, [saved_ud]
+    call gate_unhook
+    mov edi, 13
+    lea rsi, [saved_gp]
+    jmp gate_unhook
 
 ud_handler:
     push qword 0                ; no error code: make the frames alike

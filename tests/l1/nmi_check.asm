@@ -18,32 +18,18 @@ saved_nmi:     times 2 dq 0
 section .text
 global nmi_handler_install, nmi_handler_remove
 
-extern set_gate                 ; fault_catch.asm
-
-idt_base:
-    sub rsp, 16
-    sidt [rsp]
-    mov rax, [rsp + 2]
-    add rsp, 16
-    ret
+extern gate_hook, gate_unhook    ; fault_catch.asm
 
 nmi_handler_install:
-    call idt_base
-    lea rdi, [rax + 2 * 16]
-    mov rax, [rdi]
-    mov [saved_nmi], rax
-    mov rax, [rdi + 8]
-    mov [saved_nmi + 8], rax
+    mov edi, 2
     lea rsi, [nmi_handler]
-    jmp set_gate
+    lea rdx, [saved_nmi]
+    jmp gate_hook
 
 nmi_handler_remove:
-    call idt_base
-    mov rdx, [saved_nmi]
-    mov [rax + 2 * 16], rdx
-    mov rdx, [saved_nmi + 8]
-    mov [rax + 2 * 16 + 8], rdx
-    ret
+    mov edi, 2
+    lea rsi, [saved_nmi]
+    jmp gate_unhook
 
 nmi_handler:
     push rax
