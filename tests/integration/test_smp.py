@@ -68,14 +68,16 @@ def smpcheck_lines(console):
     return re.findall(r"(?m)^smpcheck: cpu(\d+) signature=\"([^\"]*)\"(.*)$", console)
 
 
-@pytest.fixture(scope="module", params=[2, 4])
+# -cpu max too: KVM in L1 with 5-level paging and vGIF, on several CPUs.
+@pytest.fixture(scope="module", params=[(2, "EPYC"), (4, "EPYC"), (2, "max")],
+                ids=["2-EPYC", "4-EPYC", "2-max"])
 def smp_boot(request, tmp_path_factory, linux_files):  # noqa: F811
-    ncpus = request.param
-    tmp = tmp_path_factory.mktemp(f"smp{ncpus}")
+    ncpus, cpu = request.param
+    tmp = tmp_path_factory.mktemp(f"smp{ncpus}-{cpu}")
     config = ("next_stage = \\EFI\\linux\\vmlinuz.efi\n"
               f"cmdline = {CMDLINE} smptest\n")
     img = make_image(tmp, config, extra_files=linux_files)
-    b = boot(tmp, img, cpu="EPYC", mem="1G", smp=ncpus, timeout=TIMEOUT, extra=["-no-reboot"])
+    b = boot(tmp, img, cpu=cpu, mem="1G", smp=ncpus, timeout=TIMEOUT, extra=["-no-reboot"])
     return ncpus, b
 
 
