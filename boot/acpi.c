@@ -1,5 +1,6 @@
 #include "boot/acpi.h"
 #include <efilib.h>
+#include "boot/ivrs.h"
 
 struct __attribute__((packed)) rsdp {
     char signature[8];
@@ -99,4 +100,31 @@ int acpi_count_cpus(void)
         p += p[1];
     }
     return n;
+}
+
+/* IVRS (AMD IOMMU spec 5.2): the IOMMUs, parsed by boot/ivrs.c. */
+int acpi_find_iommus(struct hv_iommu_boot *out, int max)
+{
+    const struct rsdp *rsdp = rsdp20();
+    const struct sdt_header *ivrs = rsdp ? find_table(rsdp, "IVRS") : NULL;
+    if (!ivrs)
+        return 0;
+    return ivrs_parse((const uint8_t *)ivrs, ivrs->length, out, max);
+}
+
+/* Once the hypervisor owns the IOMMUs, L1 must not find them: IVRS goes
+ * out of the XSDT and the RSDT (the table itself stays where it is). An OS
+ * then runs as on a machine without an IOMMU (docs/design.md, "DMA
+ * protection"). */
+int acpi_hide_ivrs(void)
+{
+    const struct rsdp *rsdp = rsdp20();
+    const struct sdt_header *ivrs = rsdp ? find_table(rsdp, "IVRS") : NULL;
+    if (!ivrs)
+        return 0;
+    UINT64 pa = (UINT64)(UINTN)ivrs;
+    int removed = acpi_sdt_remove((UINT8 *)(UINTN)rsdp->xsdt, 8, pa);
+    if (rsdp->rsdt)
+        removed += acpi_sdt_remove((UINT8 *)(UINTN)rsdp->rsdt, 4, pa);
+    return removed;
 }

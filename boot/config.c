@@ -26,6 +26,7 @@ enum key {
     KEY_DEBUG_CRASH,
     KEY_PRINT_STATS,
     KEY_HYPERVISOR,
+    KEY_IOMMU,
     KEY_COUNT,
     KEY_NONE = KEY_COUNT
 };
@@ -34,6 +35,7 @@ enum key {
 static const char key_names[KEY_COUNT][12] = {
     "serial_port", "serial_baud", "log_level", "memory_mb", "next_stage",
     "cmdline", "on_fault", "debug_crash", "print_stats", "hypervisor",
+    "iommu",
 };
 
 static const uint32_t baud_rates[] = {
@@ -339,6 +341,7 @@ static const char *expected_text(enum key k)
     case KEY_DEBUG_CRASH:
     case KEY_PRINT_STATS:
     case KEY_HYPERVISOR:
+    case KEY_IOMMU:
         return "yes/no, 1/0, true/false or on/off";
     default:
         return "?";
@@ -454,6 +457,9 @@ static bool apply(struct parser *p, enum key k, struct slice v)
         break;
     case KEY_HYPERVISOR:
         ok = parse_bool(v, &c->hypervisor);
+        break;
+    case KEY_IOMMU:
+        ok = parse_bool(v, &c->iommu);
         break;
     default:
         ok = false;
@@ -591,6 +597,7 @@ void config_defaults(struct hv_config *cfg)
     cfg->debug_crash = false;
     cfg->print_stats = false;
     cfg->hypervisor = true;
+    cfg->iommu = true;
 }
 
 unsigned config_parse(struct hv_config *cfg, const char *text, size_t len,

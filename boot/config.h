@@ -49,6 +49,7 @@ struct hv_config {
     bool debug_crash;                  /* tests: deliberate exception */
     bool print_stats;                  /* exit statistics at reset/power-off */
     bool hypervisor;                   /* false: boot on without starting it */
+    bool iommu;                        /* false: leave the IOMMUs to L1 (DMA unprotected) */
 };
 
 /*

@@ -208,6 +208,17 @@ static void enter_aps(void)
     (void)in;
 }
 
+/* The loader runs as L1 now and cannot read the boot info (the region is
+ * the hypervisor's): it asks the core whether it owns the IOMMUs, and if so
+ * takes IVRS out of L1's sight. */
+static void hide_owned_iommus(void)
+{
+    UINT64 rax = HV_CALL_DMA_INFO, owned;
+    __asm__ volatile("vmmcall" : "+a"(rax), "=b"(owned) : : "rcx", "rdx", "memory");
+    if (rax == HV_OK && owned)
+        lprintf(LOG_INFO, "IVRS hidden from L1 (%d table entries removed)", acpi_hide_ivrs());
+}
+
 /* Everything from reserving memory to the core's return. */
 static EFI_STATUS run_core(const struct hv_config *cfg)
 {
@@ -239,6 +250,7 @@ static EFI_STATUS run_core(const struct hv_config *cfg)
     lay.info->nram = mm.nram;
     CopyMem(lay.info->ram, mm.ram, sizeof mm.ram);
     lay.info->acpi_pm1a_cnt = acpi_pm1a_cnt_port();
+    lay.info->niommu = cfg->iommu ? acpi_find_iommus(lay.info->iommu, HV_MAX_IOMMUS) : 0;
     lprintf(LOG_INFO, "reserved %d MiB at 0x%lx; entering the core", cfg->memory_mb, region_pa);
     lay.info->early_log_len = console_copy_log(lay.info->early_log, HV_EARLY_LOG_SIZE);
 
@@ -260,6 +272,7 @@ static EFI_STATUS run_core(const struct hv_config *cfg)
         lprintf(LOG_ERROR, "the hypervisor could not start (core returned %d)", rc);
         return EFI_ABORTED;
     }
+    hide_owned_iommus();
     enter_aps();
     char sig[13];
     struct cpuid_regs r = cpuid(0x40000000u, 0);

@@ -61,6 +61,15 @@ struct hv_ram_range {
     uint64_t base, size;
 };
 
+/* An AMD IOMMU as ACPI's IVRS describes it (boot/ivrs.c). */
+#define HV_MAX_IOMMUS 8
+struct hv_iommu_boot {
+    uint64_t base;                 /* MMIO registers (physical) */
+    uint64_t efr;                  /* EFR image from an IVHD 11h/40h, else 0 */
+    uint16_t segment, device_id, cap_offset;
+    uint8_t ivhd_type, flags;
+};
+
 struct hv_boot_info {
     uint64_t magic;
     uint64_t region_pa, region_size; /* the whole reserved region */
@@ -75,6 +84,12 @@ struct hv_boot_info {
     uint32_t early_log_len;
     uint32_t nram;
     struct hv_ram_range ram[HV_MAX_RAM_RANGES];
+    /* IOMMUs from IVRS (loader -> core); niommu -1: IVRS malformed or with
+     * more than HV_MAX_IOMMUS. The core sets iommu_owned once every one of
+     * them translates DMA through its tables: the loader then hides IVRS. */
+    int32_t niommu;
+    uint32_t iommu_owned;
+    struct hv_iommu_boot iommu[HV_MAX_IOMMUS];
     struct hv_config config;
     struct hv_cpu_boot cpu[HV_MAX_CPUS];
     char early_log[HV_EARLY_LOG_SIZE]; /* loader's log lines, for the ring */

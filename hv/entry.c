@@ -15,6 +15,7 @@
 #include "hv/symbols.h"
 #include "arch/x86/svm_probe.h"
 #include "hv/guest_mem.h"
+#include "hv/iommu.h"
 #include "arch/x86/cpu.h"
 #include "hv/host_caps.h"
 #include "hv/percpu.h"
@@ -105,13 +106,18 @@ int core_entry(struct hv_boot_info *info, uint32_t cpu)
     host_caps_read(&caps);
     for (uint32_t i = 0; i < info->ncpus && i < HV_MAX_CPUS; i++)
         apic_ids[i] = info->cpu[i].apic_id;
-    if (guest_mem_init(info) && percpu_init(info->ncpus, apic_ids) && launch_prepare(info)) {
+    if (!guest_mem_init(info))
+        goto out_of_memory;
+    iommu_init(info); /* failure leaves DMA unprotected, said on the console */
+    if (percpu_init(info->ncpus, apic_ids) && launch_prepare(info)) {
         pr_info("core initialized");
         boot_info = info;
         struct vcpu *v = vcpu_by_index(0);
         v->apic_id = cpu_apic_id();
         launch_l1(info, v); /* the loader resumes as L1; we stay in the run loop */
     }
+    iommu_abandon(info);
+out_of_memory:
     pr_err("out of hypervisor memory (memory_mb=%u): not starting", info->config.memory_mb);
     fpu_guest_restore(vcpu_current());
     return 2;

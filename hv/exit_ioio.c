@@ -7,6 +7,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/svm.h"
 #include "hv/exception.h"
+#include "hv/iommu.h"
 #include "hv/log.h"
 #include "hv/stats.h"
 
@@ -26,6 +27,7 @@ void ioio_init(uint16_t pm1a_port, bool print_stats_at_end)
 static void machine_ends(const char *how)
 {
     pr_info("L1 %s", how);
+    iommu_report();
     if (print_stats)
         stats_print();
 }

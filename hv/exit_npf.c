@@ -8,6 +8,7 @@
 #include "hv/apic.h"
 #include "hv/exception.h"
 #include "hv/guest_mem.h"
+#include "hv/iommu.h"
 #include "hv/nested_maps.h"
 
 #define NPF_WRITE (1ULL << 1) /* EXITINFO1 bit 1: the access was a write */
@@ -15,6 +16,7 @@
 void exit_npf(struct vcpu *v)
 {
     const struct vmcb_control *c = &v->vmcb.va->control;
+    iommu_poll(); /* a slow exit anyway: report what devices were refused */
     if (apic_mmio_fault(v, c->exitinfo2, c->exitinfo1))
         return; /* the write was performed (or refused) for L1 */
     if ((c->exitinfo1 & NPF_WRITE) && nested_maps_l1_write(v, c->exitinfo2))

@@ -1,4 +1,5 @@
 /* VMMCALL from L1: the hypercall ABI of hv/hypercall_abi.h. */
+#include "hv/iommu.h"
 #include "hv/exit_dispatch.h"
 #include "hv/apic.h"
 #include "hv/percpu.h"
@@ -61,6 +62,16 @@ static int64_t call_meminfo(struct vcpu *v)
     return HV_OK;
 }
 
+static int64_t call_dma_info(struct vcpu *v)
+{
+    struct iommu_stats st;
+    iommu_get_stats(&st); /* drains the event logs first */
+    v->regs.rbx = st.owned;
+    v->regs.rcx = st.dma_faults;
+    v->regs.rdx = st.other_events;
+    return HV_OK;
+}
+
 static int64_t call_nested_info(struct vcpu *v)
 {
     v->regs.rbx = v->nested.vmruns;
@@ -105,6 +116,8 @@ static int64_t hypercall(struct vcpu *v, uint64_t fn)
         return call_tlb_info(v);
     case HV_CALL_SMP_READY:
         return call_smp_ready(v);
+    case HV_CALL_DMA_INFO:
+        return call_dma_info(v);
     }
     return HV_ENOSYS;
 }

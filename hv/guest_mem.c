@@ -23,6 +23,11 @@ static uint64_t decoy_pa, hv_access_count;
 static struct spinlock npt01_lock;
 static struct hv_ram_range ram[HV_MAX_RAM_RANGES]; /* sorted by base */
 static uint32_t nram;
+/* MMIO that only the hypervisor may reach (the IOMMUs' registers): out of
+ * NPT01 like the region, with the same decoy outcome for L1. */
+#define MAX_PROTECTED_MMIO HV_MAX_IOMMUS
+static struct hv_ram_range protected_mmio[MAX_PROTECTED_MMIO];
+static uint32_t nprotected_mmio;
 
 static void *npt_alloc_page(void *ctx, uint64_t *pa)
 {
@@ -118,16 +123,41 @@ bool l1_ram_ok(uint64_t gpa, uint64_t len)
     return false;
 }
 
-/* The defined outcome of an L1 access to the hypervisor's memory: the page
+/* The defined outcome of an L1 access to the hypervisor's memory (or to
+ * MMIO it protects, guest_mem_protect_mmio()): the page
  * is logged once and then backed, for L1, by a decoy page (filled with
  * all-ones, like a read from non-existent memory; L1's writes land there
  * and nowhere else). The instruction then completes normally, so no
  * instruction decoding is needed, and L1 never sees the hypervisor's data.
  * The region is also reserved in the UEFI memory map, so a correct OS never
  * goes there. */
+bool guest_mem_protect_mmio(uint64_t pa, uint64_t size)
+{
+    if (nprotected_mmio == MAX_PROTECTED_MMIO)
+        return false;
+    spin_lock(&npt01_lock);
+    bool ok = true;
+    for (uint64_t p = pa & ~0xFFFULL; ok && p < pa + size; p += 4096)
+        ok = npt_map_4k(&npt_mem, npt01_root, p, 0, 0);
+    spin_unlock(&npt01_lock);
+    if (ok)
+        protected_mmio[nprotected_mmio++] = (struct hv_ram_range){ pa & ~0xFFFULL, size };
+    return ok;
+}
+
+static bool hv_owns_gpa(uint64_t gpa)
+{
+    if (hv_owns_pa(gpa, 1))
+        return true;
+    for (uint32_t i = 0; i < nprotected_mmio; i++)
+        if (gpa - protected_mmio[i].base < protected_mmio[i].size)
+            return true;
+    return false;
+}
+
 bool guest_mem_hv_access(uint64_t gpa, uint64_t rip, bool write)
 {
-    if (!hv_owns_pa(gpa, 1))
+    if (!hv_owns_gpa(gpa))
         return false;
     __atomic_fetch_add(&hv_access_count, 1, __ATOMIC_RELAXED);
     pr_warn("L1 %s hypervisor memory at GPA %#lx (RIP %#lx): given a decoy page",

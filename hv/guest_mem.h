@@ -19,6 +19,10 @@ uint64_t guest_phys_limit(void);
 uint64_t guest_mem_host_map_top(void);
 /* #NPF on a hypervisor page: L1 gets the decoy page there (see .c). */
 bool guest_mem_hv_access(uint64_t gpa, uint64_t rip, bool write);
+/* Takes [pa, pa + size) out of NPT01 for good (an IOMMU's registers): L1's
+ * accesses there get the decoy page like the hypervisor's region. Before
+ * any vCPU runs; false when out of table memory or slots. */
+bool guest_mem_protect_mmio(uint64_t pa, uint64_t size);
 uint64_t guest_mem_hv_accesses(void);
 uint64_t guest_mem_table_pages(void);
 

@@ -7,7 +7,7 @@
  *      and must lie inside one RAM range of L1's memory map. */
 #pragma once
 
-#define HV_ABI_VERSION 0x00010001u /* major 1, minor 1 */
+#define HV_ABI_VERSION 0x00010002u /* major 1, minor 2 */
 #define HV_SIGNATURE "NestedSVM-HV" /* CPUID 0x40000000 EBX:ECX:EDX too */
 
 enum hv_call {
@@ -38,6 +38,10 @@ enum hv_call {
      * -> RBX = CPUs under the hypervisor, RCX = CPUs the firmware reported.
      * Since ABI 1.1. */
     HV_CALL_SMP_READY = 7,
+    /* DMA protection (README, "Security"): -> RBX = IOMMUs the hypervisor
+     * owns (0: DMA is not protected), RCX = device accesses the IOMMUs
+     * refused so far, RDX = other IOMMU events. Since ABI 1.2. */
+    HV_CALL_DMA_INFO = 8,
 };
 
 #define HV_LOG_MAX 256

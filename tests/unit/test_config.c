@@ -126,6 +126,7 @@ static void test_defaults(void **state)
     assert_false(cfg.debug_crash);
     assert_false(cfg.print_stats);
     assert_true(cfg.hypervisor);
+    assert_true(cfg.iommu);
 }
 
 static void test_empty_input(void **state)
@@ -175,7 +176,8 @@ static void test_full_file(void **state)
              "on_fault = reset\n"
              "debug_crash = yes\n"
              "print_stats = on\n"
-             "hypervisor = no\n");
+             "hypervisor = no\n"
+             "iommu = no\n");
     assert_int_equal(cfg.serial_port, 0x2F8);
     assert_int_equal(cfg.serial_baud, 9600);
     assert_int_equal(cfg.log_level, LOG_DEBUG);
@@ -186,6 +188,7 @@ static void test_full_file(void **state)
     assert_true(cfg.debug_crash);
     assert_true(cfg.print_stats);
     assert_false(cfg.hypervisor);
+    assert_false(cfg.iommu);
 }
 
 static void test_serial_port_good(void **state)
@@ -452,6 +455,7 @@ static void test_bools_bad(void **state)
     expect_bad("print_stats", "y", BOOL_EXP);
     expect_bad("print_stats", "01", BOOL_EXP);
     expect_bad("hypervisor", "maybe", BOOL_EXP);
+    expect_bad("iommu", "on-ish", BOOL_EXP);
 }
 
 static void test_empty_value(void **state)
