@@ -6,6 +6,7 @@
 #include "arch/x86/amd_iommu.h"
 #include "arch/x86/cpu.h"
 #include "hv/guest_mem.h"
+#include "hv/iommu_events.h"
 #include "hv/iommu_pt.h"
 #include "hv/log.h"
 #include "hv/memory.h"
@@ -23,7 +24,7 @@ struct iommu_unit {
     struct amdvi_cmd *cmd;
     uint64_t cmd_pa;
     uint32_t cmd_tail;
-    const volatile struct amdvi_event *events;
+    volatile struct amdvi_event *events;
     uint64_t events_pa;
     uint32_t event_head;
 };
@@ -268,7 +269,7 @@ void iommu_abandon(struct hv_boot_info *info)
 static void fault_log(const struct amdvi_event *e)
 {
     uint64_t n = ++iommu.dma_faults;
-    if (n > FAULTS_LOGGED && (n & (n - 1)))
+    if (!iommu_fault_logged(n, FAULTS_LOGGED))
         return;
     uint32_t dev = e->d[0] & 0xFFFF;
     uint64_t addr = (uint64_t)e->d[3] << 32 | e->d[2];
@@ -277,8 +278,9 @@ static void fault_log(const struct amdvi_event *e)
             addr, n, n >= FAULTS_LOGGED ? ", logging at powers of two" : "");
 }
 
-static void event_handle(const struct amdvi_event *e)
+static void event_handle(const struct amdvi_event *e, void *ctx)
 {
+    (void)ctx;
     uint32_t code = e->d[1] >> AMDVI_EVENT_CODE_SHIFT;
     if (code == AMDVI_EVENT_IO_PAGE_FAULT)
         return fault_log(e);
@@ -287,12 +289,15 @@ static void event_handle(const struct amdvi_event *e)
                 e->d[3]);
 }
 
-/* A full log stops the IOMMU logging (2.5.2): count it, restart it. */
+/* A full log stops the IOMMU logging (2.5.2): count it, restart it empty. */
 static void overflow_restart(struct iommu_unit *u)
 {
     iommu.overflows++;
     uint64_t ctrl = rd(u, AMDVI_MMIO_CONTROL);
     wr(u, AMDVI_MMIO_CONTROL, ctrl & ~AMDVI_CTRL_EVENT_LOG_EN);
+    for (uint32_t i = 0; i < RING_BYTES / 16; i++)
+        for (int k = 0; k < 4; k++)
+            u->events[i].d[k] = 0;
     wr(u, AMDVI_MMIO_EVENT_HEAD, 0);
     wr(u, AMDVI_MMIO_EVENT_TAIL, 0);
     u->event_head = 0;
@@ -302,15 +307,8 @@ static void overflow_restart(struct iommu_unit *u)
 
 static void unit_poll(struct iommu_unit *u)
 {
-    uint32_t tail = (uint32_t)rd(u, AMDVI_MMIO_EVENT_TAIL) % RING_BYTES;
-    while (u->event_head != tail) {
-        struct amdvi_event e;
-        for (int i = 0; i < 4; i++)
-            e.d[i] = u->events[u->event_head / 16].d[i];
-        event_handle(&e);
-        u->event_head = (u->event_head + 16) % RING_BYTES;
-    }
-    wr(u, AMDVI_MMIO_EVENT_HEAD, u->event_head);
+    if (iommu_events_drain(u->events, RING_BYTES / 16, &u->event_head, event_handle, 0))
+        wr(u, AMDVI_MMIO_EVENT_HEAD, u->event_head);
     if (rd(u, AMDVI_MMIO_STATUS) & AMDVI_STATUS_EVENT_OVERFLOW)
         overflow_restart(u);
 }
@@ -332,13 +330,19 @@ void iommu_get_stats(struct iommu_stats *s)
     s->other_events = __atomic_load_n(&iommu.other_events, __ATOMIC_RELAXED);
 }
 
+/* With the counts, whether the first bytes of the region (the core's
+ * header, which nothing writes after the loader) are still ours: a cheap
+ * witness of a DMA write that got through. */
 void iommu_report(void)
 {
+    const char *header = *(volatile uint64_t *)HV_VBASE == HV_CORE_MAGIC ? "intact"
+                                                                        : "OVERWRITTEN";
     if (!iommu.owned) {
-        pr_info("DMA protection: off");
+        pr_info("DMA protection: off; hypervisor header %s", header);
         return;
     }
     iommu_poll();
     pr_info("DMA protection: %u IOMMU(s), %lu device accesses refused, %lu other events, "
-            "%lu log overflows", iommu.n, iommu.dma_faults, iommu.other_events, iommu.overflows);
+            "%lu log overflows; hypervisor header %s", iommu.n, iommu.dma_faults,
+            iommu.other_events, iommu.overflows, header);
 }

@@ -22,6 +22,7 @@ static unsigned slot(int level, uint64_t addr)
 struct build {
     const struct npt_mem *m;
     uint64_t top, hole_lo, hole_hi;
+    uint64_t empty_pa; /* a table with no entries, below refused spans */
 };
 
 static bool overlaps_hole(const struct build *b, uint64_t lo, uint64_t hi)
@@ -51,8 +52,16 @@ static uint64_t build_table(const struct build *b, int level, uint64_t base)
         bool leaf_ok = level <= 3; /* no 512 GiB pages at the root */
         if (leaf_ok && !overlaps_hole(b, lo, hi)) {
             t[i] = lo | AMDVI_PTE_PR | RW;
-        } else if (leaf_ok && inside_hole(b, lo, hi)) {
-            t[i] = lo | AMDVI_PTE_PR; /* refused, and logged */
+        } else if (level > 1 && inside_hole(b, lo, hi)) {
+            /* Refused: a table entry without read or write permission,
+             * which denies everything below it (2.2.3: the permissions of
+             * the whole walk apply), over an empty table. Not a leaf
+             * without permission: QEMU's model checks the permissions of
+             * table entries only, and refuses such a leaf without logging
+             * an event. */
+            t[i] = b->empty_pa | AMDVI_PTE_PR | ((uint64_t)(level - 1) << AMDVI_PTE_NEXT_SHIFT);
+        } else if (inside_hole(b, lo, hi)) {
+            t[i] = lo | AMDVI_PTE_PR; /* a 4 KiB page: a leaf without permission */
         } else {
             uint64_t next = build_table(b, level - 1, lo);
             if (!next)
@@ -76,6 +85,8 @@ uint64_t iommu_pt_build(const struct npt_mem *m, uint64_t top, uint64_t hole_pa,
     };
     if (!hole_size)
         b.hole_lo = b.hole_hi = 0;
+    if (!m->alloc_page(m->ctx, &b.empty_pa))
+        return 0;
     return build_table(&b, AMDVI_LEVELS, 0);
 }
 

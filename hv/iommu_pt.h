@@ -1,10 +1,9 @@
 /* The I/O page table every device's DMA goes through once the hypervisor
  * owns the IOMMU (docs/design.md, "DMA protection"): an identity map of the
  * physical address space below `top`, except the hypervisor's region,
- * whose pages are present with neither read nor write permission, so a
- * device's access to them is refused and logged as an IO_PAGE_FAULT event
- * (AMD IOMMU spec 2.2.3; an absent entry would be refused too, but some
- * implementations log nothing for an all-zero one).
+ * covered by entries with neither read nor write permission, so a device's
+ * access to it is refused and logged as an IO_PAGE_FAULT event (AMD IOMMU
+ * spec 2.2.3).
  *
  * The AMD-Vi "v1" format with 4 levels (48-bit addresses): 1 GiB leaves
  * where a whole 1 GiB is allowed, 2 MiB and 4 KiB ones only around the

@@ -3,9 +3,11 @@
 integration tests share.
 
 Defaults: q35, TCG with `-cpu EPYC` (SVM emulated), or KVM with `-cpu host`
-when /dev/kvm is usable on an AMD host; the image attached as a USB stick;
-serial on stdio; isa-debug-exit at port 0xf4 (a program writing N there makes
-QEMU exit with status 2N+1). Exit status: QEMU's, or 124 on timeout.
+when /dev/kvm is usable on an AMD host; an AMD IOMMU (the hypervisor takes it
+over to protect itself from DMA; `--iommu off` leaves it out); the image
+attached as a USB stick; serial on stdio; isa-debug-exit at port 0xf4 (a
+program writing N there makes QEMU exit with status 2N+1). Exit status:
+QEMU's, or 124 on timeout.
 """
 import argparse
 import os
@@ -48,8 +50,12 @@ def build_command(args, vars_path, serial):
         "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
         "-drive", f"if=pflash,format=raw,unit=1,file={vars_path}",
         "-nic", "none", "-display", "none", "-serial", serial,
-        "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
     ]
+    if args.iommu == "on":
+        # Before the PCI devices, so that their DMA goes through it;
+        # intremap=off: Debian's kernel panics in IOAPIC setup with it on.
+        cmd += ["-device", "amd-iommu,intremap=off,pt=off"]
+    cmd += ["-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
     if args.boot == "usb":
         cmd += ["-device", "qemu-xhci",
                 "-drive", f"if=none,id=stick,format=raw,file={args.image}",
@@ -103,6 +109,8 @@ def parse_args(argv=None):
     p.add_argument("--cpu", help="CPU model (default EPYC on TCG, host on KVM)")
     p.add_argument("--mem", default="512M")
     p.add_argument("--smp", type=int, default=1)
+    p.add_argument("--iommu", choices=["on", "off"], default="on",
+                   help="an AMD IOMMU on the machine (default on)")
     p.add_argument("--serial-file", help="write the serial console here instead of stdio")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds (exit 124)")
     p.add_argument("--until", help="with --serial-file: stop QEMU once the console matches this regex")

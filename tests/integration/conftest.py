@@ -43,7 +43,7 @@ def make_image(tmp_path, config, name="usb.img", extra_files=()):
 
 
 def boot(tmp_path, image, *, boot="usb", cpu=None, mem=None, smp=None, timeout=90, until=None,
-         extra=()):
+         extra=(), iommu=True):
     log = str(tmp_path / "serial.log")
     argv = ["--image", image, "--boot", boot, "--serial-file", log,
             "--timeout", str(timeout), "--accel", "tcg"]
@@ -55,7 +55,7 @@ def boot(tmp_path, image, *, boot="usb", cpu=None, mem=None, smp=None, timeout=9
         argv += ["--smp", str(smp)]
     if until:
         argv += ["--until", until]
-    argv += ["--", *extra]
+    argv += ["--iommu", "on" if iommu else "off", "--", *extra]
     status = qemu.run(qemu.parse_args(argv))
     with open(log, errors="replace") as f:
         text = ANSI.sub("", f.read()).replace("\r", "")
