@@ -37,9 +37,12 @@ def qemu_logs_iommu_events():
     return bool(m) and (int(m.group(1)), int(m.group(2))) >= (10, 1)
 
 
+IOMMU_MMIO = 0xFED80000  # where QEMU puts its AMD IOMMU's registers
+
+
 def dma_boot(tmp_path, linux_files, iommu):
     config = ("next_stage = \\EFI\\linux\\vmlinuz.efi\n"
-              f"cmdline = {CMDLINE} dmatest\n")
+              f"cmdline = {CMDLINE} dmatest iommu_mmio={IOMMU_MMIO:#x}\n")
     img = make_image(tmp_path, config, extra_files=linux_files)
     return boot(tmp_path, img, mem="1G", timeout=TIMEOUT, extra=["-no-reboot", *EDU],
                 iommu=iommu)
@@ -92,6 +95,24 @@ def test_dma_from_the_hypervisor_region_is_refused(protected):
         assert re.search(rf"\[hv\] warning: DMA refused: device 00:[0-9a-f]{{2}}\.0 read of "
                          rf"{base:#x}", c)
     assert protected.status == 0, f"QEMU status {protected.status}"
+
+
+def test_iommu_registers_hidden_from_l1(protected):
+    """L1 reading the IOMMU's registers through /dev/mem gets the decoy
+    page (all ones), as for the hypervisor's memory: it cannot reprogram
+    the IOMMU."""
+    c = protected.console
+    assert re.search(rf"(?m)^dmaprobe: iommu register {IOMMU_MMIO:#x}=0xffffffffffffffff$", c)
+    assert re.search(rf"\[hv\] warning: L1 read hypervisor memory at GPA {IOMMU_MMIO:#x} ", c)
+
+
+def test_iommu_no_leaves_it_to_l1(tmp_path):
+    """iommu = no: the hypervisor leaves the IOMMU (and IVRS) to L1 and says
+    plainly that DMA is not protected."""
+    img = make_image(tmp_path, "iommu = no\n")
+    b = boot(tmp_path, img, until=r"powering off|DMA protection")
+    assert re.search(r"\[hv\] warning: DMA is NOT protected: iommu = no in the config", b.console)
+    assert "IVRS hidden" not in b.console
 
 
 def test_dma_to_l1_memory_still_works(protected):

@@ -9,6 +9,7 @@
  *   dmaprobe: own memory round trip ok|FAILED
  *   dmaprobe: dma read 0xBASE=0xQWORD
  *   dmaprobe: dma write 0xBASE done
+ *   dmaprobe: iommu register 0xADDR=0xQWORD   (with iommu_mmio=0xADDR)
  *
  * the round trip through a page of its own (DMA to L1's memory must keep
  * working), and, for every large "Reserved" range of /proc/iomem (the
@@ -151,6 +152,35 @@ static int find_reserved(uint64_t *ranges)
     return n;
 }
 
+/* With iommu_mmio=0xADDR on the kernel command line: the first register
+ * of the IOMMU there (its device table base), read through /dev/mem, as
+ * an L1 that wants to reprogram it would. */
+static void read_iommu_register(void)
+{
+    char line[1024] = "";
+    FILE *f = fopen("/proc/cmdline", "r");
+    if (f) {
+        if (!fgets(line, sizeof line, f))
+            line[0] = 0;
+        fclose(f);
+    }
+    const char *p = strstr(line, "iommu_mmio=");
+    if (!p)
+        return;
+    unsigned long long base = strtoull(p + strlen("iommu_mmio="), NULL, 0);
+    int fd = open("/dev/mem", O_RDONLY | O_SYNC);
+    void *m = fd < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, (off_t)base);
+    if (m == MAP_FAILED) {
+        printf("dmaprobe: iommu register %#llx unreadable\n", base);
+    } else {
+        printf("dmaprobe: iommu register %#llx=0x%016llx\n", base,
+               (unsigned long long)*(volatile uint64_t *)m);
+        munmap(m, 4096);
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
 int main(void)
 {
     char dir[300];
@@ -179,5 +209,6 @@ int main(void)
         dma(EDU_BUF, ranges[i], 8, EDU_CMD_TO_RAM);
         printf("dmaprobe: dma write %#llx done\n", (unsigned long long)ranges[i]);
     }
+    read_iommu_register();
     return ok ? 0 : 1;
 }
