@@ -26,7 +26,7 @@ CORE_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-pic -fno-pie \
 CORE_C   := hv/entry.c hv/log.c hv/fpu.c hv/exception.c hv/symbols.c \
 	hv/memory.c hv/svm_report.c hv/launch.c hv/run_loop.c hv/vcpu.c \
 	hv/exit_dispatch.c hv/exit_cpuid.c hv/exit_msr.c hv/exit_vmmcall.c \
-	hv/exit_svm_insn.c hv/exit_npf.c hv/exit_shutdown.c hv/exit_ioio.c hv/exit_nmi.c hv/exit_init.c \
+	hv/exit_svm_insn.c hv/exit_npf.c hv/exit_shutdown.c hv/exit_ioio.c hv/exit_nmi.c hv/exit_debug.c hv/exit_init.c \
 	hv/guest_mem.c hv/host_caps.c hv/percpu.c hv/switch_vmcb.c hv/ap_state.c hv/ap_start.c \
 	hv/apic.c hv/store_decode.c hv/guest_fetch.c arch/x86/apic.c hv/vcpu_request.c \
 	hv/npt.c hv/iommu.c hv/iommu_events.c hv/iommu_pt.c hv/insn_len.c hv/stats.c hv/tlb.c arch/x86/svm_bitmaps.c \

@@ -25,6 +25,8 @@ void exit_intr(struct vcpu *v);
 /* L1's NMI masking: its IRET, and the single step after it (hv/exit_nmi.c). */
 void exit_iret(struct vcpu *v);
 void exit_db(struct vcpu *v);
+void exit_ac(struct vcpu *v);
+void exit_icebp(struct vcpu *v);
 /* #SX: a physical INIT redirected by VM_CR.R_INIT (hv/exit_init.c). */
 void exit_init_sx(struct vcpu *v);
 void init_redirect_enable(void);

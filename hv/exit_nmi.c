@@ -5,7 +5,6 @@
  * hv/l1_gif.c holds or delivers. */
 #include "hv/exit_dispatch.h"
 #include "hv/l1_gif.h"
-#include "arch/x86/vectors.h"
 
 void exit_nmi(struct vcpu *v)
 {
@@ -23,9 +22,3 @@ void exit_iret(struct vcpu *v)
     l1_nmi_iret(v);
 }
 
-/* #DB intercepted only to see the end of that IRET; any other is L1's. */
-void exit_db(struct vcpu *v)
-{
-    if (!l1_nmi_iret_done(v))
-        vcpu_inject_exception(v, VEC_DB, false, 0);
-}

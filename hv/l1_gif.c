@@ -1,4 +1,5 @@
 #include "hv/l1_gif.h"
+#include "hv/l1_intercepts.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/svm.h"
 #include "arch/x86/vectors.h"
@@ -73,6 +74,9 @@ static void deliver_held_nmi(struct vcpu *v)
         inject_nmi(v);
 }
 
+/* L0's IRET step relies on #DB exits, which L0 always intercepts. */
+_Static_assert(L0_INTERCEPT_EXCEPTIONS & (1u << VEC_DB), "#DB intercepted");
+
 void l1_nmi_iret(struct vcpu *v)
 {
     struct nested *n = &v->nested;
@@ -83,8 +87,7 @@ void l1_nmi_iret(struct vcpu *v)
     n->iret_stepping = true;
     n->iret_rip = vmcb01->save.rip;
     n->iret_guest_tf = (vmcb01->save.rflags & RFLAGS_TF) != 0;
-    vmcb01->save.rflags |= RFLAGS_TF;
-    vmcb01->control.intercept_exceptions |= 1u << VEC_DB;
+    vmcb01->save.rflags |= RFLAGS_TF; /* its trap: a #DB exit, always intercepted */
 }
 
 /* The IRET has run (L1's RIP moved on): the mask goes, L0's TF goes
@@ -96,7 +99,6 @@ static void step_done(struct vcpu *v)
     struct vmcb *vmcb01 = v->vmcb01.va;
     n->iret_stepping = false;
     n->l1_nmi_masked = false;
-    vmcb01->control.intercept_exceptions &= ~(1u << VEC_DB);
     /* The IRET popped L1's own RFLAGS; if an event interrupted it first,
      * L0's TF may still be set: drop it unless it was L1's. */
     if (!n->iret_guest_tf)

@@ -574,10 +574,14 @@ static void l0_handles(struct vcpu *v, uint64_t code)
     case VMEXIT_CPUID:
         exit_cpuid(v); /* L2 sees the CPU L1 sees */
         return;
-    case VMEXIT_EXCP(VEC_DB):
-        /* Intercepted for a map step (hv/nested_maps.c), but L2's own
-         * (its TF, a breakpoint) and L1 does not want it: L2's. */
-        vcpu_inject_exception(v, VEC_DB, false, 0);
+    case VMEXIT_EXCP(VEC_DB): /* L2's own (its TF, a breakpoint): L2's */
+        exit_db(v);
+        return;
+    case VMEXIT_EXCP(VEC_AC):
+        exit_ac(v);
+        return;
+    case VMEXIT_ICEBP: /* L1 does not intercept it: L2's #DB, or L1's if it wants #DB */
+        exit_icebp(v);
         return;
     case VMEXIT_MSR:
         /* Only L0's protected MSRs get here; exit_msr() answers for the

@@ -4,6 +4,7 @@
 #include "arch/x86/vectors.h"
 #include "arch/x86/svm_bitmaps.h"
 #include "hv/guest_mem.h"
+#include "hv/l1_intercepts.h"
 #include "hv/nested_gif.h"
 #include "hv/percpu.h"
 #include "hv/tlb.h"
@@ -198,6 +199,9 @@ bool nested_maps_l1_io(struct vcpu *v, uint64_t info1)
     return false;
 }
 
+/* The step relies on #DB exits, which L0 always intercepts in VMCB02. */
+_Static_assert(L0_INTERCEPT_EXCEPTIONS & (1u << VEC_DB), "#DB intercepted");
+
 /* L2 wrote a page that L0 write-protects for a merge (hv/nested.c): the
  * write dropped the merge and made the page writable. L2 runs on with TF
  * set and #DB intercepted, and interrupts, V_IRQ and NMIs held as while
@@ -217,9 +221,7 @@ void nested_maps_step_begin(struct vcpu *v)
         return;
     n->map_step = true;
     n->map_step_tf = (v02->save.rflags & RFLAGS_TF) != 0;
-    n->map_step_db = (v02->control.intercept_exceptions >> VEC_DB) & 1;
-    v02->save.rflags |= RFLAGS_TF;
-    v02->control.intercept_exceptions |= 1u << VEC_DB;
+    v02->save.rflags |= RFLAGS_TF; /* its trap: a #DB exit, always intercepted */
     nested_hold_update(v);
 }
 
@@ -234,8 +236,6 @@ bool nested_maps_step_end(struct vcpu *v, uint64_t code)
     n->map_step = false;
     if (!n->map_step_tf)
         v02->save.rflags &= ~RFLAGS_TF;
-    if (!n->map_step_db)
-        v02->control.intercept_exceptions &= ~(1u << VEC_DB);
     nested_hold_update(v);
     nested_maps_merge(v, &n->vmcb12->control);
     if (code != VMEXIT_EXCP(VEC_DB) || n->map_step_tf)

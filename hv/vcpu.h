@@ -55,7 +55,7 @@ struct nested {
     bool l2_virq_held;       /* VMCB12's V_IRQ, kept out of VMCB02 while held */
     bool l2_svme;            /* L2's EFER.SVME as L2 sees it (VMCB02's stays set) */
     /* Stepping L2 over its write to a map L0 merged (hv/nested_maps.c). */
-    bool map_step, map_step_tf, map_step_db;
+    bool map_step, map_step_tf;
     bool intr_hold;          /* VMCB02's V_INTR_MASKING is L0's (hv/nested_gif.c) */
     bool l1_if_at_vmrun;     /* RFLAGS.IF of L1 at its VMRUN: the host's IF for L2 */
     uint8_t l1_v_tpr;        /* VMCB12's V_TPR while L0 borrows the field */

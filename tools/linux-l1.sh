@@ -5,7 +5,8 @@
 #                       (apt-get download; the package name goes in kernel.txt)
 #   OUTDIR/modules/     the kernel's KVM modules (kvm_amd and what it needs)
 #   OUTDIR/initrd.img   gzip'd newc cpio: busybox-static, /init, hvcheck,
-#                       kvmrun, smpcheck and dmaprobe (tests/l1/linux/), the KVM modules
+#                       kvmrun, smpcheck, dmaprobe and excheck (tests/l1/linux/), the
+#                       KVM modules
 # Cached: each output is only rebuilt when missing or older than its inputs.
 # Prints nothing unless something fails.
 set -euo pipefail
@@ -67,7 +68,7 @@ if [ ! -s "$out/vmlinuz.efi" ] || ! have_modules; then
 fi
 
 # (b) The initramfs, rebuilt when an input changed.
-inputs=("$src/init" "$src/hvcheck.c" "$src/kvmrun.c" "$src/smpcheck.c" "$src/dmaprobe.c" /bin/busybox "$0"
+inputs=("$src/init" "$src/hvcheck.c" "$src/kvmrun.c" "$src/smpcheck.c" "$src/dmaprobe.c" "$src/excheck.c" /bin/busybox "$0"
         "$out/vmlinuz.efi")
 stale=0
 [ -s "$out/initrd.img" ] || stale=1
@@ -85,6 +86,7 @@ if [ $stale -eq 1 ]; then
     gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/kvmrun" "$src/kvmrun.c"
     gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/smpcheck" "$src/smpcheck.c"
     gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/dmaprobe" "$src/dmaprobe.c"
+    gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/excheck" "$src/excheck.c"
     for m in $MODULES; do cp "$out/modules/$(basename "$m")" "$r/lib/modules/"; done
     install -m 755 "$src/init" "$r/init"
     # /dev/console comes from the kernel's built-in initramfs.

@@ -13,6 +13,7 @@ enum x86_vector {
     VEC_SS = 12,
     VEC_GP = 13,
     VEC_PF = 14,
+    VEC_AC = 17, /* alignment check: error code always 0 */
     VEC_MC = 18,
     VEC_SX = 30, /* security exception: an INIT redirected by VM_CR.R_INIT */
 };

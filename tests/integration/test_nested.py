@@ -46,6 +46,8 @@ nested_l2_stgi_pending_nmi_intercepted nested_l2_stgi_pending_nmi_not_intercepte
 nested_interrupt_shadow_delays_virq nested_virq_before_first_insn nested_no_vintr_exit_unasked
 nested_exitintinfo_nmi nested_exitintinfo_intr nested_exitintinfo_exception
 nested_l1_cpuid_tf_trap nested_l2_ud_intercepted_by_l1 nested_l2_cr8_while_gif_clear
+nested_l1_icebp_db nested_l1_data_breakpoint nested_l1_db_through_l0
+nested_l2_icebp_unintercepted nested_l2_icebp_intercepted nested_l2_db_intercepted
 """.split()
 
 # What the CPU model adds: PKU (OSPKE follows CR4.PKE) and vGIF (offered
@@ -62,6 +64,7 @@ BARE_SKIPS = {
     "nested_invalid_avic_refused", "nested_invalid_sev_refused",
     "nested_l2_vmload_unintercepted_no_np",
     "nested_msrpm_outside_ram_intercepts_all", "nested_iopm_outside_ram_intercepts_all",
+    "nested_l1_db_through_l0",
 }
 BARE_ONLY = ["nested_round_trips"]  # without the hypervisor's counters
 HV_ONLY = ["nested_round_trips_no_leak"]

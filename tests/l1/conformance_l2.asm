@@ -159,6 +159,12 @@ l2_self_nmi:                      ; RBX = ICR value for a self NMI
     xor ebx, ebx
     vmmcall
 
+global l2_icebp, l2_icebp_after
+l2_icebp:                         ; ICEBP: a #DB trap after it (L2's or L1's)
+    db 0xF1
+l2_icebp_after:
+    vmmcall
+
 l2_nops:                          ; single-stepped from its first instruction
     nop
 l2_nops_second:
@@ -337,6 +343,27 @@ l1_gate_hook:
 l1_gate_restore:
     lea rsi, [saved_gate]
     jmp gate_unhook
+
+; l1_icebp(): ICEBP (INT1) in L1; its #DB trap comes at l1_icebp_after.
+global l1_icebp, l1_icebp_after
+l1_icebp:
+    db 0xF1
+l1_icebp_after:
+    ret
+
+; l1_watch_store(rdi = address): a data breakpoint on the 8 bytes at rdi
+; (DR0, DR7: L0, R/W0 = write, LEN0 = 8 bytes), then a store there; the #DB
+; trap comes at l1_watch_after. DR7 cleared after.
+global l1_watch_store, l1_watch_after
+l1_watch_store:
+    mov dr0, rdi
+    mov eax, 0x000D0001
+    mov dr7, rax
+    mov qword [rdi], 1
+l1_watch_after:
+    xor eax, eax
+    mov dr7, rax
+    ret
 
 l1_db_handler:
     push rax

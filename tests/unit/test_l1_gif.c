@@ -39,6 +39,7 @@ static void start(bool vgif)
     vcpu.nested.vmcb12 = &vmcb12_copy;
     vmcb01.control.intercept_misc1 = L1_INTERCEPT_MISC1;
     vmcb01.control.intercept_misc2 = L1_INTERCEPT_MISC2;
+    vmcb01.control.intercept_exceptions = L0_INTERCEPT_EXCEPTIONS;
     vcpu.vmcb01 = (struct vmcb_ref){ &vmcb01, 0x1000 };
     switch_vmcb(&vcpu, TLB_CTX_L1);
     host_caps_init(&(struct host_caps){ .vgif = vgif });
@@ -240,7 +241,8 @@ static void test_nmi_masked_until_iret_completes(void **state)
     l1_nmi_iret(&vcpu);          /* the IRET exit, before the IRET runs */
     assert_false(misc1(VMCB_INTERCEPT1_IRET));
     assert_true(vmcb01.save.rflags & (1u << 8));             /* TF: step over it */
-    assert_true(vmcb01.control.intercept_exceptions & (1u << VEC_DB));
+    /* its trap is a #DB exit: L0 always intercepts #DB (and keeps it) */
+    assert_int_equal(vmcb01.control.intercept_exceptions, L0_INTERCEPT_EXCEPTIONS);
     assert_false(nmi_injected());
     /* A breakpoint on the IRET itself (RIP still there): L1's, not ours. */
     vmcb01.save.dr6 = 0xFFFF0FF1;
@@ -249,7 +251,7 @@ static void test_nmi_masked_until_iret_completes(void **state)
     vmcb01.save.rip = 0x7000;            /* and went back */
     vmcb01.save.dr6 = 0xFFFF0FF0 | (1u << 14); /* BS from our step */
     assert_true(l1_nmi_iret_done(&vcpu)); /* the #DB after it */
-    assert_false(vmcb01.control.intercept_exceptions & (1u << VEC_DB));
+    assert_int_equal(vmcb01.control.intercept_exceptions, L0_INTERCEPT_EXCEPTIONS);
     assert_false(vmcb01.save.dr6 & (1u << 14));
     assert_true(nmi_injected());         /* now the held one */
     assert_true(misc1(VMCB_INTERCEPT1_IRET)); /* and masked again */
@@ -271,7 +273,7 @@ static void test_step_ended_by_another_exit(void **state)
     vmcb01.save.rip = 0x9000; /* an exit somewhere else */
     l1_nmi_step_check(&vcpu);
     assert_false(vmcb01.save.rflags & (1u << 8));
-    assert_false(vmcb01.control.intercept_exceptions & (1u << VEC_DB));
+    assert_int_equal(vmcb01.control.intercept_exceptions, L0_INTERCEPT_EXCEPTIONS);
     l1_gif_nmi_exit(&vcpu); /* no longer masked: straight in */
     assert_true(nmi_injected());
 }
@@ -285,7 +287,7 @@ static void test_iret_and_db_not_ours(void **state)
     vmcb01.save.rflags = 0x2;
     l1_nmi_iret(&vcpu);
     assert_int_equal(vmcb01.save.rflags, 0x2);
-    assert_false(vmcb01.control.intercept_exceptions & (1u << VEC_DB));
+    assert_int_equal(vmcb01.control.intercept_exceptions, L0_INTERCEPT_EXCEPTIONS);
     assert_false(l1_nmi_iret_done(&vcpu));
 }
 
