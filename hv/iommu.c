@@ -305,26 +305,36 @@ static void overflow_restart(struct iommu_unit *u)
     wr(u, AMDVI_MMIO_CONTROL, ctrl | AMDVI_CTRL_EVENT_LOG_EN);
 }
 
-static void unit_poll(struct iommu_unit *u)
+/* The ring only (memory reads) unless `full`: then also the status
+ * register, an uncached MMIO read, for an overflow. A drained entry makes
+ * the poll full: a log that overflowed had entries first. */
+static void unit_poll(struct iommu_unit *u, bool full)
 {
-    if (iommu_events_drain(u->events, RING_BYTES / 16, &u->event_head, event_handle, 0))
+    if (iommu_events_drain(u->events, RING_BYTES / 16, &u->event_head, event_handle, 0)) {
         wr(u, AMDVI_MMIO_EVENT_HEAD, u->event_head);
-    if (rd(u, AMDVI_MMIO_STATUS) & AMDVI_STATUS_EVENT_OVERFLOW)
+        full = true;
+    }
+    if (full && (rd(u, AMDVI_MMIO_STATUS) & AMDVI_STATUS_EVENT_OVERFLOW))
         overflow_restart(u);
 }
 
-void iommu_poll(void)
+static void poll_units(bool full)
 {
     if (!iommu.owned || !spin_trylock(&iommu.lock))
         return;
     for (uint32_t i = 0; i < iommu.n; i++)
-        unit_poll(&iommu.unit[i]);
+        unit_poll(&iommu.unit[i], full);
     spin_unlock(&iommu.lock);
+}
+
+void iommu_poll(void)
+{
+    poll_units(false);
 }
 
 void iommu_get_stats(struct iommu_stats *s)
 {
-    iommu_poll();
+    poll_units(true);
     s->owned = iommu.owned ? iommu.n : 0;
     s->dma_faults = __atomic_load_n(&iommu.dma_faults, __ATOMIC_RELAXED);
     s->other_events = __atomic_load_n(&iommu.other_events, __ATOMIC_RELAXED);
@@ -341,7 +351,7 @@ void iommu_report(void)
         pr_info("DMA protection: off; hypervisor header %s", header);
         return;
     }
-    iommu_poll();
+    poll_units(true);
     pr_info("DMA protection: %u IOMMU(s), %lu device accesses refused, %lu other events, "
             "%lu log overflows; hypervisor header %s", iommu.n, iommu.dma_faults,
             iommu.other_events, iommu.overflows, header);

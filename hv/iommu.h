@@ -24,7 +24,8 @@ void iommu_init(struct hv_boot_info *info);
 void iommu_abandon(struct hv_boot_info *info);
 
 /* Drains the event logs (any CPU; returns at once if another CPU is at it
- * or no IOMMU is owned). */
+ * or no IOMMU is owned). Reads memory only, no IOMMU register unless there
+ * were events: cheap enough for every slow exit. */
 void iommu_poll(void);
 
 struct iommu_stats {
