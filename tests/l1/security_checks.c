@@ -30,7 +30,7 @@
 #define MIB2 (1ULL << 21)
 #define PWU (PTE_P | PTE_W | PTE_U)
 
-/* The hypervisor's cap on one vCPU's NPT02 table pages (hv/nested.c,
+/* The hypervisor's cap on one vCPU's NPT02 table pages (hv/guest_mem.c,
  * NPT02_MAX_PAGES): an #NPF storm may take at most this from the pool. */
 #define NPT02_BUDGET_MAX 1024
 
