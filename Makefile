@@ -55,10 +55,10 @@ LOADER_ASM := boot/enter_core.asm boot/core_blob.asm
 LOADER_OBJ := $(LOADER_C:%.c=$(BUILD)/boot/%.o) $(LOADER_ASM:%.asm=$(BUILD)/boot/%.o)
 
 L1_C   := tests/l1/main.c tests/l1/l1_checks.c tests/l1/fpu_check.c \
-	tests/l1/bench.c tests/l1/nested_checks.c tests/l1/conformance_checks.c tests/l1/smp_checks.c boot/mp.c \
+	tests/l1/bench.c tests/l1/nested_checks.c tests/l1/conformance_checks.c tests/l1/smp_checks.c tests/l1/security_checks.c boot/mp.c \
 	arch/x86/uart16550.c arch/x86/svm_bitmaps.c
 L1_ASM := tests/l1/fault_catch.asm tests/l1/fpu_exits.asm tests/l1/l2_guest.asm tests/l1/nmi_check.asm \
-	tests/l1/conformance_l2.asm
+	tests/l1/conformance_l2.asm tests/l1/security_l2.asm
 L1_OBJ := $(L1_C:%.c=$(BUILD)/l1/%.o) $(L1_ASM:%.asm=$(BUILD)/l1/%.o)
 
 # --- host unit tests: tests/unit/test_X.c plus the sources under test

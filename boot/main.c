@@ -183,6 +183,14 @@ static BOOLEAN svm_usable_everywhere(void)
                     svm_verdict_text(entries[i].caps.verdict), cpus[i].apic_id);
             return FALSE;
         }
+        /* SVM alone is not enough: what the hypervisor needs to protect
+         * itself (nested paging, its ASIDs) must be there too. */
+        const char *missing = svm_missing_requirement(&entries[i].caps);
+        if (missing) {
+            lprintf(LOG_WARN, "not starting the hypervisor: %a (CPU with APIC ID %d)", missing,
+                    cpus[i].apic_id);
+            return FALSE;
+        }
     }
     lprintf(LOG_INFO, "SVM usable on all %d CPU(s)", ncpus);
     return TRUE;
@@ -219,6 +227,8 @@ static void hide_owned_iommus(void)
         lprintf(LOG_INFO, "IVRS hidden from L1 (%d table entries removed)", acpi_hide_ivrs());
 }
 
+static EFI_STATUS run_core_in(const struct hv_config *cfg, UINT64 region_pa, UINT64 size);
+
 /* Everything from reserving memory to the core's return. */
 static EFI_STATUS run_core(const struct hv_config *cfg)
 {
@@ -226,9 +236,20 @@ static EFI_STATUS run_core(const struct hv_config *cfg)
     UINT64 region_pa;
     EFI_STATUS st = region_reserve(size, &region_pa);
     if (EFI_ERROR(st)) {
-        lprintf(LOG_ERROR, "cannot reserve %d MiB for the hypervisor: %r", cfg->memory_mb, st);
+        lprintf(LOG_ERROR, "no room for the hypervisor's memory: the firmware has no free "
+                "block of %d MiB (memory_mb) to reserve: %r", cfg->memory_mb, st);
         return st;
     }
+    st = run_core_in(cfg, region_pa, size);
+    if (EFI_ERROR(st)) /* the hypervisor is not running: the OS may have it back */
+        uefi_call_wrapper(BS->FreePages, 2, region_pa, EFI_SIZE_TO_PAGES(size));
+    return st;
+}
+
+/* From copying the core into its region to the core's return. */
+static EFI_STATUS run_core_in(const struct hv_config *cfg, UINT64 region_pa, UINT64 size)
+{
+    EFI_STATUS st;
     struct core_image img;
     st = core_load(core_elf_start, (UINTN)(core_elf_end - core_elf_start), region_pa, size, &img);
     if (EFI_ERROR(st)) {

@@ -67,14 +67,9 @@ UINT32 mp_list_cpus(struct mp_cpu *cpus, UINT32 max)
 
 /* The firmware calls the AP procedure with the UEFI calling convention;
  * the loader's own functions use the System V one. */
-struct ap_call {
-    mp_ap_fn fn;
-    void *arg;
-};
-
 static void __attribute__((ms_abi)) ap_trampoline(void *p)
 {
-    struct ap_call *call = p;
+    struct mp_call *call = p;
     call->fn(call->arg);
 }
 
@@ -83,9 +78,21 @@ EFI_STATUS mp_run_on(UINTN number, mp_ap_fn fn, void *arg, UINTN timeout_us)
     struct mp_services *mp = mp_protocol();
     if (!mp)
         return EFI_UNSUPPORTED;
-    struct ap_call call = { fn, arg };
+    struct mp_call call = { fn, arg };
     return uefi_call_wrapper(mp->startup_this_ap, 7, mp, ap_trampoline, number, NULL,
                              timeout_us, &call, NULL);
+}
+
+/* Non-blocking (PI Vol. 2 13.4.6: a WaitEvent puts StartupThisAP in
+ * non-blocking mode): fn runs on the AP while the caller goes on; event is
+ * signalled once it has returned. *call must live until then. */
+EFI_STATUS mp_start_on(UINTN number, struct mp_call *call, EFI_EVENT event)
+{
+    struct mp_services *mp = mp_protocol();
+    if (!mp)
+        return EFI_UNSUPPORTED;
+    return uefi_call_wrapper(mp->startup_this_ap, 7, mp, ap_trampoline, number, event, 0, call,
+                             NULL);
 }
 
 EFI_STATUS mp_run_on_all(mp_ap_fn fn, void *arg, UINTN timeout_us)
@@ -93,7 +100,7 @@ EFI_STATUS mp_run_on_all(mp_ap_fn fn, void *arg, UINTN timeout_us)
     struct mp_services *mp = mp_protocol();
     if (!mp)
         return EFI_UNSUPPORTED;
-    struct ap_call call = { fn, arg };
+    struct mp_call call = { fn, arg };
     return uefi_call_wrapper(mp->startup_all_aps, 7, mp, ap_trampoline, FALSE, NULL,
                              timeout_us, &call, NULL);
 }

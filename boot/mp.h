@@ -19,5 +19,12 @@ UINT32 mp_list_cpus(struct mp_cpu *cpus, UINT32 max);
  * fn runs in the firmware's AP context: no UEFI calls there. */
 typedef void (*mp_ap_fn)(void *arg);
 EFI_STATUS mp_run_on(UINTN number, mp_ap_fn fn, void *arg, UINTN timeout_us);
+/* Starts fn(arg) on that AP and returns at once; the firmware signals
+ * event (from BS->CreateEvent) after fn has returned. */
+struct mp_call {
+    mp_ap_fn fn;
+    void *arg;
+};
+EFI_STATUS mp_start_on(UINTN number, struct mp_call *call, EFI_EVENT event);
 /* Runs fn(arg) on every enabled AP at the same time and waits for all. */
 EFI_STATUS mp_run_on_all(mp_ap_fn fn, void *arg, UINTN timeout_us);

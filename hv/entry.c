@@ -98,8 +98,8 @@ int core_entry(struct hv_boot_info *info, uint32_t cpu)
 
     if (info->config.debug_crash)
         debug_crash();
-    if (caps.verdict != SVM_OK) { /* the loader checked; be safe anyway */
-        pr_err("SVM unusable: %s", svm_verdict_text(caps.verdict));
+    if (svm_missing_requirement(&caps)) { /* the loader checked; be safe anyway */
+        pr_err("not starting: %s", svm_missing_requirement(&caps));
         fpu_guest_restore(vcpu_current());
         return 1;
     }

@@ -173,9 +173,11 @@ static bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
         return true;
     }
     /* The system-configuration MSRs: a write could re-map or expose the
-     * hypervisor's memory. Dropped, with a note; reads pass through. */
-    pr_warn("%s write to MSR %#x (%#lx) ignored: it protects the hypervisor",
-            v->nested.in_l2 ? "L2" : "L1", msr, val);
+     * hypervisor's memory. Dropped, with a note (rate-limited: a guest
+     * writing in a loop must not flood the console, each line stalling
+     * this CPU for the UART); reads pass through. */
+    pr_warn_limited("%s write to MSR %#x (%#lx) ignored: it protects the hypervisor",
+                    v->nested.in_l2 ? "L2" : "L1", msr, val);
     return true;
 }
 

@@ -6,6 +6,7 @@
 #include "hv/memory.h"
 #include "hv/npt.h"
 #include "hv/npt02.h"
+#include "hv/percpu.h"
 #include "hv/tlb.h"
 #include "hv/nested_maps.h"
 #include "hv/apic.h"
@@ -173,10 +174,32 @@ bool guest_mem_hv_access(uint64_t gpa, uint64_t rip, bool write)
 }
 
 /* --- L2 on the shadow NPT02 (hv/npt02.c), one per vCPU ----------------- */
+/* An L2 can make NPT02 grow without end (one table per 2 MiB it touches):
+ * each vCPU's NPT02 may hold at most its share of the pool, recycled past
+ * that (BRIEF 3: a loop stays local). 1024 pages map 2 GiB of L2 memory
+ * touched 4 KiB apiece; with little memory, half the pool split between
+ * the vCPUs. */
+#define NPT02_MAX_PAGES 1024
+#define NPT02_MIN_PAGES 16
+static uint64_t npt02_budget(void)
+{
+    static uint64_t budget;
+    if (!budget) {
+        budget = page_alloc_free_pages(hv_pages()) / (2 * vcpu_count());
+        budget = budget > NPT02_MAX_PAGES ? NPT02_MAX_PAGES : budget;
+        budget = budget < NPT02_MIN_PAGES ? NPT02_MIN_PAGES : budget;
+        pr_info("NPT02: at most %lu table pages per vCPU, recycled beyond", budget);
+    }
+    return budget;
+}
+
 bool guest_mem_npt02_init(struct npt02 *npt02)
 {
     bool host_nx = (rdmsr(MSR_EFER) & EFER_NXE) != 0;
-    return npt02_init(npt02, &npt_mem, npt01_root, host_nx);
+    if (!npt02_init(npt02, &npt_mem, npt01_root, host_nx))
+        return false;
+    npt02->max_pages = npt02_budget();
+    return true;
 }
 
 /* NPT12 is read from L1's RAM only; anything else reads as all-ones. */

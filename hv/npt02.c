@@ -230,14 +230,21 @@ static uint64_t *table_va(const struct npt_mem *m, uint64_t pa)
     return (uint64_t *)m->pa_to_va(m->ctx, pa & PTE_ADDR_MASK);
 }
 
-/* Allocation for npt_map_4k on NPT02: recycled pages first. */
+/* Allocation for npt_map_4k on NPT02: recycled pages first, new ones
+ * only within max_pages. */
 static void *recycle_alloc(void *ctx, uint64_t *pa)
 {
     struct npt02 *s = ctx;
     uint64_t *t;
 
-    if (!s->free_list)
-        return s->mem->alloc_page(s->mem->ctx, pa);
+    if (!s->free_list) {
+        if (s->max_pages && s->pages >= s->max_pages)
+            return NULL;
+        t = s->mem->alloc_page(s->mem->ctx, pa);
+        if (t)
+            s->pages++;
+        return t;
+    }
     *pa = s->free_list;
     t = table_va(s->mem, *pa);
     s->free_list = t[0];
@@ -266,9 +273,12 @@ bool npt02_init(struct npt02 *s, const struct npt_mem *mem,
     s->free_list = 0;
     s->free_pages = 0;
     s->root = 0;
+    s->pages = 0;
+    s->max_pages = 0;
     t = mem->alloc_page(mem->ctx, &pa);
     if (!t)
         return false;
+    s->pages = 1;
     for (unsigned i = 0; i < PT_ENTRIES; i++)
         t[i] = 0;
     s->root = pa;

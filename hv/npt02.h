@@ -138,9 +138,17 @@ struct npt02 {
      * mem for new ones; linked through their first word (0 ends it). */
     uint64_t free_list;
     uint64_t free_pages;
+    /* Table pages taken from mem (root, tree and free list): at most
+     * max_pages, if set, so that one L2 cannot drain a pool that other
+     * vCPUs share (an L2 touching ever more 2 MiB regions needs a table
+     * for each); past it, npt02_fault() says NO_MEMORY and the caller
+     * resets, which recycles every table but the root. 0: no cap. */
+    uint64_t pages;
+    uint64_t max_pages;
 };
 
-/* Allocates the root; false when out of memory. */
+/* Allocates the root; false when out of memory. No cap (max_pages 0):
+ * the caller may set one, at least 4 (root, PDPT, PD, PT). */
 bool npt02_init(struct npt02 *s, const struct npt_mem *mem,
                 uint64_t npt01_root, bool host_nx);
 
@@ -156,7 +164,8 @@ enum npt02_outcome {
      * #NPF at r->l1_gpa (the decoy page, or the write-protect's handler),
      * then call again. */
     NPT02_HV_REGION,
-    /* Out of table pages; NPT02 translates as before.  npt02_reset()
+    /* Out of table pages (mem gave none, or max_pages are in use and
+     * the free list is empty); NPT02 translates as before.  npt02_reset()
      * puts every table but the root on the free list; a page needs at
      * most three (PDPT, PD, PT), so after a reset the call succeeds if
      * any page was ever mapped before. */

@@ -132,3 +132,16 @@ bool svm_has(const struct svm_caps *caps, unsigned bit)
         return false;
     return (caps->features >> bit) & 1u;
 }
+
+const char *svm_missing_requirement(const struct svm_caps *caps)
+{
+    if (caps->verdict != SVM_OK)
+        return svm_verdict_text(caps->verdict);
+    if (!svm_has(caps, SVM_FEAT_NP))
+        return "the CPU has no nested paging (NP, CPUID 0x8000000A EDX bit 0): "
+               "without it the hypervisor cannot keep L1 out of its memory.";
+    if (caps->nasid < SVM_ASIDS_NEEDED)
+        return "the CPU has fewer than 3 ASIDs (CPUID 0x8000000A EBX): the hypervisor "
+               "needs one for L1 and one for L2 besides the host's.";
+    return NULL;
+}

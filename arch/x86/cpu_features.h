@@ -106,4 +106,19 @@ const char *svm_feature_name(unsigned bit);
 /* True when SVM is usable (verdict SVM_OK) and EDX bit 'bit' is set. */
 bool svm_has(const struct svm_caps *caps, unsigned bit);
 
+/*
+ * What the hypervisor itself needs of the CPU's SVM, beyond a usable
+ * verdict: NULL when it has everything, else a sentence for the console
+ * naming the first thing missing (for a verdict other than SVM_OK, the
+ * verdict's text). The hypervisor relies on
+ *  - nested paging (NP, EDX bit 0): NPT01 is what keeps L1 (and, through
+ *    NPT02, L2) out of the hypervisor's memory; without it, it cannot
+ *    protect itself;
+ *  - 3 ASIDs (EBX): the host's 0, L1's 1, and 2 for every L2.
+ * Everything else it uses only where present (NRIPS, FlushByAsid, decode
+ * assists, vGIF: hv/host_caps.h).
+ */
+#define SVM_ASIDS_NEEDED 3
+const char *svm_missing_requirement(const struct svm_caps *caps);
+
 #endif /* ARCH_X86_CPU_FEATURES_H */

@@ -1,9 +1,11 @@
 """Nested SVM: the L1 test program acts as a guest hypervisor and runs L2
-scenarios (tests/l1/nested_checks.c, tests/l1/conformance_checks.c) on the
-hypervisor's emulated VMRUN, and the same scenarios bare on QEMU's TCG
-(config `hypervisor = no`), under two CPU models: what passes under the
-hypervisor must pass on the CPU itself, or the scenario says why TCG
-differs and skips there (never passes)."""
+scenarios (tests/l1/nested_checks.c, tests/l1/conformance_checks.c,
+tests/l1/security_checks.c) on the hypervisor's emulated VMRUN, and the
+same scenarios bare on QEMU's TCG (config `hypervisor = no`), under two CPU
+models: what passes under the hypervisor must pass on the CPU itself, or
+the scenario says why TCG differs and skips there (never passes). The
+security scenarios that need a second CPU (another CPU flips VMCB12 while
+this one VMRUNs) skip on one and run in the "security" mode on two."""
 import re
 
 import pytest
@@ -50,6 +52,44 @@ nested_l1_icebp_db nested_l1_data_breakpoint nested_l1_db_through_l0
 nested_l2_icebp_unintercepted nested_l2_icebp_intercepted nested_l2_db_intercepted
 """.split()
 
+# tests/l1/security_checks.c (issue 9): one scenario per known bug class
+# of nested SVM, and denial-of-service loops.
+SECURITY = """
+sec_int_ctl_x2avic_refused sec_int_ctl_vnmi_refused sec_int_ctl_reserved_bits_ignored
+sec_virt_ext_vmload_not_virtualized sec_virt_ext_lbr_virt_refused sec_vmcb12_past_ram_gp
+sec_vmcb12_at_lapic_gp sec_vmload_past_ram_gp sec_vmload_at_lapic_gp sec_vmsave_hv_memory_gp
+sec_vmsave_past_ram_gp sec_vmsave_at_ioapic_gp sec_l2_vmsave_hv_memory_gp
+sec_l2_vmsave_at_lapic_gp sec_hsave_at_lapic_unused sec_hsave_past_ram_unused
+sec_msrpm_at_lapic_intercepts_all sec_iopm_at_ioapic_intercepts_all sec_ncr3_in_hv_memory_npf
+sec_ncr3_past_ram_npf sec_ncr3_at_lapic_npf sec_npt12_table_in_hv_memory_npf
+sec_npt12_leaf_past_ram_reads_as_l1 sec_npt12_leaf_lapic_reads_as_l1
+sec_npt12_leaf_ioapic_reads_as_l1 sec_l2_wrmsr_efer_intercepted sec_l2_wrmsr_vm_cr_intercepted
+sec_l2_wrmsr_hsave_intercepted sec_l2_wrmsr_vm_cr_keeps_l1 sec_l2_wrmsr_hsave_keeps_l1
+sec_l2_wrmsr_hsave_hv_memory_gp sec_l2_invlpga_unintercepted sec_l2_skinit_unintercepted_ud
+sec_l2_vmmcall_unintercepted_ud sec_dos_cpuid_storm_responsive sec_dos_cpuid_storm_counted
+sec_dos_bad_vmcb12_storm sec_dos_bad_vmcb12_storm_counted sec_dos_msr_write_storm
+sec_dos_msr_write_storm_counted sec_dos_npf_storm sec_dos_npf_storm_pool_bounded
+""".split()
+# VMCB12 flipped by a second CPU during VMRUN emulation (double fetch).
+FLIPS = ["sec_vmcb12_flip_vmrun_intercept", "sec_vmcb12_flip_asid_zero",
+         "sec_vmcb12_flip_avic_enable", "sec_vmcb12_flip_np_bad_ncr3"]
+# Bare, each of these says why TCG cannot show it (the hypervisor's region,
+# its refusals of what TCG ignores, its statistics; a CPU would use those
+# addresses). Names must match the SKIP lines exactly.
+SECURITY_BARE_SKIPS = {
+    "sec_vmcb12_flip_avic_enable", "sec_vmcb12_flip_np_bad_ncr3",
+    "sec_int_ctl_x2avic_refused", "sec_int_ctl_vnmi_refused", "sec_virt_ext_lbr_virt_refused",
+    "sec_vmcb12_past_ram_gp", "sec_vmcb12_at_lapic_gp", "sec_vmload_past_ram_gp",
+    "sec_vmload_at_lapic_gp", "sec_vmsave_hv_memory_gp", "sec_vmsave_past_ram_gp",
+    "sec_vmsave_at_ioapic_gp", "sec_l2_vmsave_hv_memory_gp", "sec_l2_vmsave_at_lapic_gp",
+    "sec_hsave_at_lapic_unused", "sec_hsave_past_ram_unused",
+    "sec_msrpm_at_lapic_intercepts_all", "sec_iopm_at_ioapic_intercepts_all",
+    "sec_ncr3_in_hv_memory_npf", "sec_npt12_table_in_hv_memory_npf",
+    "sec_l2_wrmsr_hsave_keeps_l1", "sec_l2_wrmsr_hsave_hv_memory_gp",
+    "sec_dos_cpuid_storm_counted", "sec_dos_bad_vmcb12_storm_counted",
+    "sec_dos_msr_write_storm_counted", "sec_dos_npf_storm_pool_bounded",
+}
+
 # What the CPU model adds: PKU (OSPKE follows CR4.PKE) and vGIF (offered
 # to L1 where the CPU has it) come with -cpu max, not with EPYC.
 MAX_ONLY = ["nested_cpuid_ospke_follows_cr4", "nested_vgif_offered", "nested_l2_vgif_clgi_stgi"]
@@ -75,9 +115,11 @@ GIF_LINE = {"EPYC": r"\[hv\] L1's GIF: emulated", "max": r"\[hv\] L1's GIF: the 
 
 
 def expected(cpu, bare):
-    names = SCENARIOS + (MAX_ONLY if cpu == "max" else [])
+    """The scenarios that must pass in "nested" mode (one CPU)."""
+    names = SCENARIOS + SECURITY + (MAX_ONLY if cpu == "max" else [])
     if bare:
-        names = [n for n in names if n not in BARE_SKIPS and n not in HV_ONLY] + BARE_ONLY
+        names = [n for n in names if n not in BARE_SKIPS and n not in HV_ONLY
+                 and n not in SECURITY_BARE_SKIPS] + BARE_ONLY
     return names
 
 
@@ -106,8 +148,10 @@ def test_all_nested_scenarios_pass(nested_run):
     assert re.search(GIF_LINE[nested_run.cpu], nested_run.console)
     names = expected(nested_run.cpu, bare=False)
     assert assert_all_passed(nested_run, names) == len(names)
-    want_skips = set() if nested_run.cpu == "max" else set(MAX_ONLY[:2])
+    want_skips = set(FLIPS) | (set() if nested_run.cpu == "max" else set(MAX_ONLY[:2]))
     assert skipped(nested_run.console) == want_skips
+    assert re.search(r"\[l1test\] SKIP sec_vmcb12_flip_asid_zero: needs a second CPU",
+                     nested_run.console)
     assert nested_run.status == 0
 
 
@@ -117,8 +161,9 @@ def test_same_scenarios_pass_bare_on_tcg(bare_run):
     assert "[hv] core" not in bare_run.console  # really bare
     names = expected(bare_run.cpu, bare=True)
     assert assert_all_passed(bare_run, names) == len(names)
-    want_skips = set(BARE_SKIPS) | ({"nested_cpuid_ospke_follows_cr4", "nested_vgif_offered"}
-                                    if bare_run.cpu == "EPYC" else set())
+    want_skips = set(BARE_SKIPS) | SECURITY_BARE_SKIPS | set(FLIPS) | (
+        {"nested_cpuid_ospke_follows_cr4", "nested_vgif_offered"}
+        if bare_run.cpu == "EPYC" else set())
     assert skipped(bare_run.console) == want_skips
     assert bare_run.status == 0
 
@@ -126,3 +171,36 @@ def test_same_scenarios_pass_bare_on_tcg(bare_run):
 def test_l2_access_to_hypervisor_memory_is_logged(nested_run):
     assert re.search(r"\[hv\] warning: L1 read hypervisor memory at GPA 0x[0-9a-f]+",
                      nested_run.console)
+
+
+def test_guarded_msr_write_storm_does_not_flood_console(nested_run):
+    """sec_dos_msr_write_storm writes TOP_MEM 20,000 times: L0 drops each
+    write, and says so, but not 20,000 times (hv/log.h: the first 10, then
+    one in 1,000)."""
+    lines = re.findall(r"\[hv\] warning: L1 write to MSR 0xc001001a .* ignored", nested_run.console)
+    assert 1 <= len(lines) <= 10 + 20000 // 1000 + 5, len(lines)
+
+
+def test_npt02_budget_logged(nested_run):
+    assert re.search(r"\[hv\] NPT02: at most \d+ table pages per vCPU", nested_run.console)
+
+
+@pytest.mark.parametrize("bare", [False, True], ids=["hv", "bare"])
+def test_security_scenarios_on_two_cpus(tmp_path, bare):
+    """The "security" mode on two CPUs, -cpu EPYC: the second CPU flips
+    VMCB12 fields (VMRUN intercept, ASID, AVIC, NP with a bad nCR3) while
+    the first VMRUNs; each VMRUN fails its checks or runs L2 with the good
+    value, never with the bad one. Bare on TCG, those TCG checks too."""
+    config = "cmdline = security\n" + ("hypervisor = no\n" if bare else "")
+    b = boot(tmp_path, make_image(tmp_path, config), cpu="EPYC", smp=2, timeout=300)
+    names = SECURITY + FLIPS
+    want_skips = SECURITY_BARE_SKIPS if bare else set()
+    names = [n for n in names if n not in want_skips]
+    assert assert_all_passed(b, names) == len(names)
+    assert skipped(b.console) == want_skips
+    for name in FLIPS:
+        if name not in want_skips:
+            m = re.search(rf"\[l1test\]   {name}: (\d+) VMRUNs: (\d+) invalid, (\d+) ran with "
+                          r"the good value, 0 otherwise", b.console)
+            assert m and int(m.group(2)) > 0 and int(m.group(3)) > 0, name
+    assert b.status == 0

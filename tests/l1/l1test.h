@@ -43,3 +43,6 @@ uint64_t l1_npt12_identity(void);
 uint64_t l1_npt12_build_for(volatile void *page, uint64_t target, uint64_t flags);
 /* conformance_checks.c (hv_region: 0 when bare) */
 void run_conformance_checks(uint64_t hv_region);
+/* security_checks.c: after the conformance scenarios, or alone */
+void run_security_checks(uint64_t hv_region);
+void run_security_mode(void);

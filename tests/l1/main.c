@@ -10,6 +10,7 @@
  *   triple-fault   make the CPU triple-fault (the hypervisor dumps L1)
  *   bench          the exit round-trip benchmark (tests/l1/bench.c)
  *   smp            checks on several CPUs (tests/l1/smp_checks.c)
+ *   security       the security scenarios alone (tests/l1/security_checks.c)
  *   exit=N         at the end, leave QEMU through isa-debug-exit (port 0xf4)
  *                  with status N instead of an ACPI power-off (QEMU then
  *                  exits with 2N+1); "checks" uses exit=1 when a check fails */
@@ -153,13 +154,15 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     else if (option(opts, "bench") > 0)
         run_bench();
     else if (option(opts, "checks") > 0 || option(opts, "nested") > 0 ||
-             option(opts, "smp") > 0) {
+             option(opts, "smp") > 0 || option(opts, "security") > 0) {
         if (option(opts, "checks") > 0)
             run_l1_checks(systab);
         if (option(opts, "nested") > 0)
             run_nested_checks();
         if (option(opts, "smp") > 0)
             run_smp_checks();
+        if (option(opts, "security") > 0)
+            run_security_mode();
         say("%d passed, %d failed, %d skipped", passed, failed, skipped);
         if (failed && code < 0)
             code = 1;

@@ -533,5 +533,6 @@ void run_nested_checks(void)
     scenario_interrupts();
     scenario_round_trips();
     run_conformance_checks(hv_region);
+    run_security_checks(hv_region);
     catch_remove();
 }

@@ -345,6 +345,40 @@ static void test_verdict_texts(void **state)
     assert_true(strlen(t) > 0);
 }
 
+/* What the hypervisor needs beyond usable SVM (svm_missing_requirement). */
+static void test_requirements(void **state)
+{
+    (void)state;
+    struct svm_raw r = good_raw();
+    struct svm_caps c = decode(&r);
+    assert_null(svm_missing_requirement(&c)); /* TCG's EPYC: NP, 16 ASIDs */
+
+    r.svm_edx = 0; /* -cpu EPYC,-npt */
+    c = decode(&r);
+    assert_int_equal(c.verdict, SVM_OK); /* SVM itself is fine... */
+    const char *why = svm_missing_requirement(&c);
+    assert_non_null(why); /* ...but the hypervisor cannot protect itself */
+    assert_non_null(strstr(why, "nested paging"));
+
+    r.svm_edx = 0x0001bcfe; /* a Zen 3 without NP: everything else is no help */
+    c = decode(&r);
+    assert_non_null(strstr(svm_missing_requirement(&c), "nested paging"));
+
+    r = good_raw();
+    r.svm_ebx = 2; /* the host's ASID and one more: L2 would have none */
+    c = decode(&r);
+    assert_non_null(strstr(svm_missing_requirement(&c), "ASIDs"));
+    r.svm_ebx = 3;
+    c = decode(&r);
+    assert_null(svm_missing_requirement(&c));
+
+    /* Unusable SVM: its own verdict's text. */
+    r = good_raw();
+    r.vm_cr = VM_CR_SVMDIS | VM_CR_LOCK;
+    c = decode(&r);
+    assert_string_equal(svm_missing_requirement(&c), svm_verdict_text(SVM_DISABLED_BIOS));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_feature_constants),
         cmocka_unit_test(test_svm_has_bounds),
         cmocka_unit_test(test_verdict_texts),
+        cmocka_unit_test(test_requirements),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -349,6 +349,33 @@ static void test_vmcb12_changed_by_another_cpu_during_vmrun(void **state)
     assert_true(ok > 0 && invalid > 0); /* both outcomes were reached */
 }
 
+/* int_ctl bits L1 is not offered or that are reserved (10, 13-15, 21-23,
+ * 27-29, V_NMI and V_NMI_MASK without vNMI) do not fail VMRUN but never
+ * reach the CPU in VMCB02 (KVM's CVE-2021-3653 was an int_ctl bit passed
+ * through); VMCB02's virt_ext stays L0's (zero) whatever VMCB12 asks. The
+ * L1 scenario sec_int_ctl_reserved_bits_ignored cannot see VMCB02. */
+static void test_int_ctl_reserved_bits_not_passed(void **state)
+{
+    (void)state;
+    const uint32_t reserved = 0x38E03C00u | VMCB_INT_CTL_V_NMI | VMCB_INT_CTL_V_NMI_MASK;
+    vmcb12->control.int_ctl |= reserved | VMCB_INT_CTL_V_INTR_MASKING | 5; /* V_TPR 5 */
+    vmrun();
+    assert_true(vcpu.nested.in_l2);
+    const struct vmcb_control *c02 = &vcpu.nested.vmcb02.va->control;
+    assert_int_equal(c02->int_ctl & reserved, 0);
+    assert_int_equal(c02->int_ctl & VMCB_INT_CTL_V_TPR_MASK, 5);
+    assert_true(c02->int_ctl & VMCB_INT_CTL_V_INTR_MASKING);
+    assert_int_equal(c02->virt_ext, 0);
+    back_to_l1();
+    /* virt_ext bits L1 is not offered: refused, VMCB02 untouched */
+    vmcb12->control.virt_ext = VMCB_V_VMSAVE_VMLOAD_ENABLE;
+    vmcb12->control.vmcb_clean = 0;
+    vmrun();
+    assert_false(vcpu.nested.in_l2);
+    assert_int_equal((uint32_t)vmcb12->control.exitcode, (uint32_t)VMEXIT_INVALID);
+    assert_int_equal(c02->virt_ext, 0);
+}
+
 /* A failed VMRUN gives VMEXIT_INVALID and is not cached: the next VMRUN of
  * the same VMCB12 is checked in full whatever its clean bits say. */
 static void test_failed_vmrun_is_not_cached(void **state)
@@ -415,6 +442,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_vmrun_is_not_cached, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_vmcb12_is_read_in_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tsc_offset_is_l1s_plus_vmcb12s, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_int_ctl_reserved_bits_not_passed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -898,6 +898,53 @@ static void test_no_memory(void **state)
     pool.limit = POOL_PAGES;
 }
 
+/* The per-vCPU cap (max_pages): one L2 touching ever more 2 MiB regions
+ * (a table each) never takes more than max_pages from the pool; past it
+ * NO_MEMORY, a reset recycles, and the storm goes on from the free list. */
+static void test_budget(void **state)
+{
+    (void)state;
+    fresh(true);
+    n12.cmpxchg = NULL;
+    for (uint64_t g = 0; g < 4; g++)
+        assert_true(map12(n12.root, GB(g), GB(g), GB1, NL));
+    size_t base = pool.used; /* the root is already counted in s02.pages */
+    assert_int_equal(s02.pages, 1);
+    s02.max_pages = 8;
+    unsigned mapped = 0, resets = 0;
+    for (uint64_t l2 = GB(2); l2 < GB(4); l2 += MB2 + KB4) { /* above the region */
+        struct npt02_result r;
+        enum npt02_outcome o = npt02_fault(&s02, &n12, l2, RD, &r);
+        if (o == NPT02_NO_MEMORY) {
+            /* nothing half-done: the page is still unmapped */
+            assert_int_equal(lookup02(l2, NULL), 0);
+            npt02_reset(&s02);
+            resets++;
+            o = npt02_fault(&s02, &n12, l2, RD, &r);
+        }
+        assert_int_equal(o, NPT02_MAPPED);
+        mapped++;
+        assert_true(s02.pages <= 8);
+        assert_true(pool.used - base <= 7);
+        assert_int_equal(npt02_table_pages(&s02) + s02.free_pages, s02.pages);
+    }
+    /* Root, PDPT, PD and five PTs fill the 8: at most five mappings
+     * (one per 2 MiB region) between two resets. */
+    assert_true(mapped > 1000);
+    assert_true(resets >= mapped / 6);
+    assert_int_equal(pool.used - base, 7);
+    /* No cap: the same storm takes a table per 2 MiB. */
+    fresh(true);
+    n12.cmpxchg = NULL;
+    assert_true(map12(n12.root, 0, 0, GB1, NL));
+    base = pool.used;
+    for (uint64_t l2 = 0; l2 < GB1; l2 += MB2) {
+        struct npt02_result r;
+        assert_int_equal(npt02_fault(&s02, &n12, l2, RD, &r), NPT02_MAPPED);
+    }
+    assert_int_equal(pool.used - base, 2 + 512);
+}
+
 /* ------------------------------------------- randomized cross-check */
 
 /*
@@ -1151,6 +1198,7 @@ int main(void)
         cmocka_unit_test(test_ad_bits),
         cmocka_unit_test(test_reset),
         cmocka_unit_test(test_no_memory),
+        cmocka_unit_test(test_budget),
         cmocka_unit_test(test_randomized),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
