@@ -59,7 +59,7 @@ static bool write_efer(struct vcpu *v, uint64_t val)
  * hypervisor's own memory. */
 static bool write_hsave(struct vcpu *v, uint64_t val)
 {
-    if ((val & 0xFFF) || val >= guest_phys_limit() || hv_owns_pa(val, 4096))
+    if ((val & 0xFFF) || val >= guest_phys_limit() || guest_mem_l1_barred(val, 4096))
         return false;
     if (!v->nested.in_l2) /* L2's goes nowhere: L1's view is L1's */
         v->l1.vm_hsave_pa = val;
@@ -89,7 +89,7 @@ static bool apic_base_valid(uint64_t old, uint64_t val)
         return false; /* x2APIC -> xAPIC must pass through disabled */
     if (!was_ae && ae && extd)
         return false; /* disabled -> x2APIC must pass through xAPIC */
-    if (hv_owns_pa(base, 4096) || base + 4096 > guest_mem_host_map_top()) {
+    if (guest_mem_l1_barred(base, 4096) || base + 4096 > guest_mem_host_map_top()) {
         pr_warn_limited("L1 tried to move the local APIC to %#lx, outside what it may use", base);
         return false;
     }

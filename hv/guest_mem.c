@@ -104,7 +104,7 @@ static bool in_range(uint32_t i, uint64_t gpa, uint64_t len)
 bool l1_ram_ok(uint64_t gpa, uint64_t len)
 {
     static uint32_t last; /* a hint only: any CPU may overwrite it */
-    if (len == 0 || gpa + len < gpa || hv_owns_pa(gpa, len))
+    if (len == 0 || gpa + len < gpa || guest_mem_l1_barred(gpa, len))
         return false;
     uint32_t hint = __atomic_load_n(&last, __ATOMIC_RELAXED);
     if (hint < nram && in_range(hint, gpa, len))
@@ -146,19 +146,20 @@ bool guest_mem_protect_mmio(uint64_t pa, uint64_t size)
     return ok;
 }
 
-static bool hv_owns_gpa(uint64_t gpa)
+bool guest_mem_l1_barred(uint64_t gpa, uint64_t len)
 {
-    if (hv_owns_pa(gpa, 1))
+    if (hv_owns_pa(gpa, len))
         return true;
     for (uint32_t i = 0; i < nprotected_mmio; i++)
-        if (gpa - protected_mmio[i].base < protected_mmio[i].size)
+        if (gpa < protected_mmio[i].base + protected_mmio[i].size &&
+            gpa + len > protected_mmio[i].base)
             return true;
     return false;
 }
 
 bool guest_mem_hv_access(uint64_t gpa, uint64_t rip, bool write)
 {
-    if (!hv_owns_gpa(gpa))
+    if (!guest_mem_l1_barred(gpa, 1))
         return false;
     __atomic_fetch_add(&hv_access_count, 1, __ATOMIC_RELAXED);
     pr_warn("L1 %s hypervisor memory at GPA %#lx (RIP %#lx): given a decoy page",
@@ -276,6 +277,8 @@ enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint6
 
 void guest_mem_set_writable(uint64_t gpa, bool writable)
 {
+    if (guest_mem_l1_barred(gpa & ~0xFFFULL, 4096))
+        return; /* never mapped for L1: no caller may bring it back */
     uint64_t flags = writable ? NPT_RWX : (PTE_P | PTE_U);
     spin_lock(&npt01_lock);
     bool ok = npt_map_4k(&npt_mem, npt01_root, gpa & ~0xFFFULL, gpa & ~0xFFFULL, flags);

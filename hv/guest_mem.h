@@ -19,6 +19,11 @@ uint64_t guest_phys_limit(void);
 uint64_t guest_mem_host_map_top(void);
 /* #NPF on a hypervisor page: L1 gets the decoy page there (see .c). */
 bool guest_mem_hv_access(uint64_t gpa, uint64_t rip, bool write);
+/* Does [gpa, gpa + len) touch what L1 may never reach: the hypervisor's
+ * region or MMIO it protects? Every place that lets L1 name an address
+ * for the hypervisor to map or use (APIC base, VM_HSAVE_PA, buffers)
+ * asks this. */
+bool guest_mem_l1_barred(uint64_t gpa, uint64_t len);
 /* Takes [pa, pa + size) out of NPT01 for good (an IOMMU's registers): L1's
  * accesses there get the decoy page like the hypervisor's region. Before
  * any vCPU runs; false when out of table memory or slots. */

@@ -22,7 +22,8 @@ hypercall_log_not_ram_efault hypercall_log_wrapping_efault hypercall_unknown_eno
 hypercall_stats_bad_code_einval hv_memory_read_gives_decoy
 hv_memory_write_lands_on_decoy hv_memory_last_page hv_memory_accesses_counted
 stats_count_cpuid stats_count_vmmcall stats_print nmi_second_waits_for_iret
-fpu_exits_happened
+fpu_exits_happened dma_protection_on iommu_registers_read_as_decoy
+apic_base_onto_iommu_registers_gp
 """.split()
 
 

@@ -129,6 +129,30 @@ static void check_hv_memory(uint64_t region, uint64_t size)
     check(after == before + 2, "hv_memory_accesses_counted", "%ld -> %ld", before, after);
 }
 
+/* DMA protection (README, "Security"): QEMU's AMD IOMMU, whose registers
+ * sit at 0xFED80000, is the hypervisor's. L1 reads them as the decoy and
+ * cannot bring them back by moving its local APIC onto their page (the
+ * hypervisor would map the APIC page for L1 there: #GP instead). */
+#define QEMU_IOMMU_MMIO 0xFED80000ULL
+#define MSR_APIC_BASE 0x1Bu
+static void check_iommu_hidden(void)
+{
+    struct hv_result d = hv_call(HV_CALL_DMA_INFO, 0, 0, 0);
+    check(d.status == HV_OK && d.rbx == 1, "dma_protection_on", "status %ld, %lu IOMMU(s)",
+          d.status, d.rbx);
+    volatile uint64_t *dev_table_base = (volatile uint64_t *)(UINTN)QEMU_IOMMU_MMIO;
+    check(*dev_table_base == ~0ULL, "iommu_registers_read_as_decoy", "read %lx", *dev_table_base);
+    uint64_t apic = 0;
+    try_rdmsr(MSR_APIC_BASE, &apic);
+    int64_t moved = try_wrmsr(MSR_APIC_BASE, (apic & 0xFFF) | QEMU_IOMMU_MMIO);
+    try_wrmsr(MSR_APIC_BASE, apic);
+    uint64_t now = 0;
+    try_rdmsr(MSR_APIC_BASE, &now);
+    check(moved == VEC_GP && now == apic && *dev_table_base == ~0ULL,
+          "apic_base_onto_iommu_registers_gp", "wrmsr %ld, APIC base %lx, register %lx", moved,
+          now, *dev_table_base);
+}
+
 static void check_hypercalls(uint64_t region)
 {
     struct hv_result r = hv_call(HV_CALL_VERSION, 0, 0, 0);
@@ -211,6 +235,7 @@ void run_l1_checks(EFI_SYSTEM_TABLE *st)
     check_vm_cr();
     check_hypercalls(mi.rbx);
     check_hv_memory(mi.rbx, mi.rcx);
+    check_iommu_hidden();
     check_stats();
     check_nmi_masking();
     catch_remove();
