@@ -1,5 +1,4 @@
-/* #DB and #AC, which L0 intercepts in L1 and L2 whatever the guests ask,
- * and ICEBP.
+/* #DB and #AC, which L0 intercepts in L1 and L2 whatever the guests ask.
  *
  * An exception that the CPU raises again while it delivers the same
  * exception (a data breakpoint on the #DB handler's stack or IDT entry;
@@ -10,7 +9,9 @@
  * loops of CVE-2015-5307 and CVE-2015-8104). Intercepted, each delivery is
  * a #VMEXIT, and the loop goes through L0, which stays in control. The
  * exception goes back to the guest unchanged: the CPU has already recorded
- * its cause in DR6 (the VMCB's DR6, which VMRUN gives back to the guest). */
+ * its cause in DR6 (the VMCB's DR6, which VMRUN gives back to the guest).
+ * ICEBP needs nothing: the #DB of INT1 does not trigger the #DB intercept
+ * (APM Vol. 2, 15.12), the CPU delivers it itself. */
 #include "hv/exit_dispatch.h"
 #include "arch/x86/vectors.h"
 #include "hv/l1_gif.h"
@@ -26,16 +27,4 @@ void exit_db(struct vcpu *v)
 void exit_ac(struct vcpu *v)
 {
     vcpu_inject_exception(v, VEC_AC, true, 0);
-}
-
-/* ICEBP (INT1, F1) raises a #DB trap after itself. With #DB intercepted,
- * SVM reports that #DB with RIP at the ICEBP, where a breakpoint on the
- * ICEBP would leave it too, so resuming there would run the ICEBP again
- * forever. So ICEBP is intercepted (before it executes) and performed
- * here: RIP past it, then the #DB as an exception (INT1 is not subject to
- * the IDT gate's DPL, unlike INT n). */
-void exit_icebp(struct vcpu *v)
-{
-    vcpu_skip_insn(v);
-    vcpu_inject_exception(v, VEC_DB, false, 0);
 }

@@ -26,7 +26,6 @@ static const exit_handler_fn low_handlers[0x100] = {
     [VMEXIT_IRET] = exit_iret,
     [VMEXIT_EXCP_BASE + VEC_DB] = exit_db,
     [VMEXIT_EXCP_BASE + VEC_AC] = exit_ac,
-    [VMEXIT_ICEBP] = exit_icebp,
 };
 
 exit_handler_fn exit_handler_for(uint64_t exitcode)

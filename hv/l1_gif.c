@@ -123,8 +123,10 @@ bool l1_nmi_iret_done(struct vcpu *v)
     bool guest_tf = n->iret_guest_tf;
     if (!guest_tf)
         vmcb01->save.dr6 &= ~DR6_BS; /* the single step was ours alone */
-    else /* L1 single-steps itself: the trap is its own too, and goes first */
+    else { /* L1 single-steps itself: the trap is its own too, and goes first */
+        vmcb01->save.dr7 &= ~DR7_GD; /* as delivering #DB does (hv/vcpu.c) */
         vmcb01->control.eventinj = vmcb_event_make(VEC_DB, VMCB_EVENT_TYPE_EXCEPTION, 0, 0);
+    }
     step_done(v);
     return true;
 }

@@ -13,12 +13,11 @@
                             VMCB_INTERCEPT1_IOIO_PROT | VMCB_INTERCEPT1_INVLPGA | \
                             VMCB_INTERCEPT1_SHUTDOWN | VMCB_INTERCEPT1_NMI)
 /* The SVM instructions: VMRUN must be intercepted (APM 15.5.1), the rest
- * are L0's to emulate or refuse; VMMCALL is the hypercall. ICEBP: its #DB
- * is performed by L0, since #DB is intercepted (hv/exit_debug.c). */
+ * are L0's to emulate or refuse; VMMCALL is the hypercall. */
 #define L1_INTERCEPT_MISC2 (VMCB_INTERCEPT2_VMRUN | VMCB_INTERCEPT2_VMMCALL | \
                             VMCB_INTERCEPT2_VMLOAD | VMCB_INTERCEPT2_VMSAVE | \
                             VMCB_INTERCEPT2_STGI | VMCB_INTERCEPT2_CLGI | \
-                            VMCB_INTERCEPT2_SKINIT | VMCB_INTERCEPT2_ICEBP)
+                            VMCB_INTERCEPT2_SKINIT)
 
 /* #SX: with VM_CR.R_INIT a physical INIT becomes #SX (APM 15.30.1), which
  * L0 intercepts in L1 and L2 alike (hv/exit_init.c). #DB and #AC: so that a
@@ -32,13 +31,12 @@
  * "Nested SVM"): the SVM instructions (executed for L2 on L1's behalf:
  * VMLOAD/VMSAVE addresses are L1's memory), the MSRs that protect the
  * hypervisor (the merged MSRPM carries L0's bits), SHUTDOWN, NMIs (L0's
- * kicks), CPUID (L2 sees the CPU L1 sees, hv/exit_cpuid.c), ICEBP (as for
- * L1), and L0_INTERCEPT_EXCEPTIONS. */
+ * kicks), CPUID (L2 sees the CPU L1 sees, hv/exit_cpuid.c), and
+ * L0_INTERCEPT_EXCEPTIONS. */
 #define L2_INTERCEPT_MISC1_L0 (VMCB_INTERCEPT1_MSR_PROT | VMCB_INTERCEPT1_INVLPGA | \
                                VMCB_INTERCEPT1_SHUTDOWN | VMCB_INTERCEPT1_NMI | \
                                VMCB_INTERCEPT1_CPUID)
 #define L2_INTERCEPT_MISC2_L0 (VMCB_INTERCEPT2_VMRUN | VMCB_INTERCEPT2_VMLOAD | \
-                               VMCB_INTERCEPT2_VMSAVE | VMCB_INTERCEPT2_SKINIT | \
-                               VMCB_INTERCEPT2_ICEBP)
+                               VMCB_INTERCEPT2_VMSAVE | VMCB_INTERCEPT2_SKINIT)
 /* L2's STGI/CLGI: emulated by L0 unless L1 gave L2 a vGIF (hv/nested_gif.c). */
 #define L2_INTERCEPT_GIF_L0 (VMCB_INTERCEPT2_STGI | VMCB_INTERCEPT2_CLGI)

@@ -580,9 +580,6 @@ static void l0_handles(struct vcpu *v, uint64_t code)
     case VMEXIT_EXCP(VEC_AC):
         exit_ac(v);
         return;
-    case VMEXIT_ICEBP: /* L1 does not intercept it: L2's #DB, or L1's if it wants #DB */
-        exit_icebp(v);
-        return;
     case VMEXIT_MSR:
         /* Only L0's protected MSRs get here; exit_msr() answers for the
          * guest that asked (L2's EFER is its own, the SVM MSRs are L1's). */

@@ -50,6 +50,10 @@ void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint3
     /* An exception of L2's that L1 intercepts is L1's #VMEXIT (15.12). */
     if (v->nested.in_l2 && nested_l1_takes_exception(v, vector, has_error, error))
         return;
+    /* Delivering #DB clears DR7.GD (APM Vol. 2, 13.1.1.5); an injected one
+     * does not, and the handler's first DR access would fault again. */
+    if (vector == VEC_DB)
+        v->vmcb.va->save.dr7 &= ~DR7_GD;
     v->vmcb.va->control.eventinj =
         vmcb_event_make(vector, VMCB_EVENT_TYPE_EXCEPTION, has_error, error);
 }

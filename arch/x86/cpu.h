@@ -26,6 +26,7 @@
 #define RFLAGS_TF (1ULL << 8)
 #define RFLAGS_IF (1ULL << 9)
 #define DR6_BS    (1ULL << 14) /* single step (APM Vol. 2, 13.1.1.3) */
+#define DR7_GD    (1ULL << 13) /* general detect; cleared when #DB is delivered */
 #define DR6_B0_B3 0xFULL       /* breakpoint conditions met */
 #define RFLAGS_RF (1ULL << 16)
 

@@ -50,6 +50,7 @@ nested_exitintinfo_nmi nested_exitintinfo_intr nested_exitintinfo_exception
 nested_l1_cpuid_tf_trap nested_l2_ud_intercepted_by_l1 nested_l2_cr8_while_gif_clear
 nested_l1_icebp_db nested_l1_data_breakpoint nested_l1_db_through_l0
 nested_l2_icebp_unintercepted nested_l2_icebp_intercepted nested_l2_db_intercepted
+nested_l2_icebp_not_db_intercept nested_l2_icebp_tf_not_db_intercept
 """.split()
 
 # tests/l1/security_checks.c (issue 9): one scenario per known bug class

@@ -26,7 +26,6 @@ void exit_init_sx(struct vcpu *v) { (void)v; }
 void exit_iret(struct vcpu *v) { (void)v; }
 void exit_db(struct vcpu *v) { (void)v; }
 void exit_ac(struct vcpu *v) { (void)v; }
-void exit_icebp(struct vcpu *v) { (void)v; }
 void l1_nmi_step_check(struct vcpu *v) { (void)v; }
 
 static void test_known_exits(void **state)
@@ -41,10 +40,9 @@ static void test_known_exits(void **state)
     assert_ptr_equal(exit_handler_for(VMEXIT_NMI), exit_nmi); /* always intercepted */
     assert_ptr_equal(exit_handler_for(VMEXIT_INTR), exit_intr); /* the same, with vGIF */
     assert_ptr_equal(exit_handler_for(VMEXIT_EXCP(30)), exit_init_sx); /* INIT as #SX */
-    /* #DB, #AC: no delivery loop inside the CPU; ICEBP's #DB performed by L0 */
+    /* #DB, #AC: no delivery loop inside the CPU */
     assert_ptr_equal(exit_handler_for(VMEXIT_EXCP(1)), exit_db);
     assert_ptr_equal(exit_handler_for(VMEXIT_EXCP(17)), exit_ac);
-    assert_ptr_equal(exit_handler_for(VMEXIT_ICEBP), exit_icebp);
     const uint64_t svm_insns[] = { VMEXIT_VMRUN, VMEXIT_VMLOAD, VMEXIT_VMSAVE, VMEXIT_STGI,
                                    VMEXIT_CLGI, VMEXIT_SKINIT, VMEXIT_INVLPGA };
     for (size_t i = 0; i < sizeof svm_insns / sizeof *svm_insns; i++)
@@ -80,7 +78,7 @@ static void test_every_l1_intercept_has_a_handler(void **state)
             checked++;
         }
     }
-    assert_int_equal(checked, 14); /* NMI joined for the kicks between CPUs, ICEBP for #DB */
+    assert_int_equal(checked, 13); /* NMI joined for the kicks between CPUs */
     for (unsigned vec = 0; vec < 32; vec++)
         if (L0_INTERCEPT_EXCEPTIONS & (1u << vec))
             assert_ptr_not_equal(exit_handler_for(0x40 + vec), exit_unexpected);

@@ -72,7 +72,6 @@ void exit_svm_insn(struct vcpu *v) { (void)v; }
 void exit_cpuid(struct vcpu *v) { (void)v; }
 void exit_db(struct vcpu *v) { (void)v; }
 void exit_ac(struct vcpu *v) { (void)v; }
-void exit_icebp(struct vcpu *v) { (void)v; }
 void apic_self_nmi(struct vcpu *v) { (void)v; }
 void vcpu_request_all(struct vcpu *self, uint32_t request) { (void)self; (void)request; }
 bool apic_mmio_fault(struct vcpu *v, uint64_t gpa, uint64_t exitinfo1)
