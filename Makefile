@@ -66,7 +66,7 @@ UNIT_CFLAGS := -std=gnu11 -O1 -g $(WARN) -I. -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -MMD -MP
 UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb svm_bitmaps npt insn_len \
 	exit_dispatch vmcb12_check npt02 tlb_model nested_route nested_maps nested_vmrun \
-	nested_tsc l1_gif ap_state apic_icr store_decode vcpu_request iommu_pt iommu_events ivrs
+	nested_tsc l1_gif ap_state apic_icr store_decode vcpu_request iommu_pt iommu_events ivrs exit_debug
 UNIT_SRC_config       := boot/config.c
 UNIT_SRC_ringbuf      := lib/ringbuf.c
 UNIT_SRC_page_alloc   := lib/page_alloc.c
@@ -76,6 +76,7 @@ UNIT_SRC_svm_bitmaps  := arch/x86/svm_bitmaps.c
 UNIT_SRC_npt          := hv/npt.c
 UNIT_SRC_iommu_pt     := hv/iommu_pt.c
 UNIT_SRC_iommu_events := hv/iommu_events.c
+UNIT_SRC_exit_debug   := hv/exit_debug.c
 UNIT_SRC_ivrs         := boot/ivrs.c
 UNIT_SRC_insn_len     := hv/insn_len.c
 UNIT_SRC_exit_dispatch := hv/exit_dispatch.c

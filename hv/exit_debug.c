@@ -13,18 +13,51 @@
  * ICEBP needs nothing: the #DB of INT1 does not trigger the #DB intercept
  * (APM Vol. 2, 15.12), the CPU delivers it itself. */
 #include "hv/exit_dispatch.h"
+#include "arch/x86/svm.h"
 #include "arch/x86/vectors.h"
 #include "hv/l1_gif.h"
+
+/* The exception goes back to the guest; but if it cut off the delivery of
+ * an interrupt or NMI (EXITINTINFO, APM 15.7.2), that event must not be
+ * lost (the interrupt was already taken from the APIC): it is delivered
+ * again first (exit_dispatch's redeliver), and the exception at the next
+ * exit, as a CPU delivers the event and then the trap. An exception or
+ * INTn cut off is simply raised again by its instruction. */
+static void give_back(struct vcpu *v, uint8_t vector, bool has_error)
+{
+    uint64_t ii = v->vmcb.va->control.exitintinfo;
+    uint64_t type = ii & VMCB_EVENT_TYPE_MASK;
+    if ((ii & VMCB_EVENT_V) && (type == VMCB_EVENT_TYPE_INTR || type == VMCB_EVENT_TYPE_NMI)) {
+        v->deferred_event = vmcb_event_make(vector, VMCB_EVENT_TYPE_EXCEPTION, has_error, 0);
+        v->deferred_vmcb = v->vmcb.va;
+        return;
+    }
+    vcpu_inject_exception(v, vector, has_error, 0);
+}
+
+void exit_deferred_event(struct vcpu *v)
+{
+    struct vmcb *vmcb = v->vmcb.va;
+    if (vmcb != v->deferred_vmcb) { /* that guest was left (L2 for L1): gone with it */
+        v->deferred_event = 0;
+        return;
+    }
+    if (vmcb->control.eventinj & VMCB_EVENT_V)
+        return; /* the cut-off event is still to go first */
+    uint64_t e = v->deferred_event;
+    v->deferred_event = 0;
+    vcpu_inject_exception(v, (uint8_t)(e & VMCB_EVENT_VECTOR_MASK), (e & VMCB_EVENT_EV) != 0, 0);
+}
 
 void exit_db(struct vcpu *v)
 {
     /* L0 single-steps an IRET of L1's NMI handler (hv/l1_gif.c): its own
      * trap is consumed; any other #DB is the guest's. */
     if (v->nested.in_l2 || !l1_nmi_iret_done(v))
-        vcpu_inject_exception(v, VEC_DB, false, 0);
+        give_back(v, VEC_DB, false);
 }
 
 void exit_ac(struct vcpu *v)
 {
-    vcpu_inject_exception(v, VEC_AC, true, 0);
+    give_back(v, VEC_AC, true);
 }

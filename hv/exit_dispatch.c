@@ -77,4 +77,6 @@ void exit_dispatch(struct vcpu *v)
     dispatch(v, exited->control.exitcode);
     if (__builtin_expect((intinfo & VMCB_EVENT_V) != 0, 0))
         redeliver(v, exited, intinfo);
+    if (__builtin_expect(v->deferred_event != 0, 0))
+        exit_deferred_event(v);
 }

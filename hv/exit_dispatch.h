@@ -26,6 +26,8 @@ void exit_intr(struct vcpu *v);
 void exit_iret(struct vcpu *v);
 void exit_db(struct vcpu *v);
 void exit_ac(struct vcpu *v);
+/* A #DB/#AC held back behind a cut-off event (hv/exit_debug.c). */
+void exit_deferred_event(struct vcpu *v);
 /* #SX: a physical INIT redirected by VM_CR.R_INIT (hv/exit_init.c). */
 void exit_init_sx(struct vcpu *v);
 void init_redirect_enable(void);

@@ -115,6 +115,11 @@ struct vcpu {
     uint32_t apic_id;        /* the physical CPU's local APIC ID */
     bool launched;           /* runs as our guest (else: still the firmware's) */
     struct vcpu_stats stats;
+    /* A #DB or #AC raised while the CPU delivered an interrupt or NMI
+     * (hv/exit_debug.c): that event is delivered again first, this one at
+     * the next exit of the same VMCB (an EVENTINJ value; 0: none). */
+    uint64_t deferred_event;
+    const struct vmcb *deferred_vmcb;
     /* The guest's x87/SSE state while the host uses the FPU (hv/fpu.c). */
     uint8_t fpu_area[512] __attribute__((aligned(16)));
     bool fpu_saved;

@@ -26,6 +26,7 @@ void exit_init_sx(struct vcpu *v) { (void)v; }
 void exit_iret(struct vcpu *v) { (void)v; }
 void exit_db(struct vcpu *v) { (void)v; }
 void exit_ac(struct vcpu *v) { (void)v; }
+void exit_deferred_event(struct vcpu *v) { (void)v; }
 void l1_nmi_step_check(struct vcpu *v) { (void)v; }
 
 static void test_known_exits(void **state)
