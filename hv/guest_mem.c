@@ -136,14 +136,27 @@ bool guest_mem_protect_mmio(uint64_t pa, uint64_t size)
 {
     if (nprotected_mmio == MAX_PROTECTED_MMIO)
         return false;
+    /* Recorded first, so that a failure half way is undone whole. */
+    protected_mmio[nprotected_mmio++] = (struct hv_ram_range){ pa & ~0xFFFULL, size };
     spin_lock(&npt01_lock);
     bool ok = true;
     for (uint64_t p = pa & ~0xFFFULL; ok && p < pa + size; p += 4096)
         ok = npt_map_4k(&npt_mem, npt01_root, p, 0, 0);
     spin_unlock(&npt01_lock);
-    if (ok)
-        protected_mmio[nprotected_mmio++] = (struct hv_ram_range){ pa & ~0xFFFULL, size };
     return ok;
+}
+
+void guest_mem_unprotect_mmio(void)
+{
+    spin_lock(&npt01_lock);
+    for (uint32_t i = 0; i < nprotected_mmio; i++) {
+        const struct hv_ram_range *r = &protected_mmio[i];
+        for (uint64_t p = r->base; p < r->base + r->size; p += 4096)
+            if (!npt_map_4k(&npt_mem, npt01_root, p, p, NPT_RWX))
+                break; /* the split is there: cannot fail for pages it made */
+    }
+    nprotected_mmio = 0;
+    spin_unlock(&npt01_lock);
 }
 
 bool guest_mem_l1_barred(uint64_t gpa, uint64_t len)

@@ -28,6 +28,9 @@ bool guest_mem_l1_barred(uint64_t gpa, uint64_t len);
  * accesses there get the decoy page like the hypervisor's region. Before
  * any vCPU runs; false when out of table memory or slots. */
 bool guest_mem_protect_mmio(uint64_t pa, uint64_t size);
+/* Gives every protected range back to L1, one to one (the IOMMUs are not
+ * the hypervisor's after all); before any vCPU runs. */
+void guest_mem_unprotect_mmio(void);
 uint64_t guest_mem_hv_accesses(void);
 uint64_t guest_mem_table_pages(void);
 

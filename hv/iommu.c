@@ -17,10 +17,20 @@
 #define WAIT_SPINS 100000000ULL              /* completion wait: far beyond real */
 #define FAULTS_LOGGED 16                     /* then only at powers of two */
 
+/* The registers the hypervisor changes, as the firmware left them, put
+ * back if the hypervisor does not keep the IOMMU. */
+static const uint32_t fw_regs[] = {
+    AMDVI_MMIO_DEV_TABLE_BASE, AMDVI_MMIO_CMD_BUF_BASE, AMDVI_MMIO_EVENT_LOG_BASE,
+    AMDVI_MMIO_EXCL_BASE, AMDVI_MMIO_EXCL_LIMIT, AMDVI_MMIO_CONTROL,
+};
+#define FW_REGS (sizeof fw_regs / sizeof *fw_regs)
+
 struct iommu_unit {
     const struct hv_iommu_boot *boot;
     volatile uint8_t *mmio; /* identity-mapped registers */
     uint64_t efr;
+    uint64_t fw[FW_REGS];
+    bool started;           /* running on our tables and command buffer */
     struct amdvi_cmd *cmd;
     uint64_t cmd_pa;
     uint32_t cmd_tail;
@@ -139,6 +149,19 @@ static uint64_t mmio_size(const struct iommu_unit *u)
     return (u->efr & AMDVI_EFR_PC_SUP) ? AMDVI_MMIO_SIZE_PC : AMDVI_MMIO_SIZE;
 }
 
+/* The control bits the firmware asks for in IVHD's flags (bus behaviour),
+ * and coherent table walks: the tables are written through the caches
+ * without flushing them (as Linux does). */
+static uint64_t bus_flags(uint8_t ivhd_flags)
+{
+    uint64_t c = AMDVI_CTRL_COHERENT;
+    c |= (ivhd_flags & IVHD_FLAG_HT_TUN_EN) ? AMDVI_CTRL_HT_TUN_EN : 0;
+    c |= (ivhd_flags & IVHD_FLAG_PASS_PW) ? AMDVI_CTRL_PASS_PW : 0;
+    c |= (ivhd_flags & IVHD_FLAG_RES_PASS_PW) ? AMDVI_CTRL_RES_PASS_PW : 0;
+    c |= (ivhd_flags & IVHD_FLAG_ISOC) ? AMDVI_CTRL_ISOC : 0;
+    return c;
+}
+
 /* Off, pointed at our tables and rings, on, caches invalidated. */
 static bool unit_take_over(struct iommu_unit *u)
 {
@@ -160,9 +183,10 @@ static bool unit_take_over(struct iommu_unit *u)
     wr(u, AMDVI_MMIO_EXCL_LIMIT, 0);
     wr(u, AMDVI_MMIO_STATUS, rd(u, AMDVI_MMIO_STATUS)); /* write-1-to-clear */
     u->cmd_tail = u->event_head = 0;
-    uint64_t on = AMDVI_CTRL_COHERENT | AMDVI_CTRL_CMD_BUF_EN | AMDVI_CTRL_EVENT_LOG_EN;
+    uint64_t on = bus_flags(u->boot->flags) | AMDVI_CTRL_CMD_BUF_EN | AMDVI_CTRL_EVENT_LOG_EN;
     wr(u, AMDVI_MMIO_CONTROL, on);
     wr(u, AMDVI_MMIO_CONTROL, on | AMDVI_CTRL_IOMMU_EN);
+    u->started = true;
     return invalidate_all(u);
 }
 
@@ -190,29 +214,53 @@ static bool tables_build(const struct hv_boot_info *info)
     return iommu.pt_root && iommu.wait && dev_table_build();
 }
 
-/* Turns off the IOMMUs we had started, as the firmware left them: a
- * half-owned set protects nothing, and L1 may then use them itself. */
-static void give_back(uint32_t n)
+/* Puts an IOMMU back as the firmware left it (its registers, control
+ * last), after forgetting what it cached of our tables: a half-owned set
+ * protects nothing, and L1 may then use the IOMMUs itself. */
+static void give_back(struct iommu_unit *u)
 {
-    for (uint32_t i = 0; i < n; i++)
-        wr(&iommu.unit[i], AMDVI_MMIO_CONTROL, 0);
+    if (u->started)
+        invalidate_all(u);
+    wr(u, AMDVI_MMIO_CONTROL, 0);
+    for (uint32_t r = 0; r < FW_REGS; r++)
+        wr(u, fw_regs[r], u->fw[r]);
+    u->started = false;
 }
 
-static bool unit_start(struct iommu_unit *u, const struct hv_iommu_boot *boot)
+static void give_back_all(uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        give_back(&iommu.unit[i]);
+    guest_mem_unprotect_mmio();
+}
+
+/* Where the registers are, what the IOMMU can do (its own EFR register:
+ * IVRS's copy may claim more), what the firmware left in it. */
+static bool unit_attach(struct iommu_unit *u, const struct hv_iommu_boot *boot)
 {
     u->boot = boot;
     u->mmio = (volatile uint8_t *)boot->base;
-    u->efr = rd(u, AMDVI_MMIO_EXT_FEATURES) | boot->efr;
-    if (!unit_rings(u) || !unit_take_over(u))
-        return false;
-    pr_info("IOMMU at %#lx (segment %u, device %02x:%02x.%u, EFR %#lx): DMA translated, "
-            "hypervisor region refused", boot->base, boot->segment, boot->device_id >> 8,
-            (boot->device_id >> 3) & 31, boot->device_id & 7, u->efr);
+    if (boot->base + AMDVI_MMIO_SIZE_PC > guest_mem_host_map_top())
+        return false; /* outside the core's identity map: cannot reach it */
+    u->efr = rd(u, AMDVI_MMIO_EXT_FEATURES);
+    for (uint32_t r = 0; r < FW_REGS; r++)
+        u->fw[r] = rd(u, fw_regs[r]);
     return true;
 }
 
-/* The registers leave NPT01 only once every IOMMU is ours: after a failure
- * L1 keeps IVRS and may drive them itself. */
+static bool unit_start(struct iommu_unit *u)
+{
+    if (!unit_rings(u) || !unit_take_over(u))
+        return false;
+    pr_info("IOMMU at %#lx (segment %u, device %02x:%02x.%u, EFR %#lx): DMA translated, "
+            "hypervisor region refused", u->boot->base, u->boot->segment,
+            u->boot->device_id >> 8, (u->boot->device_id >> 3) & 31, u->boot->device_id & 7,
+            u->efr);
+    return true;
+}
+
+/* Out of NPT01 before any IOMMU starts: the split tables this needs may
+ * run out, and nothing may be enabled by then. */
 static bool protect_registers(uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++)
@@ -235,14 +283,17 @@ void iommu_init(struct hv_boot_info *info)
     else if (!tables_build(info))
         why = "out of hypervisor memory for the IOMMU tables";
     for (uint32_t i = 0; !why && i < n; i++)
-        if (!unit_start(&iommu.unit[i], &info->iommu[i])) {
-            give_back(i + 1);
-            why = "an IOMMU did not take the hypervisor's tables (disabled again)";
-        }
+        if (!unit_attach(&iommu.unit[i], &info->iommu[i]))
+            why = "an IOMMU's registers are outside the hypervisor's map";
     if (!why && !protect_registers(n)) {
-        give_back(n);
-        why = "out of hypervisor memory hiding the IOMMUs' registers (disabled again)";
+        guest_mem_unprotect_mmio();
+        why = "out of hypervisor memory hiding the IOMMUs' registers";
     }
+    for (uint32_t i = 0; !why && i < n; i++)
+        if (!unit_start(&iommu.unit[i])) {
+            give_back_all(i + 1);
+            why = "an IOMMU did not take the hypervisor's tables (given back as it was)";
+        }
     if (why) {
         pr_warn("DMA is NOT protected: %s; any device L1 drives can read and write the "
                 "hypervisor's memory", why);
@@ -258,10 +309,10 @@ void iommu_abandon(struct hv_boot_info *info)
 {
     if (!iommu.owned)
         return;
-    give_back(iommu.n);
+    give_back_all(iommu.n);
     iommu.owned = false;
     info->iommu_owned = 0;
-    pr_warn("IOMMUs disabled again: the hypervisor is not starting");
+    pr_warn("IOMMUs given back as the firmware left them: the hypervisor is not starting");
 }
 
 /* --- events (2.5) --------------------------------------------------------- */
@@ -327,9 +378,24 @@ static void poll_units(bool full)
     spin_unlock(&iommu.lock);
 }
 
+/* Any entry waiting? A look without the lock (event_head may be a step
+ * behind: the locked drain sorts that out), so that an exit with nothing
+ * to drain costs no locked instruction. */
+static bool events_waiting(void)
+{
+    for (uint32_t i = 0; i < iommu.n; i++) {
+        const struct iommu_unit *u = &iommu.unit[i];
+        uint32_t head = __atomic_load_n(&u->event_head, __ATOMIC_RELAXED);
+        if (u->events[head / 16].d[1] >> AMDVI_EVENT_CODE_SHIFT)
+            return true;
+    }
+    return false;
+}
+
 void iommu_poll(void)
 {
-    poll_units(false);
+    if (iommu.owned && events_waiting())
+        poll_units(false);
 }
 
 void iommu_get_stats(struct iommu_stats *s)

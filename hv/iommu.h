@@ -16,11 +16,12 @@
 
 /* Boot CPU, after NPT01 exists, before L1 runs. Sets info->iommu_owned
  * when every IOMMU translates DMA; otherwise says on the console why DMA
- * is not protected and leaves the IOMMUs as they were. */
+ * is not protected and puts the IOMMUs back as the firmware left them
+ * (registers, and their pages in NPT01). */
 void iommu_init(struct hv_boot_info *info);
 
-/* The hypervisor does not start after all: the IOMMUs go back off (the
- * OS then finds them in IVRS as the firmware left them). */
+/* The hypervisor does not start after all: the IOMMUs go back as the
+ * firmware left them (the OS then finds them in IVRS). */
 void iommu_abandon(struct hv_boot_info *info);
 
 /* Drains the event logs (any CPU; returns at once if another CPU is at it

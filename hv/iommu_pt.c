@@ -92,6 +92,8 @@ uint64_t iommu_pt_build(const struct npt_mem *m, uint64_t top, uint64_t hole_pa,
 
 bool iommu_pt_lookup(const struct npt_mem *m, uint64_t root, uint64_t addr, uint64_t *pa)
 {
+    if (addr >> 48)
+        return false; /* beyond what 4 levels reach: a fault (2.2.3) */
     uint64_t e = root | AMDVI_PTE_PR | RW | ((uint64_t)AMDVI_LEVELS << AMDVI_PTE_NEXT_SHIFT);
     for (int level = AMDVI_LEVELS; level >= 1; level--) {
         if (!(e & AMDVI_PTE_PR) || (e & RW) != RW)

@@ -26,8 +26,12 @@
 #define AMDVI_MMIO_SIZE_PC     0x80000ULL
 
 #define AMDVI_CTRL_IOMMU_EN     (1ULL << 0)
+#define AMDVI_CTRL_HT_TUN_EN    (1ULL << 1)
 #define AMDVI_CTRL_EVENT_LOG_EN (1ULL << 2)
+#define AMDVI_CTRL_PASS_PW      (1ULL << 8)
+#define AMDVI_CTRL_RES_PASS_PW  (1ULL << 9)
 #define AMDVI_CTRL_COHERENT     (1ULL << 10) /* table reads snoop the caches */
+#define AMDVI_CTRL_ISOC         (1ULL << 11)
 #define AMDVI_CTRL_CMD_BUF_EN   (1ULL << 12)
 #define AMDVI_CTRL_PPR_LOG_EN   (1ULL << 13)
 #define AMDVI_CTRL_GT_EN        (1ULL << 16)
@@ -107,6 +111,12 @@ _Static_assert(sizeof(struct amdvi_event) == 16, "events are 128 bits");
 #define IVHD_TYPE_10 0x10    /* IVHD with a 24-byte header */
 #define IVHD_TYPE_11 0x11    /* IVHD with a 40-byte header (EFR image) */
 #define IVHD_TYPE_40 0x40
+/* IVHD flags (byte 1): how the firmware wants the IOMMU's bus behaviour
+ * set in its control register (HtTunEn, PassPW, ResPassPW, Isoc). */
+#define IVHD_FLAG_HT_TUN_EN   (1u << 0)
+#define IVHD_FLAG_PASS_PW     (1u << 1)
+#define IVHD_FLAG_RES_PASS_PW (1u << 2)
+#define IVHD_FLAG_ISOC        (1u << 3)
 /* IVHD block header: type 0, flags 1, length 2, IOMMU DeviceID 4,
  * capability offset 6, IOMMU base address 8, PCI segment 16. */
 struct __attribute__((packed)) ivhd_header {

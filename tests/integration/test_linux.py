@@ -65,8 +65,10 @@ def test_ac_and_db_reach_l1_userspace(linux_boot):
     delivery cannot loop inside the CPU, still reach L1 as on a CPU: an
     alignment check at CPL 3 is SIGBUS, ICEBP a SIGTRAP after it. QEMU's
     TCG checks no alignment, so it raises no #AC at all (measured bare,
-    `hypervisor = no`, too): there the load must complete, not fail."""
-    assert re.search(r"(?m)^excheck: #AC -> SIGBUS not raised$", linux_boot.console)
+    `hypervisor = no`, too): there the load completes ("not raised"), which
+    shows at least that nothing else went wrong; a CPU that checks gives
+    "ok", and a wrong signal or none "FAILED"."""
+    assert re.search(r"(?m)^excheck: #AC -> SIGBUS (ok|not raised)$", linux_boot.console)
     assert re.search(r"(?m)^excheck: ICEBP -> SIGTRAP ok$", linux_boot.console)
 
 

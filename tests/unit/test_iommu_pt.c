@@ -18,7 +18,7 @@
 #define KB4 PAGE_SIZE
 #define GB(x) ((uint64_t)(x) << 30)
 #define MB(x) ((uint64_t)(x) << 20)
-#define POOL_PAGES 64u
+#define POOL_PAGES 600u /* a 2^48 map: root and 512 PDPTs */
 #include "tests/unit/fake_page_pool.h"
 #include "tests/unit/xorshift.h"
 
@@ -97,10 +97,16 @@ static void test_unaligned_hole(void **state)
     }
 }
 
-/* A top past the 4-level limit is clamped (the root covers 2^48). */
+/* No hole: everything below top allowed, nothing above; and a top past
+ * the 4-level limit is clamped to 2^48 (the root's reach). */
 static void test_top_and_no_hole(void **state)
 {
     (void)state;
+    uint64_t root0 = iommu_pt_build(&mem, 1ULL << 52, 0, 0);
+    assert_true(root0);
+    expect_allowed(root0, (1ULL << 48) - 4096);
+    expect_refused(root0, 1ULL << 48); /* outside the table: nothing */
+    pool_reset(POOL_PAGES);
     uint64_t root = iommu_pt_build(&mem, GB(2), 0, 0);
     assert_true(root);
     expect_allowed(root, 0);
