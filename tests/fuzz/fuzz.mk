@@ -1,0 +1,58 @@
+# Fuzzing (issue 9): libFuzzer targets, host-built with clang against the
+# real core sources as the unit tests are, stand-ins for the rest
+# (tests/fuzz/README.md).
+#   make fuzz               every target for FUZZ_SECONDS each (default 60),
+#                           or FUZZ_RUNS executions each when that is set;
+#                           prints the figures, fails on any finding
+#   make fuzz-smoke         FUZZ_SMOKE_SECONDS (default 6) of each, from the
+#                           seeds only (part of make test)
+#   make fuzz-TARGET        one target, same knobs as make fuzz
+#   make fuzz-seeds         rewrites the generated seeds in tests/fuzz/corpus/
+# The corpus the fuzzer grows stays in build/fuzz/corpus/TARGET; findings
+# go to build/fuzz/artifacts/TARGET/ (crash-*, with the run's log).
+
+FUZZ_CC      := clang-14
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_CFLAGS  := -std=gnu11 -O2 -g $(WARN) -I. -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all
+# A link in one step writes no dependency files: every header may matter.
+FUZZ_HEADERS := $(wildcard tests/fuzz/*.h tests/unit/*.h hv/*.h arch/x86/*.h boot/*.h lib/*.h)
+FUZZ_TARGETS := store_decode
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 6
+FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
+FUZZ_BINS  := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+FUZZ_RUN   := tests/fuzz/run.sh
+
+# Sources under test per target (FUZZ_SRC_x), and extra link flags.
+FUZZ_SRC_store_decode := hv/store_decode.c
+
+.PHONY: fuzz fuzz-smoke fuzz-build fuzz-seeds
+fuzz-build: $(FUZZ_BINS)
+
+.SECONDEXPANSION:
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRC_$$*) $(FUZZ_HEADERS) | deps
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@ (libFuzzer)"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FUZZ_SRC_$*) -o $@ $(FUZZ_LDFLAGS_$*)
+
+# One target: fuzz-vmrun etc.
+$(FUZZ_TARGETS:%=fuzz-%): fuzz-%: $(FUZZ_DIR)/fuzz_%
+	$(Q)$(FUZZ_RUN) $< tests/fuzz/corpus/$* $(FUZZ_DIR)/corpus/$* \
+		$(FUZZ_DIR)/artifacts/$* '$(FUZZ_LIMIT)'
+
+# Every target, one after the other; a finding fails the whole run, after
+# the others have had their turn.
+fuzz: $(FUZZ_BINS)
+	$(Q)fail=0; for t in $(FUZZ_TARGETS); do \
+		$(FUZZ_RUN) $(FUZZ_DIR)/fuzz_$$t tests/fuzz/corpus/$$t $(FUZZ_DIR)/corpus/$$t \
+			$(FUZZ_DIR)/artifacts/$$t '$(FUZZ_LIMIT)' || fail=1; \
+	done; exit $$fail
+
+# Short, from the committed seeds only (a fresh working corpus each time).
+fuzz-smoke: $(FUZZ_BINS)
+	$(Q)fail=0; for t in $(FUZZ_TARGETS); do \
+		rm -rf $(FUZZ_DIR)/smoke/$$t; \
+		$(FUZZ_RUN) $(FUZZ_DIR)/fuzz_$$t tests/fuzz/corpus/$$t $(FUZZ_DIR)/smoke/$$t \
+			$(FUZZ_DIR)/smoke-artifacts/$$t -max_total_time=$(FUZZ_SMOKE_SECONDS) || fail=1; \
+	done; exit $$fail
