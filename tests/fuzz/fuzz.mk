@@ -17,15 +17,18 @@ FUZZ_CFLAGS  := -std=gnu11 -O2 -g $(WARN) -I. -fsanitize=fuzzer,address,undefine
 	-fno-sanitize-recover=all
 # A link in one step writes no dependency files: every header may matter.
 FUZZ_HEADERS := $(wildcard tests/fuzz/*.h tests/unit/*.h hv/*.h arch/x86/*.h boot/*.h lib/*.h)
-FUZZ_TARGETS := store_decode
+FUZZ_TARGETS := store_decode config
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 6
 FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
 FUZZ_BINS  := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 FUZZ_RUN   := tests/fuzz/run.sh
 
-# Sources under test per target (FUZZ_SRC_x), and extra link flags.
+# Sources under test per target (FUZZ_SRC_x), extra link flags
+# (FUZZ_LDFLAGS_x) and libFuzzer options (FUZZ_OPTS_x).
 FUZZ_SRC_store_decode := hv/store_decode.c
+FUZZ_SRC_config       := boot/config.c
+FUZZ_OPTS_config      := -max_len=1024
 
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-seeds
 fuzz-build: $(FUZZ_BINS)
@@ -39,20 +42,20 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRC_$$*) $(FUZZ_HEADERS) | deps
 # One target: fuzz-vmrun etc.
 $(FUZZ_TARGETS:%=fuzz-%): fuzz-%: $(FUZZ_DIR)/fuzz_%
 	$(Q)$(FUZZ_RUN) $< tests/fuzz/corpus/$* $(FUZZ_DIR)/corpus/$* \
-		$(FUZZ_DIR)/artifacts/$* '$(FUZZ_LIMIT)'
+		$(FUZZ_DIR)/artifacts/$* '$(FUZZ_LIMIT)' $(FUZZ_OPTS_$*)
 
 # Every target, one after the other; a finding fails the whole run, after
 # the others have had their turn.
 fuzz: $(FUZZ_BINS)
-	$(Q)fail=0; for t in $(FUZZ_TARGETS); do \
-		$(FUZZ_RUN) $(FUZZ_DIR)/fuzz_$$t tests/fuzz/corpus/$$t $(FUZZ_DIR)/corpus/$$t \
-			$(FUZZ_DIR)/artifacts/$$t '$(FUZZ_LIMIT)' || fail=1; \
-	done; exit $$fail
+	$(Q)fail=0; $(foreach t,$(FUZZ_TARGETS), \
+		$(FUZZ_RUN) $(FUZZ_DIR)/fuzz_$t tests/fuzz/corpus/$t $(FUZZ_DIR)/corpus/$t \
+			$(FUZZ_DIR)/artifacts/$t '$(FUZZ_LIMIT)' $(FUZZ_OPTS_$t) || fail=1;) \
+	exit $$fail
 
 # Short, from the committed seeds only (a fresh working corpus each time).
 fuzz-smoke: $(FUZZ_BINS)
-	$(Q)fail=0; for t in $(FUZZ_TARGETS); do \
-		rm -rf $(FUZZ_DIR)/smoke/$$t; \
-		$(FUZZ_RUN) $(FUZZ_DIR)/fuzz_$$t tests/fuzz/corpus/$$t $(FUZZ_DIR)/smoke/$$t \
-			$(FUZZ_DIR)/smoke-artifacts/$$t -max_total_time=$(FUZZ_SMOKE_SECONDS) || fail=1; \
-	done; exit $$fail
+	$(Q)rm -rf $(FUZZ_DIR)/smoke; fail=0; $(foreach t,$(FUZZ_TARGETS), \
+		$(FUZZ_RUN) $(FUZZ_DIR)/fuzz_$t tests/fuzz/corpus/$t $(FUZZ_DIR)/smoke/$t \
+			$(FUZZ_DIR)/smoke-artifacts/$t -max_total_time=$(FUZZ_SMOKE_SECONDS) \
+			$(FUZZ_OPTS_$t) || fail=1;) \
+	exit $$fail
