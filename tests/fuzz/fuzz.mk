@@ -8,6 +8,7 @@
 #                           seeds only (part of make test)
 #   make fuzz-TARGET        one target, same knobs as make fuzz
 #   make fuzz-seeds         rewrites the generated seeds in tests/fuzz/corpus/
+#                           (tests/fuzz/gen_seeds.c)
 # The corpus the fuzzer grows stays in build/fuzz/corpus/TARGET; findings
 # go to build/fuzz/artifacts/TARGET/ (crash-*, with the run's log).
 
@@ -17,7 +18,7 @@ FUZZ_CFLAGS  := -std=gnu11 -O2 -g $(WARN) -I. -fsanitize=fuzzer,address,undefine
 	-fno-sanitize-recover=all
 # A link in one step writes no dependency files: every header may matter.
 FUZZ_HEADERS := $(wildcard tests/fuzz/*.h tests/unit/*.h hv/*.h arch/x86/*.h boot/*.h lib/*.h)
-FUZZ_TARGETS := store_decode config
+FUZZ_TARGETS := store_decode config hypercall
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 6
 FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
@@ -29,9 +30,16 @@ FUZZ_RUN   := tests/fuzz/run.sh
 FUZZ_SRC_store_decode := hv/store_decode.c
 FUZZ_SRC_config       := boot/config.c
 FUZZ_OPTS_config      := -max_len=1024
+FUZZ_SRC_hypercall    := hv/exit_vmmcall.c hv/vcpu.c hv/insn_len.c hv/host_caps.c
 
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-seeds
 fuzz-build: $(FUZZ_BINS)
+
+fuzz-seeds: tests/fuzz/gen_seeds.c $(FUZZ_HEADERS)
+	@mkdir -p $(FUZZ_DIR)
+	$(Q)$(CC) -std=gnu11 -O1 $(WARN) -I. $< -o $(FUZZ_DIR)/gen_seeds
+	$(Q)$(FUZZ_DIR)/gen_seeds
+	@cp boot/hv.cfg tests/fuzz/corpus/config/hv.cfg
 
 .SECONDEXPANSION:
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRC_$$*) $(FUZZ_HEADERS) | deps

@@ -1,0 +1,136 @@
+/* Writes the generated part of the seed corpus, tests/fuzz/corpus/TARGET/
+ * (make fuzz-seeds; the files are committed). Each seed is a meaningful
+ * input in the target's own format (see each fuzz_TARGET.c): real store
+ * instructions, configuration files, hypercalls, the unit tests' valid
+ * VMCB12s, NPT12 tables with large pages. Reproducers of findings are
+ * committed beside them by hand (regress-*). */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "arch/x86/svm.h"
+#include "arch/x86/vmcb.h"
+#include "hv/hypercall_abi.h"
+#include "tests/unit/vmcb12_fixture.h"
+
+/* --- a growing byte buffer ------------------------------------------- */
+static uint8_t buf[1 << 16];
+static size_t len;
+
+static void put(const void *p, size_t n) { memcpy(buf + len, p, n); len += n; }
+static void u8(uint8_t v) { put(&v, 1); }
+static void u16(uint16_t v) { put(&v, 2); }
+static inline void u32(uint32_t v) { put(&v, 4); }
+static void u64(uint64_t v) { put(&v, 8); }
+static void bytes(const char *s) { put(s, strlen(s)); }
+
+static void seed(const char *target, const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "tests/fuzz/corpus/%s", target);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "tests/fuzz/corpus/%s/%s", target, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(buf, 1, len, f) != len || fclose(f)) {
+        perror(path);
+        exit(1);
+    }
+    len = 0;
+}
+
+/* --- store_decode: flags (bit 0: 64-bit code), then the bytes --------- */
+static void store(const char *name, bool code64, const char *insn, size_t n)
+{
+    u8(code64);
+    put(insn, n);
+    seed("store_decode", name);
+}
+#define STORE(name, code64, lit) store(name, code64, lit, sizeof lit - 1)
+
+static void seeds_store_decode(void)
+{
+    STORE("mov-eax-to-rdx", true, "\x89\x02");                           /* mov %eax,(%rdx) */
+    STORE("movl-icr-imm", true, "\xc7\x80\x00\x03\x00\x00\x00\x45\x00\x00"); /* movl $0x4500,0x300(%rax) */
+    STORE("mov-r8d-sib", true, "\x44\x89\x04\x25\x00\x03\xe0\xfe");     /* mov %r8d,0xfee00300 */
+    STORE("mov-rip-rel", true, "\x89\x05\x10\x00\x00\x00");             /* mov %eax,0x10(%rip) */
+    STORE("xchg-linux", true, "\x87\x07");                               /* xchg %eax,(%rdi) */
+    STORE("mov-moffs64", true, "\xa3\x00\x03\xe0\xfe\x00\x00\x00\x00");  /* movabs %eax,0xfee00300 */
+    STORE("mov-ah", false, "\x88\x60\x10");                              /* mov %ah,0x10(%eax) */
+    STORE("movw-16bit-addr", false, "\x67\x66\xc7\x47\x10\x34\x12");     /* movw $0x1234,0x10(%bx) */
+    STORE("mov-fs-rex-w", true, "\x64\x48\x89\x0c\x24");                 /* mov %rcx,%fs:(%rsp) */
+    STORE("mov32-abs", false, "\x89\x15\x00\x03\xe0\xfe");               /* mov %edx,0xfee00300 */
+}
+
+/* --- config: files as they are ---------------------------------------- */
+static void seeds_config(void)
+{
+    bytes("# every key, LF\n"
+          "serial_port = 0x2f8\nserial_baud = 9600\nlog_level = debug\nmemory_mb = 128\n"
+          "next_stage = /EFI/debian/grubx64.efi\ncmdline = root=/dev/sda1 console=ttyS0 # kept\n"
+          "on_fault = reset\ndebug_crash = no\nprint_stats = yes\nhypervisor = on\n");
+    seed("config", "all-keys");
+    bytes("\xEF\xBB\xBF" "serial_port = 1016\r\nlog_level = WARN # comment\r\n"
+          "next_stage = none\r\nmemory_mb = 1024\r\nmemory_mb = 8\r\nbad line\r\n"
+          "unknown = 1\r\n = 3\r\nserial_baud = 115201\r\nhypervisor =\r\n");
+    seed("config", "crlf-bom-errors");
+    bytes("next_stage = \\vmlinuz.efi\ncmdline = initrd=\\initrd.img quiet\nprint_stats = TRUE");
+    seed("config", "linux-no-final-newline");
+}
+
+/* --- hypercall: see fuzz_hypercall.c's load_call ------------------------ */
+static void hypercall_at(uint8_t flags, uint8_t fn, uint16_t text_at, const char *text,
+                         uint64_t rbx, uint64_t rcx, uint64_t rip)
+{
+    u8(flags);
+    u8(fn);
+    u16(text_at);
+    u8((uint8_t)strlen(text));
+    bytes(text);
+    u8(0x40);          /* rbx raw, in the RAM when it is LOG's buffer */
+    u64(rbx);
+    u64(rcx);          /* raw */
+    u64(0x1111);       /* rdx */
+    u64(0x2222);       /* rsi */
+    u64(0x3333);       /* r15 */
+    u64(rip);
+    u64(0x7000);       /* rsp */
+    if (flags & 0x02)
+        u64(rip + 3);  /* nrip */
+}
+
+static void hypercall(uint8_t flags, uint8_t fn, uint16_t text_at, const char *text,
+                      uint64_t rbx, uint64_t rcx)
+{
+    hypercall_at(flags, fn, text_at, text, rbx, rcx, 0x401000);
+}
+
+static void seeds_hypercall(void)
+{
+    u16(5); u16(3); u16(1);
+    hypercall(0, HV_CALL_VERSION, 0, "", 0, 0);
+    hypercall(0x02, HV_CALL_LOG, 0x100, "hello from L1\n", 0x100, 14);
+    hypercall(0, HV_CALL_STATS, 0, "", 0x72, 0);
+    hypercall(0x04, HV_CALL_MEMINFO, 0, "", 0, 0); /* with TF */
+    hypercall(0x01, HV_CALL_LOG, 0x100, "user mode", 0x100, 9);
+    seed("hypercall", "each-call");
+    /* Findings: a VMMCALL that ends at the top of the address space made
+     * the hypervisor stop (its next RIP, 0, read as "length unknown"); in
+     * 32-bit code RIP went past 4 GiB instead of wrapping. */
+    u16(0); u16(0); u16(0);
+    hypercall_at(0, HV_CALL_VERSION, 0, "", 0, 0, 0xFFFFFFFFFFFFFFFDull);
+    seed("hypercall", "regress-vmmcall-ends-at-2-64");
+    u16(0); u16(0); u16(0);
+    hypercall_at(0x40, HV_CALL_VERSION, 0, "", 0, 0, 0xFFFFFFFEull);
+    seed("hypercall", "regress-vmmcall-wraps-at-4g-code32");
+}
+
+int main(void)
+{
+    seeds_store_decode();
+    seeds_config();
+    seeds_hypercall();
+    return 0;
+}
