@@ -18,7 +18,7 @@ FUZZ_CFLAGS  := -std=gnu11 -O2 -g $(WARN) -I. -fsanitize=fuzzer,address,undefine
 	-fno-sanitize-recover=all
 # A link in one step writes no dependency files: every header may matter.
 FUZZ_HEADERS := $(wildcard tests/fuzz/*.h tests/unit/*.h hv/*.h arch/x86/*.h boot/*.h lib/*.h)
-FUZZ_TARGETS := store_decode config hypercall
+FUZZ_TARGETS := store_decode config hypercall npt02
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 6
 FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
@@ -31,6 +31,7 @@ FUZZ_SRC_store_decode := hv/store_decode.c
 FUZZ_SRC_config       := boot/config.c
 FUZZ_OPTS_config      := -max_len=1024
 FUZZ_SRC_hypercall    := hv/exit_vmmcall.c hv/vcpu.c hv/insn_len.c hv/host_caps.c
+FUZZ_SRC_npt02        := hv/npt02.c hv/npt.c
 
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-seeds
 fuzz-build: $(FUZZ_BINS)

@@ -127,10 +127,91 @@ static void seeds_hypercall(void)
     seed("hypercall", "regress-vmmcall-wraps-at-4g-code32");
 }
 
+/* --- npt02: see fuzz_npt02.c --------------------------------------------- */
+enum { OP_WRITE = 0, OP_FAULT = 3, OP_RESET = 6, OP_NPT01 = 7 };
+#define NL 0x007 /* P|W|U */
+#define NPT_A 0x020
+#define NPT_D 0x040
+#define NPT_PS 0x080
+
+/* Entry `idx` of table `where` points at table page `to` (sel 0-7), or at
+ * the address that sel and raw give (see entry_addr). */
+static void npt_write(uint8_t where, uint8_t sel, uint16_t idx, uint16_t flags, uint64_t raw)
+{
+    u8(OP_WRITE); u8(where); u8(sel); u16(idx); u16(flags);
+    if (sel % 16 >= 8)
+        u64(raw);
+}
+
+/* A fault through the slots written last (how 0), access bits acc. */
+static void npt_fault(uint8_t acc, uint16_t offset)
+{
+    u8(OP_FAULT); u8(0);
+    u8(0); u8(1); u8(2); u8(3); /* each level's index from those writes */
+    u16(offset);
+    u8(acc);
+}
+
+/* T0 -> T1 -> T2 -> T3 through slot idx (the leaf is the caller's). */
+static void npt_chain_flags(uint16_t idx, uint16_t flags)
+{
+    npt_write(0, 1, idx, flags, 0);
+    npt_write(1, 2, idx, flags, 0);
+    npt_write(2, 3, idx, flags, 0);
+}
+
+static void npt_chain(uint16_t idx) { npt_chain_flags(idx, NL); }
+
+static void seeds_npt02(void)
+{
+    /* L1: NXE, 1 GiB pages, MAXPHYADDR 40, A/D kept; host NX; root T0. */
+    u8(0x01 | 0x04 | 0x10 | (1 << 5)); u8(0x20); u8(0x80);
+    npt_chain(5);
+    npt_write(3, 12, 5, NL | NPT_A, 2); /* a 4 KiB leaf in L1 RAM at 2 GiB */
+    npt_fault(0, 0x123);                 /* read */
+    npt_fault(1, 0x123);                 /* write: D, then W */
+    npt_fault(2, 0x10);                  /* fetch */
+    npt_fault(4, 0x10);                  /* L2's own table walk */
+    seed("npt02", "4k-path-read-write-fetch");
+
+    u8(0x01 | 0x04 | 0x10 | (1 << 5)); u8(0x20 | 0x40); u8(0x80);
+    npt_write(0, 1, 1, NL, 0);
+    npt_write(1, 12, 1, NL | NPT_PS, 1);     /* 1 GiB leaf at 1 GiB */
+    npt_write(1, 12, 2, NL | NPT_PS, 9);     /* 1 GiB leaf over the region */
+    npt_write(1, 1, 3, NL, 0);               /* T1 -> T1: a loop */
+    npt_fault(1, 0x7E003000 & 0xFFF);
+    u8(OP_FAULT); u8(0x80); u64((2ull << 30) + 0x3E003000); u8(1); /* into the region */
+    u8(OP_RESET);
+    npt_fault(2, 0);
+    seed("npt02", "large-pages-region-loop");
+
+    /* No A/D maintenance, a write-protected NPT01 page, a decoy. */
+    u8(0x01 | (1 << 5)); u8(0x00); u8(0x04);
+    npt_chain(7);
+    npt_write(3, 8, 7, NL, 3);                /* leaf in the region */
+    npt_fault(1, 0);
+    u8(OP_NPT01); u8(0x10 | 8); u64(3);       /* decoy there */
+    npt_fault(1, 0);
+    u8(OP_NPT01); u8(0x20 | 12); u64(2);      /* NPT01 W back at 2 GiB */
+    seed("npt02", "region-decoy-no-ad");
+
+    /* Another L1 CPU rewrites the leaf each time the walk sets its A bit:
+     * four tries, then RETRY. */
+    u8(0x01 | 0x10 | (1 << 5)); u8(0x20); u8(0x80);
+    npt_chain_flags(9, NL | NPT_A);
+    npt_write(3, 12, 9, NL, 2);
+    u8(OP_FAULT); u8(0); u8(0); u8(1); u8(2); u8(3); u16(0); u8(1 | (4 << 4));
+    for (int i = 0; i < 4; i++) {
+        u8(3); u16(9); u64(0x80000000ull | NL | (i & 1 ? 0x08 : 0x10)); /* PWT, PCD */
+    }
+    seed("npt02", "ad-race-retry");
+}
+
 int main(void)
 {
     seeds_store_decode();
     seeds_config();
     seeds_hypercall();
+    seeds_npt02();
     return 0;
 }
