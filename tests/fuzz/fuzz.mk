@@ -15,10 +15,10 @@
 FUZZ_CC      := clang-14
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_CFLAGS  := -std=gnu11 -O2 -g $(WARN) -I. -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=all
+	-fno-sanitize-recover=all -fsanitize-coverage-ignorelist=tests/fuzz/coverage_ignore.txt
 # A link in one step writes no dependency files: every header may matter.
 FUZZ_HEADERS := $(wildcard tests/fuzz/*.h tests/unit/*.h hv/*.h arch/x86/*.h boot/*.h lib/*.h)
-FUZZ_TARGETS := store_decode config hypercall npt02
+FUZZ_TARGETS := store_decode config hypercall npt02 maps
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 6
 FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
@@ -32,6 +32,8 @@ FUZZ_SRC_config       := boot/config.c
 FUZZ_OPTS_config      := -max_len=1024
 FUZZ_SRC_hypercall    := hv/exit_vmmcall.c hv/vcpu.c hv/insn_len.c hv/host_caps.c
 FUZZ_SRC_npt02        := hv/npt02.c hv/npt.c
+FUZZ_SRC_maps         := hv/nested_maps.c hv/nested_gif.c arch/x86/svm_bitmaps.c
+FUZZ_OPTS_maps        := -max_len=512
 
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-seeds
 fuzz-build: $(FUZZ_BINS)
@@ -43,7 +45,8 @@ fuzz-seeds: tests/fuzz/gen_seeds.c $(FUZZ_HEADERS)
 	@cp boot/hv.cfg tests/fuzz/corpus/config/hv.cfg
 
 .SECONDEXPANSION:
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRC_$$*) $(FUZZ_HEADERS) | deps
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRC_$$*) $(FUZZ_HEADERS) \
+		tests/fuzz/coverage_ignore.txt | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (libFuzzer)"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FUZZ_SRC_$*) -o $@ $(FUZZ_LDFLAGS_$*)

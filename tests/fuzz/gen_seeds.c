@@ -207,11 +207,53 @@ static void seeds_npt02(void)
     seed("npt02", "ad-race-retry");
 }
 
+/* --- maps: see fuzz_maps.c ------------------------------------------------ */
+enum { MAPS_MERGE = 0, MAPS_WRITE = 2, MAPS_MSR = 4, MAPS_IO = 5, MAPS_CPU1 = 0x80 };
+
+/* Both maps enabled, MSRPM at RAM page msr_pg, IOPM at io_pg. */
+static void maps_merge(uint8_t cpu, uint8_t en, uint8_t msr_pg, uint8_t io_pg)
+{
+    u8(MAPS_MERGE | cpu); u8(en); u8(msr_pg);
+    if (!(en & 4))
+        u8(io_pg);
+}
+
+static void maps_write(uint8_t cpu, uint32_t offset, uint8_t byte)
+{
+    u8(MAPS_WRITE | cpu); u8(0); u32(offset); u8(0); u8(byte);
+}
+
+static void seeds_maps(void)
+{
+    /* Both vCPUs merge the same maps; L1 sets an MSR bit (EFER's write
+     * bit lives at 0x800 + 0x80 * 2 / 8 = 0x820) and a port bit; each
+     * write drops both merges; they merge again. */
+    maps_merge(0, 3, 0, 2);
+    maps_merge(MAPS_CPU1, 3, 0, 2);
+    maps_write(0, 0x820, 0x02);
+    maps_write(MAPS_CPU1, 2 * 4096 + 0x10, 0x01); /* port 0x80 */
+    u8(MAPS_MSR); u32(0xC0000080u);
+    u8(MAPS_IO); u16(0x80); u8(0);
+    maps_merge(0, 3, 0, 2);
+    maps_merge(MAPS_CPU1, 1, 0, 0);
+    seed("maps", "two-cpus-write-merged");
+
+    /* Maps across the hypervisor's region (pages 8-9) and past the RAM's
+     * end, an IOPM at the MSRPM's address, a 16-bit access at FFFFh. */
+    maps_merge(0, 3, 7, 14);
+    maps_merge(MAPS_CPU1, 3 | 4, 15, 0);
+    u8(MAPS_IO); u16(0xFFFF); u8(1);
+    u8(MAPS_MSR | MAPS_CPU1); u32(0xC0011FFFu);
+    maps_write(0, 7 * 4096 + 4095, 0xAA);
+    seed("maps", "across-region-and-end");
+}
+
 int main(void)
 {
     seeds_store_decode();
     seeds_config();
     seeds_hypercall();
     seeds_npt02();
+    seeds_maps();
     return 0;
 }
