@@ -14,11 +14,11 @@
 
 FUZZ_CC      := clang-14
 FUZZ_DIR     := $(BUILD)/fuzz
-FUZZ_CFLAGS  := -std=gnu11 -O2 -g $(WARN) -I. -fsanitize=fuzzer,address,undefined \
+FUZZ_CFLAGS  := -std=gnu11 -O2 -g $(WARN) -I. -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -fsanitize-coverage-ignorelist=tests/fuzz/coverage_ignore.txt
 # A link in one step writes no dependency files: every header may matter.
 FUZZ_HEADERS := $(wildcard tests/fuzz/*.h tests/unit/*.h hv/*.h arch/x86/*.h boot/*.h lib/*.h)
-FUZZ_TARGETS := store_decode config hypercall npt02 maps
+FUZZ_TARGETS := store_decode config hypercall npt02 maps vmrun
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 6
 FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
@@ -34,6 +34,14 @@ FUZZ_SRC_hypercall    := hv/exit_vmmcall.c hv/vcpu.c hv/insn_len.c hv/host_caps.
 FUZZ_SRC_npt02        := hv/npt02.c hv/npt.c
 FUZZ_SRC_maps         := hv/nested_maps.c hv/nested_gif.c arch/x86/svm_bitmaps.c
 FUZZ_OPTS_maps        := -max_len=512
+# hv/nested.c and what it calls, as the hypervisor links them
+FUZZ_NESTED := hv/nested.c hv/nested_gif.c hv/l1_gif.c hv/nested_maps.c hv/vmcb12_check.c \
+	hv/switch_vmcb.c hv/vcpu.c hv/insn_len.c hv/exit_svm_insn.c hv/exit_dispatch.c \
+	hv/host_caps.c arch/x86/svm_bitmaps.c
+FUZZ_SRC_vmrun        := $(FUZZ_NESTED)
+# The checks wrapped: the target seals L1's VMCB12 right after them.
+FUZZ_LDFLAGS_vmrun    := -Wl,--wrap=vmcb12_check,--wrap=vmcb12_check_reloaded
+FUZZ_OPTS_vmrun       := -max_len=4096
 
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-seeds
 fuzz-build: $(FUZZ_BINS)

@@ -19,7 +19,7 @@
  *     name is not in the text changes nothing;
  *   - line endings and a BOM do not matter: the same text with CRLF, with
  *     a leading UTF-8 BOM, or with a final newline added parses the same. */
-#define _GNU_SOURCE /* memmem */
+
 #include "boot/config.h"
 #include "tests/fuzz/fuzz_check.h"
 

@@ -12,8 +12,8 @@
  * as hv/nested.c and hv/exit_npf.c do.
  *
  * Input: operations: a VMRUN's merge on either vCPU (map enables and
- * addresses), L1 writes of any bytes anywhere in its RAM, RDMSR/WRMSR and
- * IN/OUT routing queries.
+ * addresses), L1 writes of any bytes anywhere in its RAM, L0's writes for
+ * L1 (nested_maps_l0_wrote), RDMSR/WRMSR and IN/OUT routing queries.
  *
  * Invariants, after every operation:
  *   - a vCPU's cached merge is exactly L0's map OR L1's maps as they are now
@@ -24,7 +24,8 @@
  *     page newly protected is followed by a local flush and a request that
  *     every other CPU flush (fewer rights);
  *   - the merged MSRPM always protects L0's MSRs;
- *   - nested_maps_l1_write() is true exactly for a protected page;
+ *   - nested_maps_l1_write() is true exactly for a protected page; no merge
+ *     stays cached over a page L1 wrote or L0 wrote for L1;
  *   - nested_maps_valid() refuses exactly maps that end past the limit;
  *   - the routing bits are L1's map bits as they are now in L1 memory
  *     (all ones outside RAM; MSRs outside the map always exit, an access
@@ -36,35 +37,18 @@
 #include "hv/tlb.h"
 #include "hv/vcpu_request.h"
 #include "tests/fuzz/fake_l1_ram.h"
+#include "tests/fuzz/fake_npt01_protect.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/l0_msrpm.h"
+#include "tests/fuzz/maps_check.h"
 
 #define PHYS_LIMIT (1ULL << 48)
 
 /* --- stand-ins ------------------------------------------------------------ */
 uint64_t guest_phys_limit(void) { return PHYS_LIMIT; }
 
-static uint64_t protected_pages[32];
-static unsigned nprot, npt01_flushes, remote_flushes;
+static unsigned npt01_flushes, remote_flushes;
 
-static int prot_index(uint64_t page)
-{
-    for (unsigned i = 0; i < nprot; i++)
-        if (protected_pages[i] == page)
-            return (int)i;
-    return -1;
-}
-
-void guest_mem_set_writable(uint64_t gpa, bool writable)
-{
-    FUZZ_CHECK((gpa & 0xFFF) == 0 && l1_ram_ok(gpa, 4096),
-               "only whole pages of L1's RAM are write-protected");
-    int i = prot_index(gpa);
-    if (writable && i >= 0)
-        protected_pages[i] = protected_pages[--nprot];
-    else if (!writable && i < 0)
-        protected_pages[nprot++] = gpa;
-}
 void tlb_npt01_changed(struct vcpu *v) { npt01_flushes++; }
 void vcpu_request_all(struct vcpu *self, uint32_t request)
 {
@@ -92,43 +76,6 @@ static void reset_cpus(void)
         cpus[i].nested.merged_msrpm12 = cpus[i].nested.merged_iopm12 = NESTED_MAPS_NONE;
     }
     nprot = npt01_flushes = remote_flushes = 0;
-}
-
-/* --- the reference: L1's map bytes as they are now ------------------------ */
-static uint8_t l1_byte(uint64_t base, uint32_t off)
-{
-    uint64_t pa = base + off;
-    return l1_ram_ok(pa & ~0xFFFULL, 4096) ? *(const uint8_t *)(uintptr_t)pa : 0xFF;
-}
-
-static uint8_t l1_map_get(const void *base, uint32_t off)
-{
-    return l1_byte((uint64_t)(uintptr_t)base, off);
-}
-
-/* merged == l0 | L1's map at base now (base 0: none; l0 NULL: zeros),
- * page by page. */
-static bool map_is(const uint8_t *merged, const uint8_t *l0, uint64_t base, uint32_t size)
-{
-    static const uint8_t zeros[IOPM_SIZE];
-    if (!l0)
-        l0 = zeros;
-    for (uint32_t pg = 0; pg < size; pg += 4096) {
-        const uint8_t *m = merged + pg, *z = l0 + pg;
-        const uint8_t *l1 = (const uint8_t *)(uintptr_t)(base + pg);
-        uint8_t diff = 0;
-        if (!base)
-            return !memcmp(merged, l0, size);
-        if (l1_ram_ok(base + pg, 4096))
-            for (uint32_t i = 0; i < 4096; i++)
-                diff |= m[i] ^ (z[i] | l1[i]);
-        else
-            for (uint32_t i = 0; i < 4096; i++)
-                diff |= m[i] ^ 0xFF;
-        if (diff)
-            return false;
-    }
-    return true;
 }
 
 /* A cached merge is L0 | L1's maps now, and its pages are protected. */
@@ -243,6 +190,18 @@ static void op_write(struct fuzz_in *in, struct vcpu *v)
     }
 }
 
+/* L0 writes L1's memory for L1 (a #VMEXIT into VMCB12, VMSAVE): through
+ * the identity map, so no fault; then it tells the maps. */
+static void op_l0_write(struct fuzz_in *in, struct vcpu *v)
+{
+    uint64_t at = fake_gpa(in_u8(in) & 0x7F, in_u32(in)) & ~0x7ULL;
+    if (!l1_ram_ok(at, 8))
+        return;
+    *(uint64_t *)(uintptr_t)at = in_u64(in);
+    nested_maps_l0_wrote(v, at);
+    FUZZ_CHECK(!cached_by_someone(at & ~0xFFFULL), "no merge stays cached over a page L0 wrote for L1");
+}
+
 static void op_msr(struct fuzz_in *in, struct vcpu *v)
 {
     uint32_t msr = in_u32(in);
@@ -279,11 +238,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int ops = 0; ops < 24 && !in_empty(&in); ops++) {
         uint8_t op = in_u8(&in);
         struct vcpu *v = &cpus[op >> 7];
-        switch (op % 6) {
+        switch (op % 7) {
         case 0: case 1: op_merge(&in, v); check_all(); break;
         case 2: case 3: op_write(&in, v); check_all(); break;
         case 4: op_msr(&in, v); break;
         case 5: op_io(&in, v); break;
+        case 6: op_l0_write(&in, v); check_all(); break;
         }
     }
     return 0;

@@ -208,7 +208,7 @@ static void seeds_npt02(void)
 }
 
 /* --- maps: see fuzz_maps.c ------------------------------------------------ */
-enum { MAPS_MERGE = 0, MAPS_WRITE = 2, MAPS_MSR = 4, MAPS_IO = 5, MAPS_CPU1 = 0x80 };
+enum { MAPS_MERGE = 0, MAPS_WRITE = 2, MAPS_MSR = 4, MAPS_IO = 5, MAPS_L0_WRITE = 6, MAPS_CPU1 = 0x80 };
 
 /* Both maps enabled, MSRPM at RAM page msr_pg, IOPM at io_pg. */
 static void maps_merge(uint8_t cpu, uint8_t en, uint8_t msr_pg, uint8_t io_pg)
@@ -245,7 +245,77 @@ static void seeds_maps(void)
     u8(MAPS_IO); u16(0xFFFF); u8(1);
     u8(MAPS_MSR | MAPS_CPU1); u32(0xC0011FFFu);
     maps_write(0, 7 * 4096 + 4095, 0xAA);
+    /* L0 writes a #VMEXIT into a VMCB12 that shares the IOPM's page. */
+    maps_merge(0, 3, 0, 2);
+    u8(MAPS_L0_WRITE | MAPS_CPU1); u8(0); u32(3 * 4096 + 0x70); u64(0x7B);
     seed("maps", "across-region-and-end");
+}
+
+/* --- vmrun / vmexit: see fuzz_vmrun.c and fuzz_vmexit.c --------------------- */
+enum { VMRUN_WRITE = 0, VMRUN_RUN = 2, VMRUN_EXIT = 5 };
+enum { BASE_LONG = 0, BASE_PROT32 = 1, BASE_REAL = 2, BASE_NP = 0x10 };
+
+static void vmrun_header(uint8_t caps, uint8_t base_a, uint8_t base_b)
+{
+    u8(caps);
+    u64((uint64_t)-1000); /* VMCB01's TSC offset */
+    u8(base_a);
+    u8(base_b);
+}
+
+static void vmrun_run(uint8_t slot, uint8_t flags, uint32_t clean)
+{
+    u8(VMRUN_RUN); u8(slot); u8(flags); u32(clean);
+}
+
+/* L1 writes n bytes of v at offset off of VMCB12 `slot` (where 0/1) or a
+ * map (2: MSRPM A, 3: IOPM A, 4: MSRPM B, 5: IOPM B). */
+static void vmrun_write(uint8_t where, uint16_t off, uint64_t v, unsigned n)
+{
+    u8(VMRUN_WRITE); u8(where); u16(off); u8((uint8_t)(n - 1));
+    put(&v, n);
+}
+
+static void vmrun_exit(uint64_t rip) { u8(VMRUN_EXIT); u64(rip); u64(0x1234); }
+
+static void seeds_vmrun(void)
+{
+    /* The three fixtures; a clean-bit-aware L1 (KVM-like): everything
+     * clean but what it changed (RIP). */
+    vmrun_header(0x01, BASE_LONG, BASE_PROT32);
+    vmrun_run(0, 0, 0);
+    vmrun_exit(0xFFFFFFFF81000010ull);
+    vmrun_write(0, 0x578, 0xFFFFFFFF81000020ull, 8);  /* RIP */
+    vmrun_run(0, 0, 0xFFFFFFFF);
+    vmrun_exit(0xFFFFFFFF81000030ull);
+    vmrun_run(1, 0, 0);
+    seed("vmrun", "long-prot32-clean-bits");
+
+    /* Real mode with nested paging, vGIF offered, L1 asks for it. */
+    vmrun_header(0x02 | 0x01, BASE_REAL | BASE_NP, BASE_LONG | BASE_NP);
+    vmrun_write(0, 0x063, 0x02, 1); /* int_ctl bit 25: VGIF_ENABLE */
+    vmrun_run(0, 0, 0);
+    vmrun_exit(0xFFF3);
+    vmrun_write(2, 0x820, 0x03, 1); /* L1's MSRPM: intercept EFER */
+    vmrun_run(0, 0, VMCB_CLEAN_INTERCEPTS | VMCB_CLEAN_IOPM);
+    seed("vmrun", "real-np-vgif-map-write");
+
+    /* Refusals and failures: no SVME, CPL 3, an unaligned VMCB12, one in
+     * the hypervisor's region, ASID 0, an invalid EVENTINJ. */
+    vmrun_header(0x00, BASE_LONG, BASE_LONG);
+    vmrun_run(0, 0x02, 0);
+    vmrun_run(0, 0x01, 0);
+    vmrun_run(0x80 | 0x20, 0, 0);            /* page 0 + 8 */
+    vmrun_run(0x80, 0, 0);                   /* page 12: the region */
+    vmrun_write(0, 0x058, 0, 4);             /* ASID 0 */
+    vmrun_run(0, 0, 0);
+    vmrun_write(0, 0x058, 1, 4);
+    vmrun_write(0, 0x0A8, 0x80000305ull, 4); /* EVENTINJ: exception, vector 5 */
+    vmrun_run(0, 0, 0);
+    vmrun_exit(0x2000);
+    vmrun_write(0, 0x0A8, 0x80000502ull, 4); /* reserved type */
+    vmrun_run(0, 0, 0xFFFFFFFF);
+    seed("vmrun", "refusals-and-failures");
 }
 
 int main(void)
@@ -255,5 +325,6 @@ int main(void)
     seeds_hypercall();
     seeds_npt02();
     seeds_maps();
+    seeds_vmrun();
     return 0;
 }
