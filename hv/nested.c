@@ -350,7 +350,10 @@ static ALWAYS_INLINE void build_controls(struct vcpu *v, const struct vmcb_contr
         nested_maps_merge(v, c12);
     if (!(clean & VMCB_CLEAN_NP)) {
         if (c12->nested_ctl & VMCB_NP_ENABLE) {
-            v->nested.npt12_root = c12->n_cr3 & VMCB_PAGE_ADDR_MASK;
+            /* Never 0 with NP on: L1 may put its NPT12 at GPA 0, and a
+             * root of 0 read as "no NP" sent every #NPF of such an L2 to
+             * the hypervisor's fatal stop. */
+            v->nested.npt12_root = (c12->n_cr3 & VMCB_PAGE_ADDR_MASK) | NPT12_ON;
             c->n_cr3 = v->nested.npt02.root;
         } else {
             v->nested.npt12_root = 0;
@@ -661,6 +664,16 @@ static void l2_exit_route(struct vcpu *v, uint64_t code, uint64_t info1, uint64_
     }
     if (l1_wants(v, code, info1)) {
         reflect(v, code, info1, info2);
+        return;
+    }
+    if (nested_exit_uses_map(code) && nested_maps_dropped(&v->nested)) {
+        /* VMCB02's merged map is older than L1's: L1 changed its map
+         * since this VMRUN (from another CPU: the write dropped the
+         * merge), and as it is now it does not want this exit. Merge
+         * again and let L2 run the instruction again, which the CPU
+         * then takes as the maps say now (15.10, 15.11). L0 has no
+         * handler for an I/O exit of L2, nor for an MSR not its own. */
+        nested_maps_merge(v, &v->nested.vmcb12->control);
         return;
     }
     if (code == VMEXIT_SHUTDOWN) {

@@ -18,7 +18,7 @@ FUZZ_CFLAGS  := -std=gnu11 -O2 -g $(WARN) -I. -D_GNU_SOURCE -fsanitize=fuzzer,ad
 	-fno-sanitize-recover=all -fsanitize-coverage-ignorelist=tests/fuzz/coverage_ignore.txt
 # A link in one step writes no dependency files: every header may matter.
 FUZZ_HEADERS := $(wildcard tests/fuzz/*.h tests/unit/*.h hv/*.h arch/x86/*.h boot/*.h lib/*.h)
-FUZZ_TARGETS := store_decode config hypercall npt02 maps vmrun
+FUZZ_TARGETS := store_decode config hypercall npt02 maps vmrun vmexit
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 6
 FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
@@ -42,6 +42,8 @@ FUZZ_SRC_vmrun        := $(FUZZ_NESTED)
 # The checks wrapped: the target seals L1's VMCB12 right after them.
 FUZZ_LDFLAGS_vmrun    := -Wl,--wrap=vmcb12_check,--wrap=vmcb12_check_reloaded
 FUZZ_OPTS_vmrun       := -max_len=4096
+FUZZ_SRC_vmexit       := $(FUZZ_NESTED)
+FUZZ_OPTS_vmexit      := -max_len=2048
 
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-seeds
 fuzz-build: $(FUZZ_BINS)

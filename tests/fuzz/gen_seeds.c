@@ -15,6 +15,7 @@
 #include "arch/x86/vmcb.h"
 #include "hv/hypercall_abi.h"
 #include "tests/unit/vmcb12_fixture.h"
+#include "tests/fuzz/vmexit_codes.h"
 
 /* --- a growing byte buffer ------------------------------------------- */
 static uint8_t buf[1 << 16];
@@ -318,6 +319,103 @@ static void seeds_vmrun(void)
     seed("vmrun", "refusals-and-failures");
 }
 
+/* --- vmexit: see fuzz_vmexit.c ----------------------------------------------- */
+enum { VX_WRITE = 0, VX_VMRUN = 1, VX_L2 = 2, VX_EXIT = 3 };
+
+/* The fixture, with L1's intercepts toggled by the xors given. */
+static void vmexit_header(uint8_t caps, uint8_t base, uint32_t xor_exc, uint32_t xor_misc1,
+                          uint32_t xor_misc2)
+{
+    u8(caps); u64(0); u8(base);
+    u32(xor_exc); u32(xor_misc1); u32(xor_misc2); u32(0); u8(0);
+}
+
+/* where: 0 VMCB12, 1 MSRPM, 2 IOPM, 3 a free page. */
+static void vx_write(uint8_t where, uint16_t off, uint64_t v, unsigned n)
+{
+    u8(VX_WRITE); u8(where); u16(off); u8((uint8_t)(n - 1));
+    put(&v, n);
+}
+
+/* L2 exits with code (flags f: 1/2 pick an L0 MSR for RCX, 0x80 an NMI
+ * kick; for NPF the answers, see npf_answers). */
+static void vx_exit(uint64_t code, uint8_t f, uint64_t info1, uint64_t info2)
+{
+    u8(VX_EXIT); u8(vmexit_code_index(code)); u8(f);
+    u64(info1); u64(info2);
+    u8(0); u32(0); /* no EXITINTINFO */
+    u8(0);         /* nRIP: RIP + 0 (unused without NRIPS) */
+}
+
+static void vx_l2(uint8_t f, uint64_t rip, uint64_t rax, uint64_t rcx)
+{
+    u8(VX_L2); u8(f); u64(rip);
+    if (f & 1)
+        u8(0);      /* RAX: an address in L1's RAM */
+    u64(rax); u64(rcx); u64(0x1000); /* CR2 */
+}
+
+static void seeds_vmexit(void)
+{
+    /* Long mode, L1 intercepts little: L0 handles CPUID, EFER, VMMCALL
+     * (#UD), STGI/CLGI (L2's GIF), INVLPGA; then exits L1 wants. */
+    vmexit_header(0x01, BASE_LONG, 0, VMCB_INTERCEPT1_IOIO_PROT, VMCB_INTERCEPT2_VMMCALL);
+    u8(VX_VMRUN); u32(0);
+    vx_exit(VMEXIT_CPUID, 0, 0, 0);
+    vx_l2(0, 0xFFFFFFFF81000100ull, 0, 0xC0000080u);
+    vx_exit(VMEXIT_MSR, 1, 1, 0);               /* WRMSR EFER */
+    vx_exit(VMEXIT_CLGI, 0, 0, 0);
+    vx_exit(VMEXIT_NMI, 0x80, 0, 0);            /* another CPU's kick */
+    vx_exit(VMEXIT_EXCP_SX, 0, 0, 0);
+    vx_exit(VMEXIT_VMMCALL, 0, 0, 0);
+    vx_exit(VMEXIT_INVLPGA, 0, 0, 0);
+    vx_exit(VMEXIT_NMI, 0, 0, 0);               /* held: L2's GIF is clear */
+    vx_exit(VMEXIT_STGI, 0, 0, 0);              /* the NMI goes to L1 */
+    u8(VX_VMRUN); u32(0xFFFFFFFF);
+    vx_exit(VMEXIT_SHUTDOWN, 0, 0, 0);
+    seed("vmexit", "l0-handles-then-l1");
+
+    /* Nested paging: NPF to L1, a write to a merged map (the step), an
+     * L2 VMSAVE into L1's memory. */
+    vmexit_header(0x00, BASE_LONG | BASE_NP, 0, 0, 0);
+    u8(VX_VMRUN); u32(0);
+    vx_exit(VMEXIT_NPF, 0x02, 0x100000006ull, 0x5000);  /* NPT02 -> TO_L1 */
+    u8(VX_VMRUN); u32(0);
+    vx_exit(VMEXIT_NPF, 0x01 | 0x10, 0x100000006ull, 0x5000); /* map write: step */
+    vx_exit(VMEXIT_EXCP_DB, 0x08, 0, 0);                /* the step's #DB */
+    vx_l2(0x01, 0xFFFFFFFF81000200ull, 15 * 4096, 0);   /* RAX: a free page */
+    vx_exit(VMEXIT_VMSAVE, 0, 0, 0);
+    seed("vmexit", "np-step-vmsave");
+
+    /* Finding: L1 (another CPU) clears a port in its IOPM while L2 runs;
+     * VMCB02's merged map still has it, and L2's IN 80h exits: neither
+     * L1 (its map now) nor L0 wanted it, and the hypervisor stopped. */
+    vmexit_header(0x00, BASE_LONG, 0, 0, 0);
+    vx_write(2, 0x10, 0x01, 1);                  /* L1's IOPM: port 80h */
+    u8(VX_VMRUN); u32(0);
+    vx_write(2, 0x10, 0x00, 1);                  /* cleared while L2 runs */
+    vx_exit(VMEXIT_IOIO, 0, (0x80ull << 16) | 0x10 | 1, 0xFFFFFFFF81000002ull);
+    seed("vmexit", "regress-stale-merge-io-exit");
+
+    /* The same with an MSR: L1 stops intercepting RDMSR of STAR (bit 2 of
+     * byte 820h) while L2 runs; L0 then answered L2's RDMSR with #GP. */
+    vmexit_header(0x00, BASE_LONG, 0, 0, 0);
+    vx_write(1, 0x820, 0x04, 1);
+    u8(VX_VMRUN); u32(0);
+    vx_write(1, 0x820, 0x00, 1);
+    vx_l2(0, 0xFFFFFFFF81000300ull, 0, 0xC0000081u);
+    vx_exit(VMEXIT_MSR, 0, 0, 0);
+    seed("vmexit", "regress-stale-merge-msr-exit");
+
+    /* Finding: L1's NPT12 at GPA 0 (nCR3 = 0) read as "no nested paging":
+     * L2's first #NPF stopped the hypervisor. */
+    vmexit_header(0x00, BASE_LONG | BASE_NP, 0, 0, 0);
+    vx_write(0, 0x0B0, 0, 8);                    /* nCR3 = 0 */
+    u8(VX_VMRUN); u32(0);
+    vx_exit(VMEXIT_NPF, 0x00, 0x100000004ull, 0x3000); /* NPT02 fills it */
+    seed("vmexit", "regress-npt12-at-gpa-0");
+}
+
 int main(void)
 {
     seeds_store_decode();
@@ -326,5 +424,6 @@ int main(void)
     seeds_npt02();
     seeds_maps();
     seeds_vmrun();
+    seeds_vmexit();
     return 0;
 }

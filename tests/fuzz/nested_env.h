@@ -496,6 +496,8 @@ static void check_reflected(const struct vcpu *v, const struct at_vmrun *a, cons
     uint32_t back = vmexit_int_ctl(was_page->control.int_ctl);
     FUZZ_CHECK((c12->int_ctl & ~back) == (was_page->control.int_ctl & ~back),
                "#VMEXIT gives back only V_TPR, V_IRQ and V_GIF of int_ctl");
+    TRACE("  VMCB12: exit %#lx %#lx %#lx, expected %#lx %#lx %#lx\n", c12->exitcode, c12->exitinfo1,
+          c12->exitinfo2, code, info1, info2);
     FUZZ_CHECK(c12->exitcode == code && c12->exitinfo1 == info1 && c12->exitinfo2 == info2,
                "VMCB12's exit code and infos are those of the exit");
     FUZZ_CHECK(c12->exitintinfo == l2->control.exitintinfo, "EXITINTINFO is the CPU's");
@@ -503,6 +505,10 @@ static void check_reflected(const struct vcpu *v, const struct at_vmrun *a, cons
     FUZZ_CHECK(c12->nrip == (host_caps()->nrips ? l2->control.nrip : 0),
                "nRIP only where the CPU offers it");
     const struct vmcb_save *s = &page->save, *g = &l2->save;
+    TRACE("  VMCB12 rip %#lx rflags %#lx rsp %#lx rax %#lx cr0 %#lx cr2 %#lx dr6 %#lx dr7 %#lx efer %#lx cpl %u\n"
+          "  L2     rip %#lx rflags %#lx rsp %#lx rax %#lx cr0 %#lx cr2 %#lx dr6 %#lx dr7 %#lx efer %#lx cpl %u\n",
+          s->rip, s->rflags, s->rsp, s->rax, s->cr0, s->cr2, s->dr6, s->dr7, s->efer, s->cpl,
+          g->rip, g->rflags, g->rsp, g->rax, g->cr0, g->cr2, g->dr6, g->dr7, g->efer, g->cpl);
     FUZZ_CHECK(!memcmp(&s->es, &g->es, 4 * sizeof s->es) && !memcmp(&s->gdtr, &g->gdtr, sizeof s->gdtr) &&
                    !memcmp(&s->idtr, &g->idtr, sizeof s->idtr) && s->cpl == g->cpl &&
                    s->cr0 == g->cr0 && s->cr2 == g->cr2 && s->cr3 == g->cr3 && s->cr4 == g->cr4 &&
