@@ -1,7 +1,8 @@
 # Nested AMD-SVM hypervisor: build, run and test.
 #   make          build build/hv.efi, build/l1test.efi and build/usb.img
 #   make run      boot build/usb.img in QEMU (TCG, or KVM on an AMD host)
-#   make test     unit tests (cmocka) + integration tests (pytest, QEMU)
+#   make test     unit tests (cmocka) + fuzz smoke run + integration tests (pytest, QEMU)
+#   make fuzz     libFuzzer targets, FUZZ_SECONDS or FUZZ_RUNS each (tests/fuzz/README.md)
 #   make bench    exit round-trip cost and memory footprint (figures)
 #   make deps     install the build/test dependencies from Debian (idempotent)
 
@@ -184,7 +185,9 @@ $(LINUX_L1): tools/linux-l1.sh tests/l1/linux/init tests/l1/linux/hvcheck.c \
 integration: all $(LINUX_L1)
 	$(Q)$(PYTHON) -m pytest -q tests/integration
 
-test: unit integration
+include tests/fuzz/fuzz.mk
+
+test: unit fuzz-smoke integration
 
 # Prints figures (cycles and instructions per exit, memory); see tools/bench.py.
 bench: all

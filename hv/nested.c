@@ -199,6 +199,7 @@ void nested_vmsave(struct vcpu *v)
     if (!dst)
         return;
     copy_vmload_state(&dst->save, &v->guest_cpu.va->save);
+    nested_maps_l0_wrote(v, (uint64_t)dst); /* a VMSAVE area may be a map's page too */
     vcpu_skip_insn(v);
 }
 
@@ -224,6 +225,7 @@ static void vmrun_failed(struct vcpu *v, struct vmcb *vmcb12, const char *check)
     vmcb12->control.exitinfo1 = 0;
     vmcb12->control.exitinfo2 = 0;
     vmcb12->control.exitintinfo = 0;
+    nested_maps_l0_wrote(v, v->nested.vmcb12_pa);
     l1_gif_set(v, false);
 }
 
@@ -325,12 +327,15 @@ static ALWAYS_INLINE void build_controls(struct vcpu *v, const struct vmcb_contr
         /* V_TPR, V_IRQ, priority, V_IGN_TPR, V_INTR_MASKING and the vector
          * as L1 set them, and its vGIF (allowed by the checks only where
          * the CPU has it: L2's STGI/CLGI then run on the CPU's V_GIF,
-         * 15.33.2; else L0 emulates L2's GIF, hv/nested_gif.c). AVIC and
-         * vNMI were refused by the checks. */
+         * 15.33.2; else L0 emulates L2's GIF, hv/nested_gif.c). V_GIF
+         * goes only with its enable: without vGIF, bit 9 is reserved on
+         * the CPU and nothing L0 offered. AVIC and vNMI were refused by
+         * the checks. */
+        uint32_t vgif = (c12->int_ctl & VMCB_INT_CTL_VGIF_ENABLE)
+                            ? VMCB_INT_CTL_VGIF_ENABLE | VMCB_INT_CTL_VGIF : 0;
         c->int_ctl = c12->int_ctl & (VMCB_INT_CTL_V_TPR_MASK | VMCB_INT_CTL_V_IRQ |
                                      VMCB_INT_CTL_V_INTR_PRIO_MASK | VMCB_INT_CTL_V_IGN_TPR |
-                                     VMCB_INT_CTL_V_INTR_MASKING | VMCB_INT_CTL_VGIF_ENABLE |
-                                     VMCB_INT_CTL_VGIF);
+                                     VMCB_INT_CTL_V_INTR_MASKING | vgif);
         c->int_vector = c12->int_vector;
     }
     /* From the intercepts and int_ctl groups: rebuilt when either is dirty. */
@@ -345,7 +350,10 @@ static ALWAYS_INLINE void build_controls(struct vcpu *v, const struct vmcb_contr
         nested_maps_merge(v, c12);
     if (!(clean & VMCB_CLEAN_NP)) {
         if (c12->nested_ctl & VMCB_NP_ENABLE) {
-            v->nested.npt12_root = c12->n_cr3 & VMCB_PAGE_ADDR_MASK;
+            /* Never 0 with NP on: L1 may put its NPT12 at GPA 0, and a
+             * root of 0 read as "no NP" sent every #NPF of such an L2 to
+             * the hypervisor's fatal stop. */
+            v->nested.npt12_root = (c12->n_cr3 & VMCB_PAGE_ADDR_MASK) | NPT12_ON;
             c->n_cr3 = v->nested.npt02.root;
         } else {
             v->nested.npt12_root = 0;
@@ -501,6 +509,9 @@ static void write_exit_to_vmcb12(struct vcpu *v, uint64_t code, uint64_t info1, 
     c->exitintinfo = v02->control.exitintinfo;
     c->eventinj = 0; /* delivered, or now in EXITINTINFO */
     c->nrip = host_caps()->nrips ? v02->control.nrip : 0;
+    /* The CPU reads a map as it is at each access (15.10, 15.11): L1's
+     * VMCB12 sharing a page with a merged map must not leave it stale. */
+    nested_maps_l0_wrote(v, v->nested.vmcb12_pa);
 }
 
 static void reflect(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info2)
@@ -654,6 +665,16 @@ static void l2_exit_route(struct vcpu *v, uint64_t code, uint64_t info1, uint64_
     }
     if (l1_wants(v, code, info1)) {
         reflect(v, code, info1, info2);
+        return;
+    }
+    if (nested_exit_uses_map(code) && nested_maps_dropped(&v->nested)) {
+        /* VMCB02's merged map is older than L1's: L1 changed its map
+         * since this VMRUN (from another CPU: the write dropped the
+         * merge), and as it is now it does not want this exit. Merge
+         * again and let L2 run the instruction again, which the CPU
+         * then takes as the maps say now (15.10, 15.11). L0 has no
+         * handler for an I/O exit of L2, nor for an MSR not its own. */
+        nested_maps_merge(v, &v->nested.vmcb12->control);
         return;
     }
     if (code == VMEXIT_SHUTDOWN) {

@@ -133,6 +133,16 @@ bool nested_maps_l1_write(struct vcpu *v, uint64_t gpa)
     return hit;
 }
 
+/* Without the lock: a merge protects its pages, then asks every CPU to
+ * serve a request (protect_everywhere), and only then reads the maps. A
+ * CPU that wrote before serving it wrote before that read; one that
+ * serves it first sees the pages protected here. Taken only on a hit. */
+void nested_maps_l0_wrote(struct vcpu *v, uint64_t gpa)
+{
+    if (protected_by_other(NULL, page_of(gpa)))
+        nested_maps_l1_write(v, gpa);
+}
+
 /* dst = l0 | L1's map at l1_base (0: L1 has none, l0 NULL: nothing of
  * L0's), page by page so that a page outside L1's RAM reads as all ones. */
 static void merge_map(uint8_t *dst, const uint8_t *l0, uint64_t l1_base, unsigned size)

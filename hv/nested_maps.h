@@ -26,6 +26,10 @@ bool nested_maps_l1_io(struct vcpu *v, uint64_t ioio_exitinfo1);
 /* An L1 write hit a write-protected map page: drop the cache, unprotect.
  * False if gpa is not such a page. */
 bool nested_maps_l1_write(struct vcpu *v, uint64_t gpa);
+/* L0 itself wrote L1's page at gpa on L1's behalf (a #VMEXIT into VMCB12,
+ * VMSAVE): through the identity map, not NPT01, so no write fault told the
+ * merges. A merge that read the page is dropped as an L1 write drops it. */
+void nested_maps_l0_wrote(struct vcpu *v, uint64_t gpa);
 uint64_t nested_maps_merges(void);
 /* L2 wrote a merged map: step it over the write, merge again after it. */
 void nested_maps_step_begin(struct vcpu *v);

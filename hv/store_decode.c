@@ -103,6 +103,12 @@ bool store_decode(const uint8_t *bytes, unsigned avail, bool long_mode, struct s
     if (m == 0)
         return false;
     i += m;
+    /* The displacement must be among the bytes given, as the immediate
+     * below: an instruction cut short (or longer than the 15 bytes the
+     * CPU executes, APM Vol. 3, 1.1: #GP, no store) is not one to vouch
+     * for, nor to move RIP past. */
+    if (i > avail)
+        return false;
     unsigned size = byte_op ? 1 : (rex & REX_W) ? 8 : opsize16 ? 2 : 4;
     *out = (struct store_insn){ .size = (uint8_t)size, .is_imm = imm_form,
                                 .exchange = (op & 0xFE) == 0x86 };

@@ -1,5 +1,6 @@
 #include "hv/vcpu.h"
 #include "arch/x86/cpu.h"
+#include "arch/x86/svm.h"
 #include "arch/x86/vectors.h"
 #include "hv/exception.h"
 #include "hv/insn_len.h"
@@ -24,16 +25,26 @@ static void single_step_trap(struct vcpu *v)
     vcpu_inject_exception(v, VEC_DB, false, 0);
 }
 
+/* The CPU's nRIP or EXITINFO2 are where the guest resumes as they are;
+ * RIP + length wraps as the instruction pointer does: at 2^32 outside
+ * 64-bit code (insn_len.h leaves that to the caller), at 2^64 in it. So a
+ * next RIP of 0 is an address like any other (an instruction that ends at
+ * the top), and only the exit tells whether the length is known. */
 void vcpu_skip_insn(struct vcpu *v)
 {
     struct vmcb *vmcb = v->vmcb.va;
-    uint64_t next = insn_next_rip(vmcb->control.exitcode, vmcb->save.rip, vmcb->control.nrip,
-                                  vmcb->control.exitinfo2, host_caps()->nrips);
-    if (!next) {
+    const struct vmcb_control *c = &vmcb->control;
+    bool from_cpu = (host_caps()->nrips && c->nrip) || c->exitcode == VMEXIT_IOIO;
+    if (!from_cpu && !insn_len_fixed(c->exitcode)) {
         /* Only exits with a known length call this: a bug, not L1's fault. */
         vcpu_dump(v, "cannot advance RIP: instruction length unknown");
         hv_fatal_stop();
     }
+    uint64_t next = insn_next_rip(c->exitcode, vmcb->save.rip, c->nrip, c->exitinfo2,
+                                  host_caps()->nrips);
+    bool code64 = (vmcb->save.efer & EFER_LMA) && (vmcb->save.cs.attrib & VMCB_SEG_ATTR_L);
+    if (!from_cpu && !code64)
+        next = (uint32_t)next;
     vcpu_complete_insn(v, next);
 }
 

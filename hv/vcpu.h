@@ -38,6 +38,8 @@ struct l1_svm_msrs {
  * (hv/nested_maps.c): the MSRPM and the IOPM of one VMCB12. */
 #define NESTED_MAX_PROTECTED ((MSRPM_SIZE + IOPM_SIZE) / 4096)
 
+#define NPT12_ON 1ULL
+
 /* Nested SVM state: what L1 set up for the L2 it runs (hv/nested.c). */
 struct nested {
     bool in_l2;              /* the current VMCB is VMCB02 */
@@ -69,7 +71,10 @@ struct nested {
     uint64_t protected_pages[NESTED_MAX_PROTECTED];
     unsigned nprotected;
     struct npt02 npt02;      /* the shadow NPT01 o NPT12 (hv/npt02.c) */
-    uint64_t npt12_root;     /* VMCB12's nCR3 while L2 runs with NP */
+    /* VMCB12's nCR3 (bits 51:12) | NPT12_ON while L2 runs with NP, else 0:
+     * bit 0 marks NP on, so that an NPT12 at GPA 0 is NP too (the walk
+     * reads bits 51:12 only, hv/npt02.h). */
+    uint64_t npt12_root;
     uint64_t vmruns, reflected, l0_handled, invalid, merges;
 };
 
