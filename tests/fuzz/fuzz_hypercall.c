@@ -33,6 +33,7 @@
 #include "hv/guest_mem.h"
 #include "hv/host_caps.h"
 #include "hv/hypercall_abi.h"
+#include "hv/iommu.h"
 #include "hv/log.h"
 #include "hv/memory.h"
 #include "hv/nested.h"
@@ -77,6 +78,7 @@ void stats_print(void) { stats_prints++; }
 uint64_t hv_region_pa(void) { return fake_hv_lo(); }
 uint64_t hv_region_size(void) { return FAKE_HV_PAGES * 4096ull; }
 uint64_t guest_mem_hv_accesses(void) { return 42; }
+void iommu_get_stats(struct iommu_stats *s) { *s = (struct iommu_stats){ 1, 5, 7 }; }
 static struct page_alloc pages;
 struct page_alloc *hv_pages(void) { return &pages; }
 uint64_t page_alloc_free_pages(const struct page_alloc *pa) { return 777; }
@@ -217,6 +219,10 @@ static void check_results(uint64_t fn, const struct guest_regs *b, const struct 
         FUZZ_CHECK(a->rbx == 3 && a->rcx == vcpu_count() && a->rdx == same.rdx,
                    "SMP_READY: CPUs under the hypervisor and reported");
         return;
+    case HV_CALL_DMA_INFO:
+        FUZZ_CHECK(a->rbx == 1 && a->rcx == 5 && a->rdx == 7,
+                   "DMA_INFO: IOMMUs owned, refusals, other events");
+        return;
     }
     FUZZ_CHECK(a->rbx == same.rbx && a->rcx == same.rcx && a->rdx == same.rdx,
                "a call without results leaves RBX, RCX, RDX");
@@ -237,6 +243,7 @@ static void check_save_area(const struct call *c, const struct vmcb *before)
     want.save.rflags &= ~RFLAGS_RF;
     if ((before->save.rflags & RFLAGS_TF) && !(before->control.eventinj & VMCB_EVENT_V)) {
         want.save.dr6 |= DR6_BS;
+        want.save.dr7 &= ~DR7_GD; /* as delivering #DB does */
         want.control.eventinj = vmcb_event_make(VEC_DB, VMCB_EVENT_TYPE_EXCEPTION, 0, 0);
     }
     FUZZ_CHECK(vmcb01.save.rip == next, "the guest moves past the VMMCALL");
@@ -263,7 +270,7 @@ static void one_call(struct fuzz_in *in)
     check_save_area(&c, &vmcb_before);
     if (c.flags & F_CPL3)
         FUZZ_CHECK(r == HV_EPERM, "from CPL > 0 every call is HV_EPERM");
-    else if (c.fn > HV_CALL_SMP_READY)
+    else if (c.fn > HV_CALL_DMA_INFO)
         FUZZ_CHECK(r == HV_ENOSYS, "an unknown function is HV_ENOSYS");
     else if (c.fn == HV_CALL_LOG)
         check_log_call(&before, r, lines);

@@ -209,7 +209,6 @@ L1_ONLY(exit_shutdown)
 L1_ONLY(exit_nmi)
 L1_ONLY(exit_intr)
 L1_ONLY(exit_iret)
-L1_ONLY(exit_db)
 L1_ONLY(exit_npf)
 L1_ONLY(exit_unexpected)
 
