@@ -231,6 +231,26 @@ static void check_hold(const struct vcpu *v)
                    "a map step runs with TF and #DB intercepted");
 }
 
+
+/* What VMSAVE stores (APM Vol. 3, VMSAVE): FS, GS, TR, LDTR with their
+ * hidden state, KernelGsBase, STAR, LSTAR, CSTAR, SFMASK, SYSENTER_CS,
+ * _ESP and _EIP. */
+static void vmsave_fields_copy(struct vmcb *to, const struct vmcb *from)
+{
+    to->save.fs = from->save.fs;
+    to->save.gs = from->save.gs;
+    to->save.tr = from->save.tr;
+    to->save.ldtr = from->save.ldtr;
+    to->save.kernel_gs_base = from->save.kernel_gs_base;
+    to->save.star = from->save.star;
+    to->save.lstar = from->save.lstar;
+    to->save.cstar = from->save.cstar;
+    to->save.sfmask = from->save.sfmask;
+    to->save.sysenter_cs = from->save.sysenter_cs;
+    to->save.sysenter_esp = from->save.sysenter_esp;
+    to->save.sysenter_eip = from->save.sysenter_eip;
+}
+
 static void op_exit(struct fuzz_in *in)
 {
     /* The whole record first: an exit that does not happen still takes
@@ -309,6 +329,10 @@ static void op_exit(struct fuzz_in *in)
              * intercepts: L2's state is the one after that instruction. */
             l2 = *v02;
             l2.save.rflags = (l2.save.rflags & ~RFLAGS_TF) | (l2_tf ? RFLAGS_TF : 0);
+            /* That instruction was a VMSAVE into VMCB12's own page: its
+             * stores are L2's, before the #VMEXIT's (found by the 10M run). */
+            if (code == VMEXIT_VMSAVE && (rax & ~0xFFFULL) == n->vmcb12_pa)
+                vmsave_fields_copy(&page_before, page);
         }
         check_reflected(v, &at, &l2, &page_before, page, got, want1, want2);
         return;
