@@ -114,6 +114,7 @@ struct vcpu {
     uint32_t id;             /* index: 0 is the boot CPU */
     uint32_t apic_id;        /* the physical CPU's local APIC ID */
     bool launched;           /* runs as our guest (else: still the firmware's) */
+    uint32_t console_countdown; /* exits to the next look at the UART (hv/console.h) */
     struct vcpu_stats stats;
     /* The guest's x87/SSE state while the host uses the FPU (hv/fpu.c). */
     uint8_t fpu_area[512] __attribute__((aligned(16)));

@@ -137,6 +137,51 @@ static void triple_fault(void)
 
 void run_bench(void);
 
+/* `echo`: L1 reads the serial port (polled, as firmware does) and says
+ * each line it got, control bytes as ^X: the debug shell's tests type to
+ * L1 and to the shell through the same port (tests/integration/
+ * test_console.py). First it writes the console escape itself: output
+ * must never switch the console. */
+static void echo_forever(void)
+{
+    static const char esc[] = "[l1test] escape in output: \x01\x01\x01\r\n";
+    uart_write(&com1, esc, sizeof esc - 1);
+    say("echo: reading the serial port");
+    char line[128];
+    int n = 0;
+    for (;;) {
+        int c = uart_getc(&com1);
+        if (c < 0) {
+            __asm__ volatile("pause");
+            continue;
+        }
+        if (c == '\r' || c == '\n') {
+            if (!n)
+                continue;
+            line[n] = 0;
+            say("read: \"%a\"", line);
+            n = 0;
+        } else if (n < (int)sizeof line - 3) {
+            if (c < 0x20) {
+                line[n++] = '^';
+                line[n++] = (char)(c + '@');
+            } else
+                line[n++] = (char)c;
+        }
+    }
+}
+
+/* `wait`: L1 neither reads the port nor ends: it only exits (CPUID), so
+ * the boot CPU's exit countdown is what polls the UART. */
+static void wait_forever(void)
+{
+    say("waiting (CPUID loop)");
+    for (;;) {
+        cpuid(0, 0);
+        __asm__ volatile("pause");
+    }
+}
+
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 {
     InitializeLib(image, systab);
@@ -166,6 +211,10 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     } else
         demo();
 
+    if (option(opts, "echo") > 0)
+        echo_forever();
+    if (option(opts, "wait") > 0)
+        wait_forever();
     if (code >= 0) {
         say("exiting through isa-debug-exit with status %d", code);
         outl(DEBUG_EXIT_PORT, (UINT32)code);

@@ -1,0 +1,218 @@
+"""The debug shell on the serial console: a test types into QEMU's serial
+port through a unix socket (tools/qemu.py --serial-socket) and reads what
+comes back from the log file. The L1 test program's `echo` mode reads the
+same port and says every line it got, so the tests see both sides: what
+reached L1 and what reached the shell."""
+import os
+import re
+import socket
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import ANSI, make_image, qemu
+
+ESC = b"\x01"  # Ctrl-A, console_escape's default
+
+
+class Machine:
+    def __init__(self, tmp, config, cpu=None, smp=None, timeout=600):
+        image = make_image(tmp, config)
+        self.log = str(tmp / "serial.log")
+        sock_path = str(tmp / "serial.sock")
+        argv = ["--image", image, "--serial-file", self.log, "--serial-socket", sock_path,
+                "--accel", "tcg", "--timeout", str(timeout)]
+        if cpu:
+            argv += ["--cpu", cpu]
+        if smp:
+            argv += ["--smp", str(smp)]
+        self.nvram = tempfile.TemporaryDirectory(prefix="hvqemu-")
+        self.proc = qemu.start(qemu.parse_args(argv), self.nvram.name)
+        self.pos = 0
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(sock_path)
+                break
+            except OSError:
+                self.sock.close()
+                assert time.monotonic() < deadline, "QEMU's serial socket never appeared"
+                assert self.proc.poll() is None, "QEMU ended before its socket appeared"
+                time.sleep(0.1)
+        # What QEMU sends on the socket must be read, or QEMU's UART stops
+        # transmitting once the socket's buffer is full; the log file has
+        # it all anyway.
+        self.drainer = threading.Thread(target=self._drain, daemon=True)
+        self.drainer.start()
+
+    def _drain(self):
+        try:
+            while self.sock.recv(65536):
+                pass
+        except OSError:
+            pass
+
+    def text(self):
+        with open(self.log, errors="replace") as f:
+            return ANSI.sub("", f.read()).replace("\r", "")
+
+    def expect(self, pattern, timeout=120):
+        """Waits for pattern after what earlier expects matched; returns the match."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.text()
+            m = rx.search(text, self.pos)
+            if m:
+                self.pos = m.end()
+                return m
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                pytest.fail(f"{pattern!r} not seen; console after offset {self.pos}:\n"
+                            f"{text[self.pos:][-4000:]}")
+            time.sleep(0.1)
+
+    def type(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def command(self, line, until):
+        """Types a shell command; returns the output up to the next prompt."""
+        start = self.pos
+        self.type(line + "\r")
+        self.expect(until)
+        self.expect(r"hv> ")
+        return self.text()[start:self.pos]
+
+    def close(self):
+        self.sock.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.nvram.cleanup()
+
+
+@pytest.fixture
+def machine_factory(tmp_path):
+    machines = []
+
+    def make(config, **kw):
+        m = Machine(tmp_path, config, **kw)
+        machines.append(m)
+        return m
+    yield make
+    for m in machines:
+        m.close()
+
+
+def test_shell_after_nested_scenarios(machine_factory):
+    """One boot: the nested scenarios run (so there are VMRUN exits and
+    reflected L2 exits), then L1 echoes what it reads; the test types to
+    L1, enters the shell, runs every command, and leaves by poweroff."""
+    m = machine_factory("cmdline = nested echo\n", smp=2)
+    m.expect(r"\[hv\] debug shell: type Ctrl-A three times")
+    m.expect(r"\[l1test\] \d+ passed, 0 failed")
+    # L1 writing the escape itself switches nothing.
+    m.expect(r"\[l1test\] escape in output: \x01\x01\x01")
+    m.expect(r"\[l1test\] echo: reading the serial port")
+
+    # Ordinary typing reaches L1; one or two Ctrl-A reach it too, in order.
+    m.type("hello\r")
+    m.expect(r'\[l1test\] read: "hello"')
+    m.type(ESC + b"x\r")
+    m.expect(r'\[l1test\] read: "\^Ax"')
+    m.type(ESC + ESC + b"y\r")
+    m.expect(r'\[l1test\] read: "\^A\^Ay"')
+    assert "hypervisor shell" not in m.text()
+
+    # Three in a row: the shell.
+    m.type(ESC * 3)
+    m.expect(r"\[hv\] console: hypervisor shell")
+    m.expect(r"hv> ")
+
+    out = m.command("help", r"continue ")
+    for name in ("help", "cpus", "stats", "mem", "log", "dmesg", "reboot", "poweroff",
+                 "continue"):
+        assert re.search(rf"^  {name} ", out, re.M), f"help does not list {name}:\n{out}"
+
+    out = m.command("stats", r"total ")
+    vmrun = re.search(r"^  0x80\s+VMRUN\s+(\d+)\s+(\d+)", out, re.M)
+    assert vmrun and int(vmrun.group(1)) > 0, out
+    cpuid = re.search(r"^  0x72\s+CPUID\s+(\d+)", out, re.M)
+    assert cpuid and int(cpuid.group(1)) > 0, out
+    cpu0 = re.search(r"^  cpu0\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", out, re.M)
+    assert cpu0 and int(cpu0.group(4)) > 0, f"no reflected L2 exits on cpu0:\n{out}"
+    # A second `stats` counts VMRUNs since the first: L1 only echoes now.
+    out = m.command("stats", r"total ")
+    vmrun2 = re.search(r"^  0x80\s+VMRUN\s+(\d+)\s+(\d+)", out, re.M)
+    assert vmrun2 and vmrun2.group(1) == vmrun.group(1) and vmrun2.group(2) == "0", out
+
+    out = m.command("cpus", r"\n1 ")
+    assert re.search(r"^0\s+\d+\s+L1\s+0x[0-9a-f]+\s+0\s+64-bit\s+\S+\s+\d+", out, re.M), out
+    assert re.search(r"^1\s+\d+\s+L1\s+", out, re.M), out
+
+    out = m.command("mem", r"heap \(newlib\)")
+    assert re.search(r"page pool: \d+ KiB, \d+ KiB used", out), out
+    assert re.search(r"cpu0: NPT02 [1-9]\d* table pages", out), out
+
+    m.command("log", r"log level on the console: info")
+    m.command("log debug", r"log level on the console: debug")
+    m.command("log loud", r"usage: log \[error\|warn\|info\|debug\]")
+    m.command("log info", r"log level on the console: info")
+
+    out = m.command("dmesg 3", r"--- log ring: \d+ bytes kept")
+    ring = out.split("written since start ---\n", 1)[1].rsplit("hv> ", 1)[0]
+    assert len(ring.splitlines()) == 3 and ring.startswith("[hv] "), out
+    m.command("frobnicate now", r"error: unknown command 'frobnicate'")
+    m.command("x" * 100, r"error: line longer than 80 characters, ignored")
+    m.command("stats bogus", r"usage: stats \[reset\]")
+
+    # Nothing typed at the shell reached L1; L1 gets the line back.
+    m.type("continue\r")
+    m.expect(r"\[hv\] console: back to L1")
+    m.type("after\r")
+    m.expect(r'\[l1test\] read: "after"')
+    reads = re.findall(r'\[l1test\] read: "([^"]*)"', m.text())
+    assert reads == ["hello", "^Ax", "^A^Ay", "after"], reads
+
+    # The escape toggles both ways.
+    m.type(ESC * 3)
+    m.expect(r"\[hv\] console: hypervisor shell")
+    m.expect(r"hv> ")
+    m.type(ESC * 3)
+    m.expect(r"\[hv\] console: back to L1")
+    m.type("again\r")
+    m.expect(r'\[l1test\] read: "again"')
+
+    m.type(ESC * 3)
+    m.expect(r"hv> ")
+    m.type("poweroff\r")
+    m.expect(r"powering off \(ACPI PM1a")
+    assert m.proc.wait(timeout=60) == 0
+
+
+def test_countdown_poll_when_l1_never_reads(machine_factory):
+    """L1 does nothing but CPUID: only the boot CPU's exit countdown looks
+    at the UART. reboot resets the machine (the hypervisor starts again)."""
+    m = machine_factory("cmdline = wait\n")
+    m.expect(r"\[l1test\] waiting \(CPUID loop\)")
+    m.type(ESC * 3)
+    m.expect(r"\[hv\] console: hypervisor shell")
+    m.expect(r"hv> ")
+    m.type("reboot\r")
+    m.expect(r"resetting the machine")
+    m.expect(r"\[hv\] core \S+ running")
+    m.expect(r"\[l1test\] waiting \(CPUID loop\)")
+
+
+def test_debug_shell_no_reads_nothing(machine_factory):
+    """debug_shell = no: the escape is ordinary input, all of it L1's."""
+    m = machine_factory("cmdline = echo\ndebug_shell = no\n")
+    m.expect(r"\[l1test\] echo: reading the serial port")
+    m.type(ESC * 3 + b"abc\r")
+    m.expect(r'\[l1test\] read: "\^A\^A\^Aabc"')
+    assert "debug shell" not in m.text()
+    assert "hypervisor shell" not in m.text()
