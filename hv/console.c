@@ -20,6 +20,7 @@ static struct console_mux mux;
 static struct shell_line line;
 static uint8_t lsr_errors;   /* OE/PE/FE/BI seen while pulling, for L1's next LSR read */
 static uint64_t tsc_hz;
+static uint8_t *l0_iopm;
 
 static uint64_t tsc_calibrate(void);
 
@@ -32,6 +33,7 @@ void console_init(const struct hv_config *cfg, uint8_t *iopm)
     base = cfg->serial_port;
     console_mux_init(&mux, cfg->console_escape);
     shell_line_reset(&line);
+    l0_iopm = iopm;
     iopm_set(iopm, base + UART_RBR, 1, true);
     iopm_set(iopm, base + UART_LSR, 1, true);
     enabled = true;
@@ -169,6 +171,22 @@ void console_poll(struct vcpu *v)
         pull();
     run_shell();
     spin_unlock(&lock);
+}
+
+bool console_give_up(uint16_t port)
+{
+    if (!enabled || (port != base + UART_RBR && port != base + UART_LSR))
+        return false;
+    spin_lock(&lock);
+    if (enabled) {
+        enabled = false;
+        iopm_set(l0_iopm, base + UART_RBR, 1, false);
+        iopm_set(l0_iopm, base + UART_LSR, 1, false);
+        console_mux_set_owner(&mux, CONSOLE_L1);
+        pr_warn("L1 uses string I/O on the serial port %#x: the debug shell gives the port up", port);
+    }
+    spin_unlock(&lock);
+    return true;
 }
 
 bool console_ioio(struct vcpu *v, uint16_t port, bool in, uint64_t *rax)

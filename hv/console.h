@@ -35,6 +35,11 @@ void console_poll(struct vcpu *v);
 /* An intercepted 8-bit IN or OUT of L1 on the console's ports: true if
  * handled (RAX updated for IN), false for ports it does not own. */
 bool console_ioio(struct vcpu *v, uint16_t port, bool in, uint64_t *rax);
+/* L1 used string I/O (INS/OUTS) on one of the console's ports, which
+ * console_ioio does not emulate: true if port is one of them; the shell
+ * then gives up the port for good (IOPM bits cleared) and the caller
+ * re-executes the instruction natively. */
+bool console_give_up(uint16_t port);
 /* The shell's output (hv/shell.c). */
 void console_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The shell's `continue`: L1 gets the line back. */

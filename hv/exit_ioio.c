@@ -51,6 +51,8 @@ void exit_ioio(struct vcpu *v)
 {
     uint64_t info = v->vmcb.va->control.exitinfo1;
     uint16_t port = (uint16_t)(info >> SVM_IOIO_PORT_SHIFT);
+    if ((info & (SVM_IOIO_STR | SVM_IOIO_REP)) && console_give_up(port))
+        return; /* not intercepted any more: the instruction runs again, natively */
     if (info & (SVM_IOIO_STR | SVM_IOIO_REP)) {
         vcpu_dump(v, "string I/O on a watched port is not emulated");
         hv_fatal_stop();

@@ -216,3 +216,17 @@ def test_debug_shell_no_reads_nothing(machine_factory):
     m.expect(r'\[l1test\] read: "\^A\^A\^Aabc"')
     assert "debug shell" not in m.text()
     assert "hypervisor shell" not in m.text()
+
+
+def test_string_io_gives_the_port_up(machine_factory):
+    """L1's REP OUTSB to the data register is not emulated: the shell gives
+    the port up (L1's output still arrives, the machine keeps running) and
+    the escape is L1's input from then on."""
+    m = machine_factory("cmdline = outs echo\n")
+    m.expect(r"\[hv\] warning: L1 uses string I/O on the serial port 0x3f8: "
+             r"the debug shell gives the port up")
+    m.expect(r"\[l1test\] written with rep outsb")
+    m.expect(r"\[l1test\] echo: reading the serial port")
+    m.type(ESC * 3 + b"z\r")
+    m.expect(r'\[l1test\] read: "\^A\^A\^Az"')
+    assert "hypervisor shell" not in m.text()

@@ -211,6 +211,14 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     } else
         demo();
 
+    if (option(opts, "outs") > 0) {
+        /* String I/O to the UART's data register (the debug shell does
+         * not emulate it: it must give the port up, not stop the machine). */
+        static const char msg[] = "[l1test] written with rep outsb\r\n";
+        const char *p = msg;
+        UINTN n = sizeof msg - 1;
+        __asm__ volatile("rep outsb" : "+S"(p), "+c"(n) : "d"(COM1) : "memory");
+    }
     if (option(opts, "echo") > 0)
         echo_forever();
     if (option(opts, "wait") > 0)
