@@ -4,6 +4,7 @@ comes back from the log file. The L1 test program's `echo` mode reads the
 same port and says every line it got, so the tests see both sides: what
 reached L1 and what reached the shell."""
 import os
+import subprocess
 import re
 import socket
 import tempfile
@@ -12,14 +13,14 @@ import time
 
 import pytest
 
-from conftest import ANSI, make_image, qemu
+from conftest import ANSI, ROOT, make_image, qemu
 
 ESC = b"\x01"  # Ctrl-A, console_escape's default
 
 
 class Machine:
-    def __init__(self, tmp, config, cpu=None, smp=None, timeout=600):
-        image = make_image(tmp, config)
+    def __init__(self, tmp, config, cpu=None, smp=None, mem=None, timeout=600, extra_files=()):
+        image = make_image(tmp, config, extra_files=extra_files)
         self.log = str(tmp / "serial.log")
         sock_path = str(tmp / "serial.sock")
         argv = ["--image", image, "--serial-file", self.log, "--serial-socket", sock_path,
@@ -28,6 +29,8 @@ class Machine:
             argv += ["--cpu", cpu]
         if smp:
             argv += ["--smp", str(smp)]
+        if mem:
+            argv += ["--mem", mem]
         self.nvram = tempfile.TemporaryDirectory(prefix="hvqemu-")
         self.proc = qemu.start(qemu.parse_args(argv), self.nvram.name)
         self.pos = 0
@@ -230,3 +233,35 @@ def test_string_io_gives_the_port_up(machine_factory):
     m.type(ESC * 3 + b"z\r")
     m.expect(r'\[l1test\] read: "\^A\^A\^Az"')
     assert "hypervisor shell" not in m.text()
+
+
+def test_linux_interrupt_driven_serial(machine_factory):
+    """Debian's kernel as L1 on 2 CPUs reads ttyS0 with its interrupt-driven
+    8250 driver (the case that needs the intercepted RBR/LSR): typed lines
+    reach it, the escape reaches the shell and nothing typed there reaches
+    Linux, and Linux's console works again after `continue`."""
+    from test_linux import CMDLINE, LINUX
+    subprocess.run([os.path.join(ROOT, "tools", "linux-l1.sh"), LINUX], check=True)
+    files = [(os.path.join(LINUX, "vmlinuz.efi"), "\\EFI\\linux\\vmlinuz.efi"),
+             (os.path.join(LINUX, "initrd.img"), "\\EFI\\linux\\initrd.img")]
+    config = ("next_stage = \\EFI\\linux\\vmlinuz.efi\n"
+              f"cmdline = {CMDLINE} consoletest\n")
+    m = machine_factory(config, smp=2, mem="1G", extra_files=files)
+    m.expect(r"L1LINUX: reading the console", timeout=240)
+    m.type("hello linux\r")
+    m.expect(r"L1LINUX: read: hello linux")
+    m.type(ESC * 3)
+    m.expect(r"\[hv\] console: hypervisor shell")
+    m.expect(r"hv> ")
+    out = m.command("cpus", r"\n1 ")
+    assert re.search(r"^0\s+\d+\s+L1\s+0x[0-9a-f]+\s+\d\s+64-bit", out, re.M), out
+    m.command("secret", r"error: unknown command 'secret'")
+    m.type("continue\r")
+    m.expect(r"\[hv\] console: back to L1")
+    m.type("world\r")
+    m.expect(r"L1LINUX: read: world")
+    assert "L1LINUX: read: secret" not in m.text()
+    assert "L1LINUX: read: cpus" not in m.text()
+    m.type("quit\r")
+    m.expect(r"L1LINUX: done")
+    assert m.proc.wait(timeout=120) == 0
