@@ -25,7 +25,7 @@ CORE_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-pic -fno-pie \
 	-isystem $(NEWLIB)/include -MMD -MP
 CORE_C   := hv/entry.c hv/log.c hv/fpu.c hv/exception.c hv/symbols.c \
 	hv/memory.c hv/svm_report.c hv/launch.c hv/run_loop.c hv/vcpu.c \
-	hv/exit_dispatch.c hv/console.c hv/console_mux.c hv/shell.c hv/shell_line.c hv/exit_cpuid.c hv/exit_msr.c hv/exit_vmmcall.c \
+	hv/exit_dispatch.c hv/console.c hv/console_mux.c hv/shell.c hv/shell_line.c hv/vmcb_decode.c hv/exit_cpuid.c hv/exit_msr.c hv/exit_vmmcall.c \
 	hv/exit_svm_insn.c hv/exit_npf.c hv/exit_shutdown.c hv/exit_ioio.c hv/exit_nmi.c hv/exit_debug.c hv/exit_init.c \
 	hv/guest_mem.c hv/host_caps.c hv/percpu.c hv/switch_vmcb.c hv/ap_state.c hv/ap_start.c \
 	hv/apic.c hv/store_decode.c hv/guest_fetch.c arch/x86/apic.c hv/vcpu_request.c \
@@ -67,11 +67,12 @@ UNIT_CFLAGS := -std=gnu11 -O1 -g $(WARN) -I. -fsanitize=address,undefined \
 UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb svm_bitmaps npt insn_len \
 	exit_dispatch vmcb12_check npt02 tlb_model nested_route nested_maps nested_vmrun \
 	nested_tsc l1_gif ap_state apic_icr store_decode vcpu_request iommu_pt iommu_events ivrs \
-	console_mux shell_line
+	console_mux shell_line vmcb_decode
 UNIT_SRC_config       := boot/config.c
 UNIT_SRC_ringbuf      := lib/ringbuf.c
 UNIT_SRC_console_mux  := hv/console_mux.c
 UNIT_SRC_shell_line   := hv/shell_line.c
+UNIT_SRC_vmcb_decode  := hv/vmcb_decode.c arch/x86/svm_exit_names.c
 UNIT_SRC_page_alloc   := lib/page_alloc.c
 UNIT_SRC_cpu_features := arch/x86/cpu_features.c
 UNIT_SRC_vmcb         := arch/x86/svm_exit_names.c

@@ -3,6 +3,7 @@
  * few exits apart from each other (good enough for a look, and it keeps
  * L1 running while someone looks). */
 #include "hv/shell.h"
+#include <stdlib.h>
 #include <string.h>
 #include "arch/x86/cpu.h"
 #include "arch/x86/svm.h"
@@ -13,6 +14,7 @@
 #include "hv/percpu.h"
 #include "hv/shell_line.h"
 #include "hv/stats.h"
+#include "hv/vmcb_decode.h"
 #include "lib/newlib_glue.h"
 #include "lib/ringbuf.h"
 
@@ -229,6 +231,131 @@ static void cmd_poweroff(int argc, char **argv)
     console_printf("error: the power-off did not happen\n");
 }
 
+/* One VMCB, by field name with its APM offset (Appendix B), then the
+ * decoded fields. */
+static void print_vmcb(const char *title, const struct vmcb *vmcb, uint64_t pa)
+{
+    char text[768];
+    size_t n;
+    const struct vmcb_field *f = vmcb_control_fields(&n);
+    console_printf("%s at %#lx: control area\n", title, pa);
+    for (size_t i = 0; i < n; i++)
+        console_printf("  %03xh %-22s %#lx\n", f[i].offset, f[i].name,
+                       vmcb_field_value(&vmcb->control, &f[i]));
+    vmcb_intercept_names(&vmcb->control, text, sizeof text);
+    console_printf("  intercepts: %s\n", text);
+    vmcb_decode_event(vmcb->control.eventinj, text, sizeof text);
+    console_printf("  EVENTINJ: %s\n", text);
+    vmcb_decode_event(vmcb->control.exitintinfo, text, sizeof text);
+    console_printf("  EXITINTINFO: %s\n", text);
+    vmcb_decode_int_ctl(vmcb->control.int_ctl, vmcb->control.int_vector, text, sizeof text);
+    console_printf("  int_ctl: %s\n", text);
+    console_printf("  exitcode: %s\n", exit_name(vmcb->control.exitcode));
+    f = vmcb_save_fields(&n);
+    console_printf("%s: state save area (offsets from 400h)\n", title);
+    for (size_t i = 0; i < n; i++)
+        console_printf("  %03xh %-22s %#lx\n", f[i].offset, f[i].name,
+                       vmcb_field_value(&vmcb->save, &f[i]));
+}
+
+static struct vcpu *vcpu_arg(const char *arg)
+{
+    uint64_t id;
+    if (!shell_parse_uint(arg, &id) || id >= vcpu_count()) {
+        console_printf("error: no vCPU '%s' (0 to %u)\n", arg, vcpu_count() - 1);
+        return 0;
+    }
+    return vcpu_by_index((unsigned)id);
+}
+
+static void cmd_vcpu(int argc, char **argv)
+{
+    if (argc != 2) {
+        console_printf("usage: vcpu N\n");
+        return;
+    }
+    struct vcpu *v = vcpu_arg(argv[1]);
+    if (!v)
+        return;
+    const struct nested *n = &v->nested;
+    console_printf("vCPU %u (APIC ID %u): %s, in %s; %lu exits, %lu emulated VMRUNs, "
+                   "%lu L2 exits reflected\n", v->id, v->apic_id,
+                   v->launched ? "under the hypervisor" : "not launched",
+                   n->in_l2 ? "L2" : "L1", v->stats.total, n->vmruns, n->reflected);
+    print_vmcb("VMCB01", v->vmcb01.va, v->vmcb01.pa);
+    if (n->vmruns && n->vmcb02.va) {
+        print_vmcb("VMCB02", n->vmcb02.va, n->vmcb02.pa);
+        /* The private copy of what L1 handed to its last VMRUN. */
+        print_vmcb("VMCB12 (last copy)", n->vmcb12, n->vmcb12_pa);
+    }
+}
+
+/* `trace off` keeps a copy of every ring, shown until `trace on`. */
+static struct vcpu_stats *frozen;
+
+static void cmd_trace(int argc, char **argv)
+{
+    uint64_t count = 16, code = 0, want_cpu = ~0ULL;
+    bool filter = false;
+    unsigned n = vcpu_count();
+    if (argc == 2 && !strcmp(argv[1], "off")) {
+        if (!frozen)
+            frozen = malloc(sizeof *frozen * n);
+        if (!frozen) {
+            console_printf("error: no memory for the copy\n");
+            return;
+        }
+        for (unsigned i = 0; i < n; i++)
+            frozen[i] = vcpu_by_index(i)->stats;
+        console_printf("trace off: `trace` shows the exits up to now until `trace on`\n");
+        return;
+    }
+    if (argc == 2 && !strcmp(argv[1], "on")) {
+        free(frozen);
+        frozen = 0;
+        console_printf("trace on: `trace` shows the latest exits\n");
+        return;
+    }
+    for (int i = 1; i < argc; i++) {
+        bool ok = true;
+        if (!strcmp(argv[i], "code") && i + 1 < argc)
+            ok = shell_parse_uint(argv[++i], &code), filter = true;
+        else if (!strcmp(argv[i], "cpu") && i + 1 < argc)
+            ok = shell_parse_uint(argv[++i], &want_cpu) && want_cpu < n;
+        else
+            ok = shell_parse_uint(argv[i], &count) && count > 0;
+        if (!ok) {
+            console_printf("usage: trace [N] [cpu C] [code X] | trace on | trace off\n");
+            return;
+        }
+    }
+    if (count > STATS_LAST_EXITS)
+        count = STATS_LAST_EXITS;
+    for (unsigned c = 0; c < n; c++) {
+        if (want_cpu != ~0ULL && c != want_cpu)
+            continue;
+        const struct vcpu_stats *s = frozen ? &frozen[c] : &vcpu_by_index(c)->stats;
+        uint64_t total = s->total, first = total > STATS_LAST_EXITS ? total - STATS_LAST_EXITS : 0;
+        console_printf("cpu%u: last %lu%s exits of %lu%s (oldest first)\n", c, count,
+                       filter ? " matching" : "", total, frozen ? ", as of `trace off`" : "");
+        /* The newest `count` that match, printed oldest first. */
+        uint64_t from = total, shown = 0;
+        while (from > first && shown < count) {
+            from--;
+            if (!filter || s->last[from % STATS_LAST_EXITS].exitcode == code)
+                shown++;
+        }
+        for (uint64_t i = from; i < total; i++) {
+            const struct exit_record *r = &s->last[i % STATS_LAST_EXITS];
+            if (filter && r->exitcode != code)
+                continue;
+            console_printf("  #%-9lu %-17s %-12s RIP %#-18lx info1 %#lx info2 %#lx\n", i,
+                           stats_mark_text(stats_exit_marks(s, i), r->exitcode),
+                           exit_name(r->exitcode), r->rip, r->exitinfo1, r->exitinfo2);
+        }
+    }
+}
+
 static void cmd_continue(int argc, char **argv)
 {
     console_return_to_l1();
@@ -237,7 +364,7 @@ static void cmd_continue(int argc, char **argv)
 static void cmd_help(int argc, char **argv)
 {
     for (const struct command *c = commands; c->name; c++)
-        console_printf("  %-8s %-22s %s\n", c->name, c->args, c->help);
+        console_printf("  %-8s %-24s %s\n", c->name, c->args, c->help);
 }
 
 static const struct command commands[] = {
@@ -248,6 +375,9 @@ static const struct command commands[] = {
     { "mem", "", "the page pool, NPT02 tables, the newlib heap", cmd_mem },
     { "log", "[error|warn|info|debug]", "show or set the console's log level", cmd_log },
     { "dmesg", "[lines]", "the last lines of the in-memory log (default 40)", cmd_dmesg },
+    { "vcpu", "N", "vCPU N's VMCB01 (and VMCB02, VMCB12 copy when nested), decoded", cmd_vcpu },
+    { "trace", "[N] [cpu C] [code X]", "each vCPU's last exits (on|off: follow or freeze)",
+      cmd_trace },
     { "reboot", "", "reset the machine (port 0xCF9)", cmd_reboot },
     { "poweroff", "", "power the machine off (ACPI S5)", cmd_poweroff },
     { "continue", "", "give the console back to L1 (as Ctrl-A x3 does)", cmd_continue },

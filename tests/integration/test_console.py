@@ -137,8 +137,8 @@ def test_shell_after_nested_scenarios(machine_factory):
     m.expect(r"hv> ")
 
     out = m.command("help", r"continue ")
-    for name in ("help", "cpus", "stats", "mem", "log", "dmesg", "reboot", "poweroff",
-                 "continue"):
+    for name in ("help", "cpus", "stats", "mem", "log", "dmesg", "vcpu", "trace", "reboot",
+                 "poweroff", "continue"):
         assert re.search(rf"^  {name} ", out, re.M), f"help does not list {name}:\n{out}"
 
     out = m.command("stats", r"total ")
@@ -169,6 +169,32 @@ def test_shell_after_nested_scenarios(machine_factory):
     out = m.command("dmesg 3", r"--- log ring: \d+ bytes kept")
     ring = out.split("written since start ---\n", 1)[1].rsplit("hv> ", 1)[0]
     assert len(ring.splitlines()) == 3 and ring.startswith("[hv] "), out
+    out = m.command("vcpu 0", r"VMCB12 \(last copy\): state save area")
+    intercepts = re.search(r"VMCB01 at 0x[0-9a-f]+: control area\n(?:.*\n)*?  intercepts: (.*)",
+                           out).group(1).split()
+    for name in ("CPUID", "VMRUN", "VMMCALL", "SHUTDOWN", "NMI", "IOIO", "MSR", "EXCP_DB"):
+        assert name in intercepts, f"VMCB01 intercepts lack {name}: {intercepts}"
+    assert re.search(r"^  070h exitcode\s+0x[0-9a-f]+$", out, re.M), out
+    assert re.search(r"^  178h rip\s+0x[0-9a-f]+$", out, re.M), out
+    assert re.search(r"^  0cbh cpl\s+0$", out, re.M), out
+    assert re.search(r"EVENTINJ: (none|.+)\n", out) and "int_ctl: V_TPR=" in out, out
+    assert re.search(r"VMCB02 at 0x[0-9a-f]+: control area", out), out
+    m.command("vcpu 7", r"error: no vCPU '7' \(0 to 1\)")
+
+    out = m.command("trace 5 cpu 0", r"cpu0: last 5 exits of \d+")
+    rows = re.findall(r"^  #(\d+)\s+(L1|L2.*?|L1 -> L2 VMRUN)\s+(\S+)\s+RIP", out, re.M)
+    assert len(rows) == 5 and [int(r[0]) for r in rows] == sorted(int(r[0]) for r in rows), out
+    assert "cpu1:" not in out
+    out = m.command("trace code 0x72", r"cpu1: last 16 matching exits")
+    assert re.findall(r"^  #\d+\s+\S+\s+(\S+)\s+RIP", out, re.M) and \
+        set(re.findall(r"^  #\d+\s+L1\s+(\S+)\s+RIP", out, re.M)) <= {"CPUID"}, out
+    m.command("trace off", r"trace off")
+    first = m.command("trace 3 cpu 0", r"as of `trace off`")
+    second = m.command("trace 3 cpu 0", r"as of `trace off`")
+    assert first.split("\n", 1)[1] == second.split("\n", 1)[1], (first, second)
+    m.command("trace on", r"trace on")
+    m.command("trace sideways", r"usage: trace")
+
     m.command("frobnicate now", r"error: unknown command 'frobnicate'")
     m.command("x" * 100, r"error: line longer than 80 characters, ignored")
     m.command("stats bogus", r"usage: stats \[reset\]")
