@@ -3,6 +3,7 @@
 #   make run      boot build/usb.img in QEMU (TCG, or KVM on an AMD host)
 #   make test     unit tests (cmocka) + integration tests (pytest, QEMU)
 #   make bench    exit round-trip cost and memory footprint (figures)
+#   make debug    boot in QEMU stopped, gdb attached with the core's symbols
 #   make deps     install the build/test dependencies from Debian (idempotent)
 
 BUILD   := build
@@ -100,7 +101,7 @@ UNIT_SRC_nested_vmrun := hv/nested.c hv/nested_gif.c hv/l1_gif.c hv/nested_maps.
 UNIT_LDFLAGS_nested_vmrun := -Wl,--wrap=vmcb12_check,--wrap=vmcb12_check_reloaded -lpthread
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/unit/test_%)
 
-.PHONY: all deps run test unit integration bench clean distclean
+.PHONY: all deps run test unit integration bench debug clean distclean
 all: $(BUILD)/hv.efi $(BUILD)/l1test.efi $(BUILD)/usb.img
 
 # Installs only what is missing; cheap when everything is there.
@@ -188,6 +189,11 @@ integration: all $(LINUX_L1)
 	$(Q)$(PYTHON) -m pytest -q tests/integration
 
 test: unit integration
+
+# QEMU's gdb stub + gdb on build/core.elf (linked at its run address);
+# DEBUG_ARGS go to tools/debug.py (e.g. --image, --smp, -- gdb arguments).
+debug: all
+	$(Q)$(PYTHON) tools/debug.py $(DEBUG_ARGS)
 
 # Prints figures (cycles and instructions per exit, memory); see tools/bench.py.
 bench: all

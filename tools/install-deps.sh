@@ -7,7 +7,7 @@ set -euo pipefail
 need_qemu_major=10
 pkgs=(build-essential gnu-efi nasm newlib-source mtools dosfstools gdisk
       ovmf libcmocka-dev python3-pytest xz-utils cpio busybox-static
-      binutils)
+      binutils gdb)
 
 missing=()
 for p in "${pkgs[@]}"; do

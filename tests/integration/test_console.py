@@ -291,3 +291,19 @@ def test_linux_interrupt_driven_serial(machine_factory):
     m.type("quit\r")
     m.expect(r"L1LINUX: done")
     assert m.proc.wait(timeout=120) == 0
+
+
+def test_make_debug_breaks_in_nested_vmrun(tmp_path):
+    """tools/debug.py (make debug): QEMU's gdb stub and gdb on
+    build/core.elf; a breakpoint set by symbol before the core is even
+    loaded stops in the core when L1 (cmdline = nested) executes VMRUN."""
+    image = make_image(tmp_path, "cmdline = nested\n")
+    out = subprocess.run(
+        [os.path.join(ROOT, "tools", "debug.py"), "--image", image,
+         "--serial-file", str(tmp_path / "serial.log"), "--",
+         "-batch", "-ex", "break nested_vmrun", "-ex", "continue", "-ex", "bt 2",
+         "-ex", "print v->nested.vmruns"],
+        capture_output=True, text=True, timeout=300).stdout
+    assert re.search(r"Breakpoint 1, nested_vmrun \(v=0xffffffff8[0-9a-f]+\) at hv/nested\.c", out), out
+    assert re.search(r"#1 .* in (dispatch|exit_dispatch) ", out), out
+    assert re.search(r"^\$1 = 0$", out, re.M), out  # stopped at the first VMRUN
