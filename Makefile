@@ -4,6 +4,7 @@
 #   make test     unit tests (cmocka) + fuzz smoke run + integration tests (pytest, QEMU)
 #   make fuzz     libFuzzer targets, FUZZ_SECONDS or FUZZ_RUNS each (tests/fuzz/README.md)
 #   make bench    exit round-trip cost and memory footprint (figures)
+#   make debug    boot in QEMU stopped, gdb attached with the core's symbols
 #   make deps     install the build/test dependencies from Debian (idempotent)
 
 BUILD   := build
@@ -26,7 +27,7 @@ CORE_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-pic -fno-pie \
 	-isystem $(NEWLIB)/include -MMD -MP
 CORE_C   := hv/entry.c hv/log.c hv/fpu.c hv/exception.c hv/symbols.c \
 	hv/memory.c hv/svm_report.c hv/launch.c hv/run_loop.c hv/vcpu.c \
-	hv/exit_dispatch.c hv/exit_cpuid.c hv/exit_msr.c hv/exit_vmmcall.c \
+	hv/exit_dispatch.c hv/console.c hv/console_mux.c hv/shell.c hv/shell_line.c hv/vmcb_decode.c hv/exit_cpuid.c hv/exit_msr.c hv/exit_vmmcall.c \
 	hv/exit_svm_insn.c hv/exit_npf.c hv/exit_shutdown.c hv/exit_ioio.c hv/exit_nmi.c hv/exit_debug.c hv/exit_init.c \
 	hv/guest_mem.c hv/host_caps.c hv/percpu.c hv/switch_vmcb.c hv/ap_state.c hv/ap_start.c \
 	hv/apic.c hv/store_decode.c hv/guest_fetch.c arch/x86/apic.c hv/vcpu_request.c \
@@ -67,9 +68,13 @@ UNIT_CFLAGS := -std=gnu11 -O1 -g $(WARN) -I. -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -MMD -MP
 UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb svm_bitmaps npt insn_len \
 	exit_dispatch vmcb12_check npt02 tlb_model nested_route nested_maps nested_vmrun \
-	nested_tsc l1_gif ap_state apic_icr store_decode vcpu_request iommu_pt iommu_events ivrs exit_debug
+	nested_tsc l1_gif ap_state apic_icr store_decode vcpu_request iommu_pt iommu_events ivrs \
+	exit_debug console_mux shell_line vmcb_decode
 UNIT_SRC_config       := boot/config.c
 UNIT_SRC_ringbuf      := lib/ringbuf.c
+UNIT_SRC_console_mux  := hv/console_mux.c
+UNIT_SRC_shell_line   := hv/shell_line.c
+UNIT_SRC_vmcb_decode  := hv/vmcb_decode.c arch/x86/svm_exit_names.c
 UNIT_SRC_page_alloc   := lib/page_alloc.c
 UNIT_SRC_cpu_features := arch/x86/cpu_features.c
 UNIT_SRC_vmcb         := arch/x86/svm_exit_names.c
@@ -98,7 +103,7 @@ UNIT_SRC_nested_vmrun := hv/nested.c hv/nested_gif.c hv/l1_gif.c hv/nested_maps.
 UNIT_LDFLAGS_nested_vmrun := -Wl,--wrap=vmcb12_check,--wrap=vmcb12_check_reloaded -lpthread
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/unit/test_%)
 
-.PHONY: all deps run test unit integration bench clean distclean
+.PHONY: all deps run test unit integration bench debug clean distclean
 all: $(BUILD)/hv.efi $(BUILD)/l1test.efi $(BUILD)/usb.img
 
 # Installs only what is missing; cheap when everything is there.
@@ -188,6 +193,11 @@ integration: all $(LINUX_L1)
 include tests/fuzz/fuzz.mk
 
 test: unit fuzz-smoke integration
+
+# QEMU's gdb stub + gdb on build/core.elf (linked at its run address);
+# DEBUG_ARGS go to tools/debug.py (e.g. --image, --smp, -- gdb arguments).
+debug: all
+	$(Q)$(PYTHON) tools/debug.py $(DEBUG_ARGS)
 
 # Prints figures (cycles and instructions per exit, memory); see tools/bench.py.
 bench: all

@@ -27,15 +27,17 @@ enum key {
     KEY_PRINT_STATS,
     KEY_HYPERVISOR,
     KEY_IOMMU,
+    KEY_DEBUG_SHELL,
+    KEY_CONSOLE_ESCAPE,
     KEY_COUNT,
     KEY_NONE = KEY_COUNT
 };
 
 /* Indexed by enum key; arrays of chars rather than pointers (no relocs). */
-static const char key_names[KEY_COUNT][12] = {
+static const char key_names[KEY_COUNT][16] = {
     "serial_port", "serial_baud", "log_level", "memory_mb", "next_stage",
     "cmdline", "on_fault", "debug_crash", "print_stats", "hypervisor",
-    "iommu",
+    "iommu", "debug_shell", "console_escape",
 };
 
 static const uint32_t baud_rates[] = {
@@ -310,6 +312,22 @@ static bool parse_fault_action(struct slice v, enum fault_action *out)
     return false;
 }
 
+/* One letter naming Ctrl-<letter> (0x01-0x1A). Ctrl-H, -I, -J, -M are
+ * backspace, tab, line feed and carriage return: ordinary typing produces
+ * them, so three in a row would switch the console by accident. */
+static bool parse_escape(struct slice v, char *out)
+{
+    char c;
+
+    if (v.n != 1)
+        return false;
+    c = lower(v.s[0]);
+    if (c < 'a' || c > 'z' || c == 'h' || c == 'i' || c == 'j' || c == 'm')
+        return false;
+    *out = c;
+    return true;
+}
+
 static bool is_baud_rate(uint32_t n)
 {
     size_t i;
@@ -342,7 +360,10 @@ static const char *expected_text(enum key k)
     case KEY_PRINT_STATS:
     case KEY_HYPERVISOR:
     case KEY_IOMMU:
+    case KEY_DEBUG_SHELL:
         return "yes/no, 1/0, true/false or on/off";
+    case KEY_CONSOLE_ESCAPE:
+        return "one letter a-z other than h, i, j, m, meaning Ctrl-<letter>";
     default:
         return "?";
     }
@@ -460,6 +481,12 @@ static bool apply(struct parser *p, enum key k, struct slice v)
         break;
     case KEY_IOMMU:
         ok = parse_bool(v, &c->iommu);
+        break;
+    case KEY_DEBUG_SHELL:
+        ok = parse_bool(v, &c->debug_shell);
+        break;
+    case KEY_CONSOLE_ESCAPE:
+        ok = parse_escape(v, &c->console_escape);
         break;
     default:
         ok = false;
@@ -598,6 +625,8 @@ void config_defaults(struct hv_config *cfg)
     cfg->print_stats = false;
     cfg->hypervisor = true;
     cfg->iommu = true;
+    cfg->debug_shell = true;
+    cfg->console_escape = CONFIG_DEFAULT_CONSOLE_ESCAPE;
 }
 
 unsigned config_parse(struct hv_config *cfg, const char *text, size_t len,

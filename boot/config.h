@@ -31,6 +31,7 @@ enum fault_action { FAULT_HALT = 0, FAULT_RESET = 1 };
 #define CONFIG_DEFAULT_LOG_LEVEL LOG_INFO
 #define CONFIG_DEFAULT_MEMORY_MB 64
 #define CONFIG_DEFAULT_NEXT_STAGE "\\EFI\\BOOT\\L1TEST.EFI"
+#define CONFIG_DEFAULT_CONSOLE_ESCAPE 'a' /* Ctrl-A */
 
 /* Accepted ranges. */
 #define CONFIG_SERIAL_PORT_MIN 1
@@ -50,6 +51,8 @@ struct hv_config {
     bool print_stats;                  /* exit statistics at reset/power-off */
     bool hypervisor;                   /* false: boot on without starting it */
     bool iommu;                        /* false: leave the IOMMUs to L1 (DMA unprotected) */
+    bool debug_shell;                  /* false: the hypervisor never reads the UART */
+    char console_escape;               /* 'a'..'z': Ctrl-<letter> x3 switches the console */
 };
 
 /*

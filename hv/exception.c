@@ -101,6 +101,8 @@ void exception_dispatch(struct exc_frame *f)
            exception_name((unsigned)f->vector), f->vector, f->error);
     dump_registers(f);
     dump_backtrace(f);
+    if (v && v->stats.total) /* what the guest did last may explain it */
+        stats_print_last_exits(&v->stats);
     hv_fatal_stop();
 }
 

@@ -19,6 +19,8 @@ void exit_ioio(struct vcpu *v);
 /* The ports exit_ioio watches: ACPI PM1a control (0 = none) and whether to
  * print the statistics when L1 resets or powers off. */
 void ioio_init(uint16_t pm1a_cnt_port, bool print_stats);
+/* The ACPI PM1a control port (0: unknown), for the shell's poweroff. */
+uint16_t ioio_pm1a_port(void);
 void exit_unexpected(struct vcpu *v);
 void exit_nmi(struct vcpu *v);
 void exit_intr(struct vcpu *v);

@@ -1,4 +1,5 @@
-/* IN/OUT to the ports L0 watches (the IOPM; hv/launch.c): the reset control
+/* IN/OUT to the ports L0 watches (the IOPM; hv/launch.c): the serial
+ * console's data and line status registers (hv/console.c), the reset control
  * register 0xCF9 and ACPI's PM1a control port. L0 notes that L1 is about to
  * reset or power off the machine (and prints the exit statistics if
  * print_stats is set), then performs the access for L1 on the hardware.
@@ -6,6 +7,7 @@
 #include "hv/exit_dispatch.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/svm.h"
+#include "hv/console.h"
 #include "hv/exception.h"
 #include "hv/iommu.h"
 #include "hv/log.h"
@@ -22,6 +24,11 @@ void ioio_init(uint16_t pm1a_port, bool print_stats_at_end)
 {
     pm1a_cnt_port = pm1a_port;
     print_stats = print_stats_at_end;
+}
+
+uint16_t ioio_pm1a_port(void)
+{
+    return pm1a_cnt_port;
 }
 
 static void machine_ends(const char *how)
@@ -44,11 +51,17 @@ void exit_ioio(struct vcpu *v)
 {
     uint64_t info = v->vmcb.va->control.exitinfo1;
     uint16_t port = (uint16_t)(info >> SVM_IOIO_PORT_SHIFT);
+    if ((info & (SVM_IOIO_STR | SVM_IOIO_REP)) && console_give_up(port))
+        return; /* not intercepted any more: the instruction runs again, natively */
     if (info & (SVM_IOIO_STR | SVM_IOIO_REP)) {
         vcpu_dump(v, "string I/O on a watched port is not emulated");
         hv_fatal_stop();
     }
     uint64_t *rax = &v->vmcb.va->save.rax;
+    if ((info & SVM_IOIO_SZ8) && console_ioio(v, port, info & SVM_IOIO_TYPE_IN, rax)) {
+        vcpu_skip_insn(v);
+        return;
+    }
     if (info & SVM_IOIO_TYPE_IN) {
         if (info & SVM_IOIO_SZ8)
             *rax = (*rax & ~0xFFULL) | inb(port);

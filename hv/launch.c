@@ -1,3 +1,4 @@
+#include "hv/console.h"
 #include "hv/launch.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/msr.h"
@@ -138,6 +139,8 @@ bool launch_prepare(const struct hv_boot_info *info)
     if (info->acpi_pm1a_cnt)
         iopm_set(iopm, info->acpi_pm1a_cnt, 2, true);
     ioio_init(info->acpi_pm1a_cnt, info->config.print_stats);
+    console_init(&info->config, iopm);
+    vcpu_by_index(0)->console_countdown = CONSOLE_POLL_EVERY; /* the boot CPU polls */
     /* Every vCPU's memory now, so that no AP can fail for want of it. */
     for (unsigned i = 0; i < vcpu_count(); i++)
         if (!vcpu_alloc(vcpu_by_index(i)))

@@ -70,6 +70,27 @@ void log_write_raw(const char *s, size_t n)
     out_end(locked);
 }
 
+void log_console_write(const char *s, size_t n, bool crlf)
+{
+    bool locked = out_begin();
+    if (crlf)
+        uart_write(&console, s, n);
+    else
+        for (size_t i = 0; i < n; i++)
+            uart_putc(&console, s[i]);
+    out_end(locked);
+}
+
+enum log_level log_console_level(void)
+{
+    return console_level;
+}
+
+void log_set_console_level(enum log_level level)
+{
+    console_level = level;
+}
+
 void log_emergency(const char *s)
 {
     size_t n = 0;

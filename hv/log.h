@@ -3,6 +3,7 @@
  * Lines carry the prefix "[hv] " so they stand out among the firmware's and
  * the OS's output on the same port. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "boot/config.h"
@@ -19,6 +20,11 @@ void log_write_raw(const char *s, size_t n);
 /* Appends to the ring only (e.g. the loader's lines, already on the console). */
 void log_ring_append(const char *s, size_t n);
 const struct ringbuf *log_ring(void);
+/* To the console only (not the ring), whole under the output lock: the
+ * debug shell's output and L1's output it kept (hv/console.c). */
+void log_console_write(const char *s, size_t n, bool crlf); /* crlf: "\n" as "\r\n" */
+enum log_level log_console_level(void);
+void log_set_console_level(enum log_level level);
 /* Straight to the UART, no formatting: for when the logger itself failed. */
 void log_emergency(const char *s);
 

@@ -1,5 +1,6 @@
 #include "hv/run_loop.h"
 #include "hv/ap_start.h"
+#include "hv/console.h"
 #include "hv/exit_dispatch.h"
 #include "hv/fpu.h"
 #include "hv/l1_gif.h"
@@ -18,5 +19,9 @@ void run_loop(struct vcpu *v)
         tlb_vmrun_done(v);
         stats_exit_begin(&v->stats, &v->vmcb.va->control, v->vmcb.va->save.rip);
         exit_dispatch(v);
+        /* The boot CPU looks at the UART every CONSOLE_POLL_EVERY exits
+         * (hv/console.h); a decrement and a branch on the hot path. */
+        if (__builtin_expect(--v->console_countdown == 0, 0))
+            console_poll(v);
     }
 }

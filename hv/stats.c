@@ -92,14 +92,32 @@ void stats_print(void)
     apic_print_stats();
 }
 
+unsigned stats_exit_marks(const struct vcpu_stats *s, uint64_t n)
+{
+    uint64_t m = s->last_mark[n % STATS_LAST_EXITS];
+    return (m >> 8) == n ? (unsigned)(m & 0xFF) : 0;
+}
+
+const char *stats_mark_text(unsigned marks, uint64_t exitcode)
+{
+    if (marks & STATS_MARK_REFLECTED)
+        return "L2 -> L1 #VMEXIT";
+    if (marks & STATS_MARK_L2)
+        return "L2 (L0 only)";
+    if ((marks & STATS_MARK_ENTERED_L2) && exitcode == VMEXIT_VMRUN)
+        return "L1 -> L2 VMRUN";
+    return "L1";
+}
+
 void stats_print_last_exits(const struct vcpu_stats *s)
 {
-    uint64_t n = s->total < STATS_LAST_EXITS ? s->total : STATS_LAST_EXITS;
+    uint64_t n = s->total < STATS_DUMP_EXITS ? s->total : STATS_DUMP_EXITS;
     pr_err("last %lu exits (oldest first):", n);
     for (uint64_t i = s->total - n; i < s->total; i++) {
         const struct exit_record *r = &s->last[i % STATS_LAST_EXITS];
         const char *name = svm_exit_name(r->exitcode);
-        pr_err("  #%-8lu %-12s code %#lx RIP %#lx info1 %#lx info2 %#lx", i,
-               name ? name : "?", r->exitcode, r->rip, r->exitinfo1, r->exitinfo2);
+        pr_err("  #%-8lu %-16s %-12s code %#lx RIP %#lx info1 %#lx info2 %#lx", i,
+               stats_mark_text(stats_exit_marks(s, i), r->exitcode), name ? name : "?",
+               r->exitcode, r->rip, r->exitinfo1, r->exitinfo2);
     }
 }

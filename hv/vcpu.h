@@ -119,6 +119,7 @@ struct vcpu {
     uint32_t id;             /* index: 0 is the boot CPU */
     uint32_t apic_id;        /* the physical CPU's local APIC ID */
     bool launched;           /* runs as our guest (else: still the firmware's) */
+    uint32_t console_countdown; /* exits to the next look at the UART (hv/console.h) */
     struct vcpu_stats stats;
     /* A #DB or #AC raised while the CPU delivered an interrupt or NMI
      * (hv/exit_debug.c): that event is delivered again first, this one at

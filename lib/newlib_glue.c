@@ -11,12 +11,18 @@
 #undef errno
 extern int errno;
 
-static char *heap_cur, *heap_end;
+static char *heap_start, *heap_cur, *heap_end;
 
 void heap_init(void *start, size_t size)
 {
-    heap_cur = start;
+    heap_start = heap_cur = start;
     heap_end = heap_cur + size;
+}
+
+void heap_usage(size_t *used, size_t *size)
+{
+    *used = (size_t)(heap_cur - heap_start);
+    *size = (size_t)(heap_end - heap_start);
 }
 
 void *sbrk(ptrdiff_t incr)

@@ -4,3 +4,5 @@
 #include <stddef.h>
 
 void heap_init(void *start, size_t size);
+/* What sbrk has handed out of the heap, and the heap's size (debug shell). */
+void heap_usage(size_t *used, size_t *size);

@@ -7,7 +7,7 @@ set -euo pipefail
 need_qemu_major=10
 pkgs=(build-essential gnu-efi nasm newlib-source mtools dosfstools gdisk
       ovmf libcmocka-dev python3-pytest xz-utils cpio busybox-static
-      binutils clang-14 libfuzzer-14-dev)
+      binutils clang-14 libfuzzer-14-dev gdb)
 
 missing=()
 for p in "${pkgs[@]}"; do

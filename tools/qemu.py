@@ -5,7 +5,8 @@ integration tests share.
 Defaults: q35, TCG with `-cpu EPYC` (SVM emulated), or KVM with `-cpu host`
 when /dev/kvm is usable on an AMD host; an AMD IOMMU (the hypervisor takes it
 over to protect itself from DMA; `--iommu off` leaves it out); the image
-attached as a USB stick; serial on stdio; isa-debug-exit at port 0xf4 (a
+attached as a USB stick; serial on stdio (or a file, or a unix socket to
+type into plus a log file); isa-debug-exit at port 0xf4 (a
 program writing N there makes QEMU exit with status 2N+1). Exit status:
 QEMU's, or 124 on timeout.
 """
@@ -49,7 +50,7 @@ def build_command(args, vars_path, serial):
         "-m", args.mem, "-smp", str(args.smp),
         "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
         "-drive", f"if=pflash,format=raw,unit=1,file={vars_path}",
-        "-nic", "none", "-display", "none", "-serial", serial,
+        "-nic", "none", "-display", "none", *serial,
     ]
     if args.iommu == "on":
         # Before the PCI devices, so that their DMA goes through it;
@@ -68,18 +69,31 @@ def build_command(args, vars_path, serial):
     return cmd + args.extra
 
 
+def start(args, tmp):
+    """Starts QEMU with a fresh NVRAM in the directory tmp; returns the
+    process (for callers that interact with the machine while it runs)."""
+    vars_path = os.path.join(tmp, "OVMF_VARS.fd")
+    shutil.copyfile(OVMF_VARS, vars_path)  # a fresh NVRAM each run
+    log = args.serial_file
+    if args.serial_socket:
+        # A unix socket a test connects to and types into; everything
+        # QEMU sends on it also goes to the log file (--serial-file).
+        serial = ["-chardev", f"socket,id=ser0,path={args.serial_socket},server=on,"
+                  f"wait=off,logfile={log}", "-serial", "chardev:ser0"]
+    else:
+        serial = ["-serial", "stdio" if log is None else f"file:{log}"]
+    cmd = build_command(args, vars_path, serial)
+    if args.verbose:
+        print(" ".join(cmd), file=sys.stderr)
+    stdin = None if log is None else subprocess.DEVNULL
+    return subprocess.Popen(cmd, stdin=stdin)
+
+
 def run(args):
-    """Runs QEMU; returns (status, serial text or None when on stdio)."""
+    """Runs QEMU; returns its status (124 on timeout)."""
     with tempfile.TemporaryDirectory(prefix="hvqemu-") as tmp:
-        vars_path = os.path.join(tmp, "OVMF_VARS.fd")
-        shutil.copyfile(OVMF_VARS, vars_path)  # a fresh NVRAM each run
         log = args.serial_file
-        serial = "stdio" if log is None else f"file:{log}"
-        cmd = build_command(args, vars_path, serial)
-        if args.verbose:
-            print(" ".join(cmd), file=sys.stderr)
-        stdin = None if log is None else subprocess.DEVNULL
-        proc = subprocess.Popen(cmd, stdin=stdin)
+        proc = start(args, tmp)
         until = re.compile(args.until) if args.until else None
         deadline = time.monotonic() + args.timeout
         while True:
@@ -112,12 +126,17 @@ def parse_args(argv=None):
     p.add_argument("--iommu", choices=["on", "off"], default="on",
                    help="an AMD IOMMU on the machine (default on)")
     p.add_argument("--serial-file", help="write the serial console here instead of stdio")
+    p.add_argument("--serial-socket", metavar="PATH",
+                   help="with --serial-file: the serial port is also a unix socket "
+                        "(server) at PATH, for typing into it; the file logs what QEMU sends")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds (exit 124)")
     p.add_argument("--until", help="with --serial-file: stop QEMU once the console matches this regex")
     p.add_argument("--snapshot", action="store_true", help="do not write to the image")
     p.add_argument("-v", "--verbose", action="store_true")
     p.add_argument("extra", nargs=argparse.REMAINDER, help="extra QEMU arguments after --")
     args = p.parse_args(argv)
+    if args.serial_socket and not args.serial_file:
+        p.error("--serial-socket needs --serial-file (the log)")
     if args.extra and args.extra[0] == "--":
         args.extra = args.extra[1:]
     return args

@@ -1,20 +1,9 @@
 #include "arch/x86/uart16550.h"
 #include "arch/x86/cpu.h"
 
-/* Register offsets from the I/O base (PC16550D data sheet). */
-enum {
-    UART_THR = 0, /* transmit holding (DLAB=0) */
-    UART_DLL = 0, /* divisor latch low (DLAB=1) */
-    UART_IER = 1,
-    UART_DLM = 1,
-    UART_FCR = 2,
-    UART_LCR = 3,
-    UART_MCR = 4,
-    UART_LSR = 5,
-};
 #define LCR_8N1  0x03
-#define LCR_DLAB 0x80
-#define LSR_THRE 0x20
+#define LCR_DLAB UART_LCR_DLAB
+#define LSR_THRE UART_LSR_THRE
 #define UART_CLOCK_DIV 115200u
 
 /* A missing UART reads as 0xFF (THRE set), so the wait below ends at once;
@@ -55,4 +44,12 @@ void uart_write(const struct uart16550 *u, const char *s, size_t n)
             uart_putc(u, '\r');
         uart_putc(u, s[i]);
     }
+}
+
+int uart_getc(const struct uart16550 *u)
+{
+    if (!u->base || !(inb(u->base + UART_LSR) & UART_LSR_DR) ||
+        (inb(u->base + UART_LCR) & UART_LCR_DLAB))
+        return -1;
+    return inb(u->base + UART_RBR);
 }

@@ -138,6 +138,51 @@ static void triple_fault(void)
 
 void run_bench(void);
 
+/* `echo`: L1 reads the serial port (polled, as firmware does) and says
+ * each line it got, control bytes as ^X: the debug shell's tests type to
+ * L1 and to the shell through the same port (tests/integration/
+ * test_console.py). First it writes the console escape itself: output
+ * must never switch the console. */
+static void echo_forever(void)
+{
+    static const char esc[] = "[l1test] escape in output: \x01\x01\x01\r\n";
+    uart_write(&com1, esc, sizeof esc - 1);
+    say("echo: reading the serial port");
+    char line[128];
+    int n = 0;
+    for (;;) {
+        int c = uart_getc(&com1);
+        if (c < 0) {
+            __asm__ volatile("pause");
+            continue;
+        }
+        if (c == '\r' || c == '\n') {
+            if (!n)
+                continue;
+            line[n] = 0;
+            say("read: \"%a\"", line);
+            n = 0;
+        } else if (n < (int)sizeof line - 3) {
+            if (c < 0x20) {
+                line[n++] = '^';
+                line[n++] = (char)(c + '@');
+            } else
+                line[n++] = (char)c;
+        }
+    }
+}
+
+/* `wait`: L1 neither reads the port nor ends: it only exits (CPUID), so
+ * the boot CPU's exit countdown is what polls the UART. */
+static void wait_forever(void)
+{
+    say("waiting (CPUID loop)");
+    for (;;) {
+        cpuid(0, 0);
+        __asm__ volatile("pause");
+    }
+}
+
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 {
     InitializeLib(image, systab);
@@ -169,6 +214,18 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     } else
         demo();
 
+    if (option(opts, "outs") > 0) {
+        /* String I/O to the UART's data register (the debug shell does
+         * not emulate it: it must give the port up, not stop the machine). */
+        static const char msg[] = "[l1test] written with rep outsb\r\n";
+        const char *p = msg;
+        UINTN n = sizeof msg - 1;
+        __asm__ volatile("rep outsb" : "+S"(p), "+c"(n) : "d"(COM1) : "memory");
+    }
+    if (option(opts, "echo") > 0)
+        echo_forever();
+    if (option(opts, "wait") > 0)
+        wait_forever();
     if (code >= 0) {
         say("exiting through isa-debug-exit with status %d", code);
         outl(DEBUG_EXIT_PORT, (UINT32)code);

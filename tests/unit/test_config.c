@@ -106,6 +106,7 @@ static void expect_bad(const char *key, const char *value,
 #define PATH_EXP "a file path starting with \\ or /, or none"
 #define FAULT_EXP "halt or reset"
 #define BOOL_EXP "yes/no, 1/0, true/false or on/off"
+#define ESCAPE_EXP "one letter a-z other than h, i, j, m, meaning Ctrl-<letter>"
 
 /* ---- defaults and trivial input ---------------------------------- */
 
@@ -127,6 +128,8 @@ static void test_defaults(void **state)
     assert_false(cfg.print_stats);
     assert_true(cfg.hypervisor);
     assert_true(cfg.iommu);
+    assert_true(cfg.debug_shell);
+    assert_int_equal(cfg.console_escape, 'a');
 }
 
 static void test_empty_input(void **state)
@@ -456,6 +459,39 @@ static void test_bools_bad(void **state)
     expect_bad("print_stats", "01", BOOL_EXP);
     expect_bad("hypervisor", "maybe", BOOL_EXP);
     expect_bad("iommu", "on-ish", BOOL_EXP);
+    expect_bad("debug_shell", "sometimes", BOOL_EXP);
+}
+
+/* debug_shell = no must reach the core (it then never reads the UART). */
+static void test_debug_shell(void **state)
+{
+    struct hv_config cfg;
+
+    (void)state;
+    parse_ok(&cfg, "debug_shell = no");
+    assert_false(cfg.debug_shell);
+    parse_ok(&cfg, "debug_shell = on");
+    assert_true(cfg.debug_shell);
+}
+
+static void test_console_escape(void **state)
+{
+    struct hv_config cfg;
+
+    (void)state;
+    parse_ok(&cfg, "console_escape = b");
+    assert_int_equal(cfg.console_escape, 'b');
+    parse_ok(&cfg, "console_escape = Z # upper case is the same letter");
+    assert_int_equal(cfg.console_escape, 'z');
+    /* Not letters, several letters, and the Ctrl- keys of ordinary typing. */
+    expect_bad("console_escape", "ab", ESCAPE_EXP);
+    expect_bad("console_escape", "1", ESCAPE_EXP);
+    expect_bad("console_escape", "^A", ESCAPE_EXP);
+    expect_bad("console_escape", "@", ESCAPE_EXP);
+    expect_bad("console_escape", "m", ESCAPE_EXP);
+    expect_bad("console_escape", "J", ESCAPE_EXP);
+    expect_bad("console_escape", "h", ESCAPE_EXP);
+    expect_bad("console_escape", "i", ESCAPE_EXP);
 }
 
 static void test_empty_value(void **state)
@@ -924,6 +960,8 @@ int main(void)
         cmocka_unit_test(test_next_stage_bad),
         cmocka_unit_test(test_on_fault_bad),
         cmocka_unit_test(test_bools_bad),
+        cmocka_unit_test(test_debug_shell),
+        cmocka_unit_test(test_console_escape),
         cmocka_unit_test(test_empty_value),
         cmocka_unit_test(test_unknown_key),
         cmocka_unit_test(test_missing_equals),

@@ -1,0 +1,309 @@
+"""The debug shell on the serial console: a test types into QEMU's serial
+port through a unix socket (tools/qemu.py --serial-socket) and reads what
+comes back from the log file. The L1 test program's `echo` mode reads the
+same port and says every line it got, so the tests see both sides: what
+reached L1 and what reached the shell."""
+import os
+import subprocess
+import re
+import socket
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import ANSI, ROOT, make_image, qemu
+
+ESC = b"\x01"  # Ctrl-A, console_escape's default
+
+
+class Machine:
+    def __init__(self, tmp, config, cpu=None, smp=None, mem=None, timeout=600, extra_files=()):
+        image = make_image(tmp, config, extra_files=extra_files)
+        self.log = str(tmp / "serial.log")
+        sock_path = str(tmp / "serial.sock")
+        argv = ["--image", image, "--serial-file", self.log, "--serial-socket", sock_path,
+                "--accel", "tcg", "--timeout", str(timeout)]
+        if cpu:
+            argv += ["--cpu", cpu]
+        if smp:
+            argv += ["--smp", str(smp)]
+        if mem:
+            argv += ["--mem", mem]
+        self.nvram = tempfile.TemporaryDirectory(prefix="hvqemu-")
+        self.proc = qemu.start(qemu.parse_args(argv), self.nvram.name)
+        self.pos = 0
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(sock_path)
+                break
+            except OSError:
+                self.sock.close()
+                assert time.monotonic() < deadline, "QEMU's serial socket never appeared"
+                assert self.proc.poll() is None, "QEMU ended before its socket appeared"
+                time.sleep(0.1)
+        # What QEMU sends on the socket must be read, or QEMU's UART stops
+        # transmitting once the socket's buffer is full; the log file has
+        # it all anyway.
+        self.drainer = threading.Thread(target=self._drain, daemon=True)
+        self.drainer.start()
+
+    def _drain(self):
+        try:
+            while self.sock.recv(65536):
+                pass
+        except OSError:
+            pass
+
+    def text(self):
+        with open(self.log, errors="replace") as f:
+            return ANSI.sub("", f.read()).replace("\r", "")
+
+    def expect(self, pattern, timeout=120):
+        """Waits for pattern after what earlier expects matched; returns the match."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.text()
+            m = rx.search(text, self.pos)
+            if m:
+                self.pos = m.end()
+                return m
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                pytest.fail(f"{pattern!r} not seen; console after offset {self.pos}:\n"
+                            f"{text[self.pos:][-4000:]}")
+            time.sleep(0.1)
+
+    def type(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def command(self, line, until):
+        """Types a shell command; returns the output up to the next prompt."""
+        start = self.pos
+        self.type(line + "\r")
+        self.expect(until)
+        self.expect(r"hv> ")
+        return self.text()[start:self.pos]
+
+    def close(self):
+        self.sock.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.nvram.cleanup()
+
+
+@pytest.fixture
+def machine_factory(tmp_path):
+    machines = []
+
+    def make(config, **kw):
+        m = Machine(tmp_path, config, **kw)
+        machines.append(m)
+        return m
+    yield make
+    for m in machines:
+        m.close()
+
+
+def test_shell_after_nested_scenarios(machine_factory):
+    """One boot: the nested scenarios run (so there are VMRUN exits and
+    reflected L2 exits), then L1 echoes what it reads; the test types to
+    L1, enters the shell, runs every command, and leaves by poweroff."""
+    m = machine_factory("cmdline = nested echo\n", smp=2)
+    m.expect(r"\[hv\] debug shell: type Ctrl-A three times")
+    m.expect(r"\[l1test\] \d+ passed, 0 failed")
+    # L1 writing the escape itself switches nothing.
+    m.expect(r"\[l1test\] escape in output: \x01\x01\x01")
+    m.expect(r"\[l1test\] echo: reading the serial port")
+
+    # Ordinary typing reaches L1; one or two Ctrl-A reach it too, in order.
+    m.type("hello\r")
+    m.expect(r'\[l1test\] read: "hello"')
+    m.type(ESC + b"x\r")
+    m.expect(r'\[l1test\] read: "\^Ax"')
+    m.type(ESC + ESC + b"y\r")
+    m.expect(r'\[l1test\] read: "\^A\^Ay"')
+    assert "hypervisor shell" not in m.text()
+
+    # Three in a row: the shell.
+    m.type(ESC * 3)
+    m.expect(r"\[hv\] console: hypervisor shell")
+    m.expect(r"hv> ")
+
+    out = m.command("help", r"continue ")
+    for name in ("help", "cpus", "stats", "mem", "log", "dmesg", "vcpu", "trace", "reboot",
+                 "poweroff", "continue"):
+        assert re.search(rf"^  {name} ", out, re.M), f"help does not list {name}:\n{out}"
+
+    out = m.command("stats", r"total ")
+    vmrun = re.search(r"^  0x80\s+VMRUN\s+(\d+)\s+(\d+)", out, re.M)
+    assert vmrun and int(vmrun.group(1)) > 0, out
+    cpuid = re.search(r"^  0x72\s+CPUID\s+(\d+)", out, re.M)
+    assert cpuid and int(cpuid.group(1)) > 0, out
+    cpu0 = re.search(r"^  cpu0\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", out, re.M)
+    assert cpu0 and int(cpu0.group(4)) > 0, f"no reflected L2 exits on cpu0:\n{out}"
+    # A second `stats` counts VMRUNs since the first: L1 only echoes now.
+    out = m.command("stats", r"total ")
+    vmrun2 = re.search(r"^  0x80\s+VMRUN\s+(\d+)\s+(\d+)", out, re.M)
+    assert vmrun2 and vmrun2.group(1) == vmrun.group(1) and vmrun2.group(2) == "0", out
+
+    out = m.command("cpus", r"\n1 ")
+    assert re.search(r"^0\s+\d+\s+L1\s+0x[0-9a-f]+\s+0\s+64-bit\s+\S+\s+\d+", out, re.M), out
+    assert re.search(r"^1\s+\d+\s+L1\s+", out, re.M), out
+
+    out = m.command("mem", r"heap \(newlib\)")
+    assert re.search(r"page pool: \d+ KiB, \d+ KiB used", out), out
+    assert re.search(r"cpu0: NPT02 [1-9]\d* table pages", out), out
+
+    m.command("log", r"log level on the console: info")
+    m.command("log debug", r"log level on the console: debug")
+    m.command("log loud", r"usage: log \[error\|warn\|info\|debug\]")
+    m.command("log info", r"log level on the console: info")
+
+    out = m.command("dmesg 3", r"--- log ring: \d+ bytes kept")
+    ring = out.split("written since start ---\n", 1)[1].rsplit("hv> ", 1)[0]
+    assert len(ring.splitlines()) == 3 and ring.startswith("[hv] "), out
+    out = m.command("vcpu 0", r"VMCB12 \(last copy\): state save area")
+    intercepts = re.search(r"VMCB01 at 0x[0-9a-f]+: control area\n(?:.*\n)*?  intercepts: (.*)",
+                           out).group(1).split()
+    for name in ("CPUID", "VMRUN", "VMMCALL", "SHUTDOWN", "NMI", "IOIO", "MSR", "EXCP_DB"):
+        assert name in intercepts, f"VMCB01 intercepts lack {name}: {intercepts}"
+    assert re.search(r"^  070h exitcode\s+0x[0-9a-f]+$", out, re.M), out
+    assert re.search(r"^  178h rip\s+0x[0-9a-f]+$", out, re.M), out
+    assert re.search(r"^  0cbh cpl\s+0$", out, re.M), out
+    assert re.search(r"EVENTINJ: (none|.+)\n", out) and "int_ctl: V_TPR=" in out, out
+    assert re.search(r"VMCB02 at 0x[0-9a-f]+: control area", out), out
+    m.command("vcpu 7", r"error: no vCPU '7' \(0 to 1\)")
+
+    out = m.command("trace 5 cpu 0", r"cpu0: last 5 exits of \d+")
+    rows = re.findall(r"^  #(\d+)\s+(L1|L2.*?|L1 -> L2 VMRUN)\s+(\S+)\s+RIP", out, re.M)
+    assert len(rows) == 5 and [int(r[0]) for r in rows] == sorted(int(r[0]) for r in rows), out
+    assert "cpu1:" not in out
+    out = m.command("trace code 0x72", r"cpu1: last 16 matching exits")
+    assert re.findall(r"^  #\d+\s+\S+\s+(\S+)\s+RIP", out, re.M) and \
+        set(re.findall(r"^  #\d+\s+L1\s+(\S+)\s+RIP", out, re.M)) <= {"CPUID"}, out
+    m.command("trace off", r"trace off")
+    first = m.command("trace 3 cpu 0", r"as of `trace off`")
+    second = m.command("trace 3 cpu 0", r"as of `trace off`")
+    assert first.split("\n", 1)[1] == second.split("\n", 1)[1], (first, second)
+    m.command("trace on", r"trace on")
+    m.command("trace sideways", r"usage: trace")
+
+    m.command("frobnicate now", r"error: unknown command 'frobnicate'")
+    m.command("x" * 100, r"error: line longer than 80 characters, ignored")
+    m.command("stats bogus", r"usage: stats \[reset\]")
+
+    # Nothing typed at the shell reached L1; L1 gets the line back.
+    m.type("continue\r")
+    m.expect(r"\[hv\] console: back to L1")
+    m.type("after\r")
+    m.expect(r'\[l1test\] read: "after"')
+    reads = re.findall(r'\[l1test\] read: "([^"]*)"', m.text())
+    assert reads == ["hello", "^Ax", "^A^Ay", "after"], reads
+
+    # The escape toggles both ways.
+    m.type(ESC * 3)
+    m.expect(r"\[hv\] console: hypervisor shell")
+    m.expect(r"hv> ")
+    m.type(ESC * 3)
+    m.expect(r"\[hv\] console: back to L1")
+    m.type("again\r")
+    m.expect(r'\[l1test\] read: "again"')
+
+    m.type(ESC * 3)
+    m.expect(r"hv> ")
+    m.type("poweroff\r")
+    m.expect(r"powering off \(ACPI PM1a")
+    assert m.proc.wait(timeout=60) == 0
+
+
+def test_countdown_poll_when_l1_never_reads(machine_factory):
+    """L1 does nothing but CPUID: only the boot CPU's exit countdown looks
+    at the UART. reboot resets the machine (the hypervisor starts again)."""
+    m = machine_factory("cmdline = wait\n")
+    m.expect(r"\[l1test\] waiting \(CPUID loop\)")
+    m.type(ESC * 3)
+    m.expect(r"\[hv\] console: hypervisor shell")
+    m.expect(r"hv> ")
+    m.type("reboot\r")
+    m.expect(r"resetting the machine")
+    m.expect(r"\[hv\] core \S+ running")
+    m.expect(r"\[l1test\] waiting \(CPUID loop\)")
+
+
+def test_debug_shell_no_reads_nothing(machine_factory):
+    """debug_shell = no: the escape is ordinary input, all of it L1's."""
+    m = machine_factory("cmdline = echo\ndebug_shell = no\n")
+    m.expect(r"\[l1test\] echo: reading the serial port")
+    m.type(ESC * 3 + b"abc\r")
+    m.expect(r'\[l1test\] read: "\^A\^A\^Aabc"')
+    assert "debug shell" not in m.text()
+    assert "hypervisor shell" not in m.text()
+
+
+def test_string_io_gives_the_port_up(machine_factory):
+    """L1's REP OUTSB to the data register is not emulated: the shell gives
+    the port up (L1's output still arrives, the machine keeps running) and
+    the escape is L1's input from then on."""
+    m = machine_factory("cmdline = outs echo\n")
+    m.expect(r"\[hv\] warning: L1 uses string I/O on the serial port 0x3f8: "
+             r"the debug shell gives the port up")
+    m.expect(r"\[l1test\] written with rep outsb")
+    m.expect(r"\[l1test\] echo: reading the serial port")
+    m.type(ESC * 3 + b"z\r")
+    m.expect(r'\[l1test\] read: "\^A\^A\^Az"')
+    assert "hypervisor shell" not in m.text()
+
+
+def test_linux_interrupt_driven_serial(machine_factory):
+    """Debian's kernel as L1 on 2 CPUs reads ttyS0 with its interrupt-driven
+    8250 driver (the case that needs the intercepted RBR/LSR): typed lines
+    reach it, the escape reaches the shell and nothing typed there reaches
+    Linux, and Linux's console works again after `continue`."""
+    from test_linux import CMDLINE, LINUX
+    subprocess.run([os.path.join(ROOT, "tools", "linux-l1.sh"), LINUX], check=True)
+    files = [(os.path.join(LINUX, "vmlinuz.efi"), "\\EFI\\linux\\vmlinuz.efi"),
+             (os.path.join(LINUX, "initrd.img"), "\\EFI\\linux\\initrd.img")]
+    config = ("next_stage = \\EFI\\linux\\vmlinuz.efi\n"
+              f"cmdline = {CMDLINE} consoletest\n")
+    m = machine_factory(config, smp=2, mem="1G", extra_files=files)
+    m.expect(r"L1LINUX: reading the console", timeout=240)
+    m.type("hello linux\r")
+    m.expect(r"L1LINUX: read: hello linux")
+    m.type(ESC * 3)
+    m.expect(r"\[hv\] console: hypervisor shell")
+    m.expect(r"hv> ")
+    out = m.command("cpus", r"\n1 ")
+    assert re.search(r"^0\s+\d+\s+L1\s+0x[0-9a-f]+\s+\d\s+64-bit", out, re.M), out
+    m.command("secret", r"error: unknown command 'secret'")
+    m.type("continue\r")
+    m.expect(r"\[hv\] console: back to L1")
+    m.type("world\r")
+    m.expect(r"L1LINUX: read: world")
+    assert "L1LINUX: read: secret" not in m.text()
+    assert "L1LINUX: read: cpus" not in m.text()
+    m.type("quit\r")
+    m.expect(r"L1LINUX: done")
+    assert m.proc.wait(timeout=120) == 0
+
+
+def test_make_debug_breaks_in_nested_vmrun(tmp_path):
+    """tools/debug.py (make debug): QEMU's gdb stub and gdb on
+    build/core.elf; a breakpoint set by symbol before the core is even
+    loaded stops in the core when L1 (cmdline = nested) executes VMRUN."""
+    image = make_image(tmp_path, "cmdline = nested\n")
+    out = subprocess.run(
+        [os.path.join(ROOT, "tools", "debug.py"), "--image", image,
+         "--serial-file", str(tmp_path / "serial.log"), "--",
+         "-batch", "-ex", "break nested_vmrun", "-ex", "continue", "-ex", "bt 2",
+         "-ex", "print v->nested.vmruns"],
+        capture_output=True, text=True, timeout=300).stdout
+    assert re.search(r"Breakpoint 1, nested_vmrun \(v=0xffffffff8[0-9a-f]+\) at hv/nested\.c", out), out
+    assert re.search(r"#1 .* in (dispatch|exit_dispatch) ", out), out
+    assert re.search(r"^\$1 = 0$", out, re.M), out  # stopped at the first VMRUN
