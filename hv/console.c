@@ -21,6 +21,7 @@ static struct shell_line line;
 static uint8_t lsr_errors;   /* OE/PE/FE/BI seen while pulling, for L1's next LSR read */
 static uint64_t tsc_hz;
 static uint8_t *l0_iopm;
+static bool debug_shell;
 
 static uint64_t tsc_calibrate(void);
 
@@ -28,6 +29,7 @@ void console_init(const struct hv_config *cfg, uint8_t *iopm)
 {
     tsc_hz = tsc_calibrate();
     shell_init();
+    debug_shell = cfg->debug_shell;
     if (!cfg->debug_shell || !cfg->serial_port)
         return;
     base = cfg->serial_port;
@@ -35,9 +37,15 @@ void console_init(const struct hv_config *cfg, uint8_t *iopm)
     shell_line_reset(&line);
     l0_iopm = iopm;
     iopm_set(iopm, base + UART_RBR, 1, true);
+    iopm_set(iopm, base + UART_IIR, 1, true);
     iopm_set(iopm, base + UART_LSR, 1, true);
     enabled = true;
     pr_info("debug shell: type Ctrl-%c three times on the serial console", cfg->console_escape - 'a' + 'A');
+}
+
+bool console_debug_shell(void)
+{
+    return debug_shell;
 }
 
 uint64_t console_tsc_hz(void)
@@ -173,14 +181,20 @@ void console_poll(struct vcpu *v)
     spin_unlock(&lock);
 }
 
+static bool is_console_port(uint16_t port)
+{
+    return port == base + UART_RBR || port == base + UART_IIR || port == base + UART_LSR;
+}
+
 bool console_give_up(uint16_t port)
 {
-    if (!enabled || (port != base + UART_RBR && port != base + UART_LSR))
+    if (!enabled || !is_console_port(port))
         return false;
     spin_lock(&lock);
     if (enabled) {
         enabled = false;
         iopm_set(l0_iopm, base + UART_RBR, 1, false);
+        iopm_set(l0_iopm, base + UART_IIR, 1, false);
         iopm_set(l0_iopm, base + UART_LSR, 1, false);
         console_mux_set_owner(&mux, CONSOLE_L1);
         pr_warn("L1 uses string I/O on the serial port %#x: the debug shell gives the port up", port);
@@ -191,11 +205,25 @@ bool console_give_up(uint16_t port)
 
 bool console_ioio(struct vcpu *v, uint16_t port, bool in, uint64_t *rax)
 {
-    if (!enabled || (port != base + UART_RBR && port != base + UART_LSR))
+    if (!enabled || !is_console_port(port))
         return false;
     spin_lock(&lock);
     bool dlab = (inb(base + UART_LCR) & UART_LCR_DLAB) != 0;
-    if (port == base + UART_LSR) {
+    if (port == base + UART_IIR) {
+        if (in) {
+            /* A byte L1 is owed (taken by another CPU's LSR read, or held
+             * as a possible escape) no longer shows in the UART's own
+             * IIR: Linux's handler, which reads IIR first, would return
+             * without reading it, until the next byte came. */
+            pull();
+            uint8_t iir = inb(port);
+            if (!fifo_empty(&mux.to_l1) && !dlab && (inb(base + UART_IER) & UART_IER_ERBFI))
+                iir = (uint8_t)((iir & 0xC0) | UART_IIR_RDA);
+            *rax = (*rax & ~0xFFULL) | iir;
+        } else {
+            outb(port, (uint8_t)*rax); /* FCR */
+        }
+    } else if (port == base + UART_LSR) {
         if (in) {
             pull();
             uint8_t lsr = (uint8_t)((inb(base + UART_LSR) & ~(UART_LSR_DR | 0x1E)) | lsr_errors);

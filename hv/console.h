@@ -2,8 +2,10 @@
  *
  * With debug_shell = yes the hypervisor reads the UART's input, and to
  * see every typed byte before L1 does it intercepts L1's accesses to the
- * receive/transmit register (base+0) and the line status register
- * (base+5) in the IOPM; every other register passes through. Typed bytes
+ * receive/transmit register (base+0), the interrupt identification
+ * register (base+2: a byte L1 is owed must show there, or Linux's handler
+ * returns without reading it) and the line status register (base+5) in
+ * the IOPM; every other register passes through. Typed bytes
  * go through the escape detector (hv/console_mux.h) and on to L1 (its
  * intercepted reads of RBR and LSR.DR are answered from a FIFO) or to the
  * shell. Why intercept rather than only poll: Linux's 8250 driver reads
@@ -44,5 +46,7 @@ bool console_give_up(uint16_t port);
 void console_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The shell's `continue`: L1 gets the line back. */
 void console_return_to_l1(void);
+/* The config's debug_shell (also opens HV_CALL_STATS_TABLE to CPL 3). */
+bool console_debug_shell(void);
 /* TSC ticks per second (calibrated against the PIT at start; 0 unknown). */
 uint64_t console_tsc_hz(void);

@@ -1,5 +1,6 @@
 /* VMMCALL from L1: the hypercall ABI of hv/hypercall_abi.h. */
 #include "hv/iommu.h"
+#include "hv/console.h"
 #include "hv/exit_dispatch.h"
 #include "hv/apic.h"
 #include "hv/percpu.h"
@@ -96,6 +97,43 @@ static int64_t call_smp_ready(struct vcpu *v)
     return HV_OK;
 }
 
+static int64_t call_stats_table(struct vcpu *v)
+{
+    uint64_t row = v->regs.rdx;
+    if (v->regs.rbx != HV_STATS_VERSION) {
+        v->regs.rbx = HV_STATS_VERSION;
+        return HV_EINVAL;
+    }
+    _Static_assert(HV_STATS_ROW_OTHER + 1 == STATS_NSLOTS, "rows are the statistics' slots");
+    if (v->regs.rcx == HV_STATS_EXITS) {
+        for (; row < STATS_NSLOTS; row++) {
+            uint64_t count = 0, cycles = 0;
+            for (unsigned i = 0; i < vcpu_count(); i++) {
+                count += vcpu_by_index(i)->stats.slots[row].count;
+                cycles += vcpu_by_index(i)->stats.slots[row].cycles;
+            }
+            if (count) {
+                v->regs.rbx = row;
+                v->regs.rcx = count;
+                v->regs.rdx = cycles;
+                return HV_OK;
+            }
+        }
+    } else if (v->regs.rcx == HV_STATS_CPUS) {
+        if (row < vcpu_count()) {
+            const struct vcpu *c = vcpu_by_index((unsigned)row);
+            v->regs.rbx = row;
+            v->regs.rcx = c->stats.total;
+            v->regs.rdx = c->nested.reflected;
+            return HV_OK;
+        }
+    } else {
+        return HV_EINVAL;
+    }
+    v->regs.rbx = HV_STATS_END;
+    return HV_OK;
+}
+
 static int64_t hypercall(struct vcpu *v, uint64_t fn)
 {
     switch (fn) {
@@ -118,6 +156,8 @@ static int64_t hypercall(struct vcpu *v, uint64_t fn)
         return call_smp_ready(v);
     case HV_CALL_DMA_INFO:
         return call_dma_info(v);
+    case HV_CALL_STATS_TABLE:
+        return call_stats_table(v);
     }
     return HV_ENOSYS;
 }
@@ -125,6 +165,7 @@ static int64_t hypercall(struct vcpu *v, uint64_t fn)
 void exit_vmmcall(struct vcpu *v)
 {
     struct vmcb_save *s = &v->vmcb.va->save;
-    s->rax = (uint64_t)(s->cpl ? HV_EPERM : hypercall(v, s->rax));
+    bool allowed = !s->cpl || (s->rax == HV_CALL_STATS_TABLE && console_debug_shell());
+    s->rax = (uint64_t)(allowed ? hypercall(v, s->rax) : HV_EPERM);
     vcpu_skip_insn(v);
 }

@@ -7,7 +7,7 @@
  *      and must lie inside one RAM range of L1's memory map. */
 #pragma once
 
-#define HV_ABI_VERSION 0x00010002u /* major 1, minor 2 */
+#define HV_ABI_VERSION 0x00010003u /* major 1, minor 3 */
 #define HV_SIGNATURE "NestedSVM-HV" /* CPUID 0x40000000 EBX:ECX:EDX too */
 
 enum hv_call {
@@ -42,7 +42,28 @@ enum hv_call {
      * owns (0: DMA is not protected), RCX = device accesses the IOMMUs
      * refused so far, RDX = other IOMMU events. Since ABI 1.2. */
     HV_CALL_DMA_INFO = 8,
+    /* The exit statistics, for tools in L1 (tools/hvstat.c), one row per
+     * call, versioned so that the rows can grow. Since ABI 1.3.
+     * In: RBX = HV_STATS_VERSION, RCX = table, RDX = first row to look at.
+     *   HV_STATS_EXITS: rows are exit codes (0x000-0x40F; HV_STATS_ROW_INVALID
+     *     for VMEXIT_INVALID, HV_STATS_ROW_OTHER for the rest); only rows
+     *     with exits are returned: RBX = the row, RCX = its count summed
+     *     over every CPU, RDX = its cycles from #VMEXIT to the next VMRUN.
+     *   HV_STATS_CPUS: rows are CPUs: RBX = the CPU, RCX = its exits,
+     *     RDX = its L2 exits reflected to L1.
+     * RBX = HV_STATS_END when no row is left. Another version: HV_EINVAL
+     * with RBX = the version supported. Unlike the other calls this one
+     * may be made at any CPL while debug_shell = yes (counts only, a
+     * debugging aid for userspace tools); with debug_shell = no, CPL 0. */
+    HV_CALL_STATS_TABLE = 9,
 };
+
+#define HV_STATS_VERSION 1
+#define HV_STATS_EXITS 0
+#define HV_STATS_CPUS 1
+#define HV_STATS_ROW_INVALID 0x410
+#define HV_STATS_ROW_OTHER 0x411
+#define HV_STATS_END 0xFFFFFFFFu
 
 #define HV_LOG_MAX 256
 

@@ -445,7 +445,6 @@ void nested_vmrun(struct vcpu *v)
         vmrun_failed(v, vmcb12, failed);
         return;
     }
-    stats_mark_exit(&v->stats, STATS_MARK_ENTERED_L2);
     /* VMRUN sets GIF (15.5.1). VMCB01 need not follow now: it runs again
      * only after a #VMEXIT, which clears GIF and updates it. An NMI held
      * since CLGI stays held until L1's STGI. */
@@ -521,7 +520,7 @@ static void reflect(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info
     const struct vmcb_save *l2 = &v->nested.vmcb02.va->save;
     struct nested *n = &v->nested;
     n->reflected++;
-    stats_mark_exit(&v->stats, STATS_MARK_REFLECTED);
+    stats_mark_exit(&v->stats, STATS_MARK_L2 | STATS_MARK_REFLECTED); /* for the trace */
     /* L0 holding L2's interrupts (L2's GIF clear or a map step) is rare:
      * L0's TF and masking come off L2's state first, held events are
      * settled after. */
@@ -689,6 +688,7 @@ static void l2_exit_route(struct vcpu *v, uint64_t code, uint64_t info1, uint64_
 static __attribute__((noinline)) void l2_exit_other(struct vcpu *v, uint64_t code,
                                                     uint64_t info1, uint64_t info2)
 {
+    stats_mark_exit(&v->stats, STATS_MARK_L2); /* for the trace (reflect() marks its own) */
     /* the single step over a map write (hv/nested_maps.c) */
     if (v->nested.map_step && code == VMEXIT_EXCP(VEC_DB) && nested_maps_step_end(v, code)) {
         l2_release_held_nmi(v);
@@ -701,7 +701,6 @@ void nested_l2_exit(struct vcpu *v)
 {
     const struct vmcb_control *c = &v->nested.vmcb02.va->control;
     uint64_t code = c->exitcode;
-    stats_mark_exit(&v->stats, STATS_MARK_L2); /* for the trace */
     /* The usual case first: an exit L1 asked for with an intercept bit
      * (not an NMI, which L2's GIF may hold; no map step under way). */
     if (!nested_exit_uses_map(code) && code != VMEXIT_NMI && !v->nested.map_step &&

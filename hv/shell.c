@@ -350,7 +350,8 @@ static void cmd_trace(int argc, char **argv)
             if (filter && r->exitcode != code)
                 continue;
             console_printf("  #%-9lu %-17s %-12s RIP %#-18lx info1 %#lx info2 %#lx\n", i,
-                           stats_mark_text(stats_exit_marks(s, i), r->exitcode),
+                           stats_mark_text((unsigned)r->marks, r->exitcode,
+                                           i + 1 < total ? (unsigned)s->last[(i + 1) % STATS_LAST_EXITS].marks : 0),
                            exit_name(r->exitcode), r->rip, r->exitinfo1, r->exitinfo2);
         }
     }

@@ -27,7 +27,7 @@ void stats_exit_begin(struct vcpu_stats *s, const struct vmcb_control *c, uint64
     s->current_slot = slot_of(c->exitcode);
     s->slots[s->current_slot].count++;
     s->last[s->total % STATS_LAST_EXITS] =
-        (struct exit_record){ c->exitcode, rip, c->exitinfo1, c->exitinfo2 };
+        (struct exit_record){ c->exitcode, rip, c->exitinfo1, c->exitinfo2, 0 };
     s->total++;
 }
 
@@ -92,19 +92,13 @@ void stats_print(void)
     apic_print_stats();
 }
 
-unsigned stats_exit_marks(const struct vcpu_stats *s, uint64_t n)
-{
-    uint64_t m = s->last_mark[n % STATS_LAST_EXITS];
-    return (m >> 8) == n ? (unsigned)(m & 0xFF) : 0;
-}
-
-const char *stats_mark_text(unsigned marks, uint64_t exitcode)
+const char *stats_mark_text(unsigned marks, uint64_t exitcode, unsigned next_marks)
 {
     if (marks & STATS_MARK_REFLECTED)
         return "L2 -> L1 #VMEXIT";
     if (marks & STATS_MARK_L2)
         return "L2 (L0 only)";
-    if ((marks & STATS_MARK_ENTERED_L2) && exitcode == VMEXIT_VMRUN)
+    if ((next_marks & STATS_MARK_L2) && exitcode == VMEXIT_VMRUN)
         return "L1 -> L2 VMRUN";
     return "L1";
 }
@@ -116,8 +110,9 @@ void stats_print_last_exits(const struct vcpu_stats *s)
     for (uint64_t i = s->total - n; i < s->total; i++) {
         const struct exit_record *r = &s->last[i % STATS_LAST_EXITS];
         const char *name = svm_exit_name(r->exitcode);
-        pr_err("  #%-8lu %-16s %-12s code %#lx RIP %#lx info1 %#lx info2 %#lx", i,
-               stats_mark_text(stats_exit_marks(s, i), r->exitcode), name ? name : "?",
-               r->exitcode, r->rip, r->exitinfo1, r->exitinfo2);
+        pr_err("  #%-8lu %-12s code %#lx RIP %#lx info1 %#lx info2 %#lx (%s)", i,
+               name ? name : "?", r->exitcode, r->rip, r->exitinfo1, r->exitinfo2,
+               stats_mark_text((unsigned)r->marks, r->exitcode,
+                               i + 1 < s->total ? (unsigned)s->last[(i + 1) % STATS_LAST_EXITS].marks : 0));
     }
 }

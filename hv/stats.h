@@ -11,11 +11,10 @@
 #define STATS_LAST_EXITS 64
 #define STATS_DUMP_EXITS 16
 /* What became of an exit, noted off the L1 exit path (hv/nested.c): it
- * came from L2; it went to L1 as its #VMEXIT; an emulated VMRUN entered
- * L2. */
+ * came from L2; it went to L1 as its #VMEXIT. (A VMRUN that entered L2
+ * is the L1 VMRUN exit that an L2 exit follows: stats_mark_text's next.) */
 #define STATS_MARK_L2 1u
 #define STATS_MARK_REFLECTED 2u
-#define STATS_MARK_ENTERED_L2 4u
 /* Slots: exit codes 0x000-0x3FF as they are, 0x400-0x40F for NPF and the
  * AVIC/VMGEXIT codes, one for VMEXIT_INVALID and one for anything else. */
 #define STATS_SLOT_LOW_END 0x410
@@ -23,6 +22,7 @@
 
 struct exit_record {
     uint64_t exitcode, rip, exitinfo1, exitinfo2;
+    uint64_t marks; /* STATS_MARK_*: zeroed at the exit, set off the L1 exit path */
 };
 
 struct vcpu_stats {
@@ -30,9 +30,6 @@ struct vcpu_stats {
         uint64_t count, cycles;
     } slots[STATS_NSLOTS];
     struct exit_record last[STATS_LAST_EXITS];
-    /* (exit number << 8) | STATS_MARK_*: marks of last[n % size], valid
-     * only while the number matches (no clearing on the exit path). */
-    uint64_t last_mark[STATS_LAST_EXITS];
     uint64_t total;
     uint64_t exit_tsc;
     unsigned current_slot; /* STATS_NSLOTS: none */
@@ -52,10 +49,8 @@ void stats_print_last_exits(const struct vcpu_stats *s);
 /* Marks the exit being handled (STATS_MARK_*). */
 static inline void stats_mark_exit(struct vcpu_stats *s, unsigned marks)
 {
-    uint64_t n = s->total - 1, *m = &s->last_mark[n % STATS_LAST_EXITS];
-    *m = ((*m >> 8) == n ? *m : n << 8) | marks;
+    s->last[(s->total - 1) % STATS_LAST_EXITS].marks |= marks;
 }
-/* The marks of exit number n. */
-unsigned stats_exit_marks(const struct vcpu_stats *s, uint64_t n);
-/* "L1 VMRUN -> L2", "L2 CPUID -> L1 (#VMEXIT)", "L2 NPF (L0)", "L1 CPUID". */
-const char *stats_mark_text(unsigned marks, uint64_t exitcode);
+/* "L2 -> L1 #VMEXIT", "L2 (L0 only)", "L1 -> L2 VMRUN" (an L1 VMRUN whose
+ * next exit, next_marks, came from L2), "L1". */
+const char *stats_mark_text(unsigned marks, uint64_t exitcode, unsigned next_marks);

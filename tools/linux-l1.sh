@@ -68,7 +68,8 @@ if [ ! -s "$out/vmlinuz.efi" ] || ! have_modules; then
 fi
 
 # (b) The initramfs, rebuilt when an input changed.
-inputs=("$src/init" "$src/hvcheck.c" "$src/kvmrun.c" "$src/smpcheck.c" "$src/dmaprobe.c" "$src/excheck.c" /bin/busybox "$0"
+root=$(cd "$src/../../.." && pwd)
+inputs=("$root/tools/hvstat.c" "$root/hv/hypercall_abi.h" "$src/init" "$src/hvcheck.c" "$src/kvmrun.c" "$src/smpcheck.c" "$src/dmaprobe.c" "$src/excheck.c" /bin/busybox "$0"
         "$out/vmlinuz.efi")
 stale=0
 [ -s "$out/initrd.img" ] || stale=1
@@ -87,6 +88,8 @@ if [ $stale -eq 1 ]; then
     gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/smpcheck" "$src/smpcheck.c"
     gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/dmaprobe" "$src/dmaprobe.c"
     gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/excheck" "$src/excheck.c"
+    gcc -static -O2 -s -Wall -Wextra -Werror -Wno-unused-parameter -I"$root" -o "$r/bin/hvstat" \
+        "$root/tools/hvstat.c" "$root/arch/x86/svm_exit_names.c"
     for m in $MODULES; do cp "$out/modules/$(basename "$m")" "$r/lib/modules/"; done
     install -m 755 "$src/init" "$r/init"
     # /dev/console comes from the kernel's built-in initramfs.

@@ -76,10 +76,13 @@ def start(args, tmp):
     shutil.copyfile(OVMF_VARS, vars_path)  # a fresh NVRAM each run
     log = args.serial_file
     if args.serial_socket:
-        # A unix socket a test connects to and types into; everything
-        # QEMU sends on it also goes to the log file (--serial-file).
+        # A unix socket a test connects to and types into; QEMU waits for
+        # that connection before it starts the machine, so the socket sees
+        # all output. The log file (--serial-file) gets a copy, but QEMU
+        # 10.0 writes a byte there twice now and then when the socket's
+        # buffer was full: read the socket where every byte matters.
         serial = ["-chardev", f"socket,id=ser0,path={args.serial_socket},server=on,"
-                  f"wait=off,logfile={log}", "-serial", "chardev:ser0"]
+                  f"wait=on,logfile={log}", "-serial", "chardev:ser0"]
     else:
         serial = ["-serial", "stdio" if log is None else f"file:{log}"]
     cmd = build_command(args, vars_path, serial)
@@ -127,8 +130,9 @@ def parse_args(argv=None):
                    help="an AMD IOMMU on the machine (default on)")
     p.add_argument("--serial-file", help="write the serial console here instead of stdio")
     p.add_argument("--serial-socket", metavar="PATH",
-                   help="with --serial-file: the serial port is also a unix socket "
-                        "(server) at PATH, for typing into it; the file logs what QEMU sends")
+                   help="with --serial-file: the serial port is a unix socket (server) "
+                        "at PATH, for typing into it (QEMU waits for the first connection, "
+                        "e.g. socat - UNIX-CONNECT:PATH); the file logs what QEMU sends")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds (exit 124)")
     p.add_argument("--until", help="with --serial-file: stop QEMU once the console matches this regex")
     p.add_argument("--snapshot", action="store_true", help="do not write to the image")

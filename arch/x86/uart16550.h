@@ -18,12 +18,15 @@ enum {
     UART_DLL = 0, /* divisor latch low (DLAB=1) */
     UART_IER = 1,
     UART_DLM = 1,
-    UART_FCR = 2,
+    UART_IIR = 2, /* interrupt identification (read) */
+    UART_FCR = 2, /* FIFO control (write) */
     UART_LCR = 3,
     UART_MCR = 4,
     UART_LSR = 5,
 };
 #define UART_IER_ERBFI 0x01 /* receive data available interrupt */
+#define UART_IIR_RDA   0x04 /* received data available */
+#define UART_IIR_NO_INT 0x01
 #define UART_LCR_DLAB  0x80
 #define UART_LSR_DR    0x01 /* data ready */
 #define UART_LSR_THRE  0x20

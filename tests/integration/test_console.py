@@ -1,6 +1,7 @@
 """The debug shell on the serial console: a test types into QEMU's serial
 port through a unix socket (tools/qemu.py --serial-socket) and reads what
-comes back from the log file. The L1 test program's `echo` mode reads the
+comes back on the same socket (not from QEMU's log file of it, which
+sometimes has a byte twice). The L1 test program's `echo` mode reads the
 same port and says every line it got, so the tests see both sides: what
 reached L1 and what reached the shell."""
 import os
@@ -45,22 +46,28 @@ class Machine:
                 assert time.monotonic() < deadline, "QEMU's serial socket never appeared"
                 assert self.proc.poll() is None, "QEMU ended before its socket appeared"
                 time.sleep(0.1)
-        # What QEMU sends on the socket must be read, or QEMU's UART stops
-        # transmitting once the socket's buffer is full; the log file has
-        # it all anyway.
+        # What QEMU sends on the socket is read all the time (or QEMU's
+        # UART would stop once the socket's buffer is full).
+        self.lock = threading.Lock()
+        self.received = bytearray()
         self.drainer = threading.Thread(target=self._drain, daemon=True)
         self.drainer.start()
 
     def _drain(self):
         try:
-            while self.sock.recv(65536):
-                pass
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    return
+                with self.lock:
+                    self.received.extend(data)
         except OSError:
             pass
 
     def text(self):
-        with open(self.log, errors="replace") as f:
-            return ANSI.sub("", f.read()).replace("\r", "")
+        with self.lock:
+            data = bytes(self.received)
+        return ANSI.sub("", data.decode(errors="replace")).replace("\r", "")
 
     def expect(self, pattern, timeout=120):
         """Waits for pattern after what earlier expects matched; returns the match."""
@@ -271,8 +278,20 @@ def test_linux_interrupt_driven_serial(machine_factory):
     files = [(os.path.join(LINUX, "vmlinuz.efi"), "\\EFI\\linux\\vmlinuz.efi"),
              (os.path.join(LINUX, "initrd.img"), "\\EFI\\linux\\initrd.img")]
     config = ("next_stage = \\EFI\\linux\\vmlinuz.efi\n"
-              f"cmdline = {CMDLINE} consoletest\n")
+              f"cmdline = {CMDLINE} hvstat consoletest\n")
     m = machine_factory(config, smp=2, mem="1G", extra_files=files)
+    # tools/hvstat from Linux userspace (HV_CALL_STATS_TABLE, open to CPL 3
+    # while debug_shell = yes): a row per exit code, a line per CPU.
+    m.expect(r"L1LINUX: hvstat -1", timeout=240)
+    start = m.pos
+    end = m.expect(r"L1LINUX: hvstat status 0").start()
+    out = m.text()[start:end]
+    assert re.search(r"^0x72\s+CPUID\s+[1-9]\d*\s+\d+\.\d%", out, re.M), out
+    assert re.search(r"^0x7b\s+IOIO\s+[1-9]\d*", out, re.M), out
+    cpus = re.findall(r"^cpu(\d)\s+exits ([1-9]\d*), L2 exits reflected to L1 (\d+)$", out, re.M)
+    assert [c[0] for c in cpus] == ["0", "1"], out
+    # /init ran KVM's VM (kvmrun) before: its exits were reflected to KVM.
+    assert sum(int(c[2]) for c in cpus) > 0, out
     m.expect(r"L1LINUX: reading the console", timeout=240)
     m.type("hello linux\r")
     m.expect(r"L1LINUX: read: hello linux")
@@ -307,3 +326,18 @@ def test_make_debug_breaks_in_nested_vmrun(tmp_path):
     assert re.search(r"Breakpoint 1, nested_vmrun \(v=0xffffffff8[0-9a-f]+\) at hv/nested\.c", out), out
     assert re.search(r"#1 .* in (dispatch|exit_dispatch) ", out), out
     assert re.search(r"^\$1 = 0$", out, re.M), out  # stopped at the first VMRUN
+
+
+def test_hvstat_refused_to_userspace_without_debug_shell(machine_factory):
+    """debug_shell = no: HV_CALL_STATS_TABLE is CPL 0 only, like every call."""
+    from test_linux import CMDLINE, LINUX
+    subprocess.run([os.path.join(ROOT, "tools", "linux-l1.sh"), LINUX], check=True)
+    files = [(os.path.join(LINUX, "vmlinuz.efi"), "\\EFI\\linux\\vmlinuz.efi"),
+             (os.path.join(LINUX, "initrd.img"), "\\EFI\\linux\\initrd.img")]
+    config = ("next_stage = \\EFI\\linux\\vmlinuz.efi\n"
+              f"cmdline = {CMDLINE} hvstat\ndebug_shell = no\n")
+    m = machine_factory(config, mem="1G", extra_files=files)
+    m.expect(r"hvstat: the hypervisor refused \(-4\): userspace may ask only with "
+             r"debug_shell = yes", timeout=240)
+    m.expect(r"L1LINUX: hvstat status 1")
+    m.expect(r"L1LINUX: done")

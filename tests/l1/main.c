@@ -148,6 +148,10 @@ static void echo_forever(void)
     static const char esc[] = "[l1test] escape in output: \x01\x01\x01\r\n";
     uart_write(&com1, esc, sizeof esc - 1);
     say("echo: reading the serial port");
+    /* Interrupts off: the firmware's terminal driver polls the same UART
+     * from its timer interrupt (ConIn) and would take bytes meant for this
+     * loop, or one between its LSR and RBR reads. */
+    __asm__ volatile("cli");
     char line[128];
     int n = 0;
     for (;;) {
