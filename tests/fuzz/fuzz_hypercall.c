@@ -79,6 +79,8 @@ uint64_t hv_region_pa(void) { return fake_hv_lo(); }
 uint64_t hv_region_size(void) { return FAKE_HV_PAGES * 4096ull; }
 uint64_t guest_mem_hv_accesses(void) { return 42; }
 void iommu_get_stats(struct iommu_stats *s) { *s = (struct iommu_stats){ 1, 5, 7 }; }
+/* debug_shell = no: every call from CPL > 0 is refused. */
+bool console_debug_shell(void) { return false; }
 static struct page_alloc pages;
 struct page_alloc *hv_pages(void) { return &pages; }
 uint64_t page_alloc_free_pages(const struct page_alloc *pa) { return 777; }
@@ -87,6 +89,8 @@ unsigned vcpu_count(void) { return 4; }
 
 /* --- the vCPU ------------------------------------------------------------- */
 static struct vcpu vcpu;
+/* The statistics table reads every vCPU: here one, four times over. */
+struct vcpu *vcpu_by_index(unsigned i) { (void)i; return &vcpu; }
 static struct vmcb vmcb01, guest_cpu;
 
 static void vcpu_reset(void)
@@ -223,6 +227,12 @@ static void check_results(uint64_t fn, const struct guest_regs *b, const struct 
         FUZZ_CHECK(a->rbx == 1 && a->rcx == 5 && a->rdx == 7,
                    "DMA_INFO: IOMMUs owned, refusals, other events");
         return;
+    case HV_CALL_STATS_TABLE:
+        FUZZ_CHECK(a->rbx == HV_STATS_END ||
+                       (b->rcx == HV_STATS_EXITS ? a->rbx < STATS_NSLOTS && a->rbx >= b->rdx
+                                                 : a->rbx < vcpu_count() && a->rbx == b->rdx),
+                   "STATS_TABLE: a row at or after the one asked for, or the end");
+        return;
     }
     FUZZ_CHECK(a->rbx == same.rbx && a->rcx == same.rcx && a->rdx == same.rdx,
                "a call without results leaves RBX, RCX, RDX");
@@ -270,8 +280,12 @@ static void one_call(struct fuzz_in *in)
     check_save_area(&c, &vmcb_before);
     if (c.flags & F_CPL3)
         FUZZ_CHECK(r == HV_EPERM, "from CPL > 0 every call is HV_EPERM");
-    else if (c.fn > HV_CALL_DMA_INFO)
+    else if (c.fn > HV_CALL_STATS_TABLE)
         FUZZ_CHECK(r == HV_ENOSYS, "an unknown function is HV_ENOSYS");
+    else if (c.fn == HV_CALL_STATS_TABLE)
+        FUZZ_CHECK((r == HV_OK) == (before.rbx == HV_STATS_VERSION &&
+                                    (before.rcx == HV_STATS_EXITS || before.rcx == HV_STATS_CPUS)),
+                   "STATS_TABLE: HV_EINVAL for another version or table");
     else if (c.fn == HV_CALL_LOG)
         check_log_call(&before, r, lines);
     else if (c.fn == HV_CALL_STATS)
@@ -279,7 +293,10 @@ static void one_call(struct fuzz_in *in)
     else
         FUZZ_CHECK(r == HV_OK, "the other functions succeed");
     if (r != HV_OK) {
-        FUZZ_CHECK(!memcmp(after, &before, sizeof before), "a failed call changes no register but RAX");
+        struct guest_regs want = before;
+        if (c.fn == HV_CALL_STATS_TABLE && !(c.flags & F_CPL3) && before.rbx != HV_STATS_VERSION)
+            want.rbx = HV_STATS_VERSION; /* the version it speaks, documented */
+        FUZZ_CHECK(!memcmp(after, &want, sizeof want), "a failed call changes no register but RAX");
         FUZZ_CHECK(log_lines == lines && stats_prints == prints && smp_ready_calls == smp,
                    "a failed call does nothing");
         return;
