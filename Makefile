@@ -69,12 +69,13 @@ UNIT_CFLAGS := -std=gnu11 -O1 -g $(WARN) -I. -fsanitize=address,undefined \
 UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb svm_bitmaps npt insn_len \
 	exit_dispatch vmcb12_check npt02 tlb_model nested_route nested_maps nested_vmrun \
 	nested_tsc l1_gif ap_state apic_icr store_decode vcpu_request iommu_pt iommu_events ivrs \
-	exit_debug console_mux shell_line vmcb_decode
+	exit_debug console_mux shell_line vmcb_decode stats
 UNIT_SRC_config       := boot/config.c
 UNIT_SRC_ringbuf      := lib/ringbuf.c
 UNIT_SRC_console_mux  := hv/console_mux.c
 UNIT_SRC_shell_line   := hv/shell_line.c
 UNIT_SRC_vmcb_decode  := hv/vmcb_decode.c arch/x86/svm_exit_names.c
+UNIT_SRC_stats        := hv/stats.c arch/x86/svm_exit_names.c
 UNIT_SRC_page_alloc   := lib/page_alloc.c
 UNIT_SRC_cpu_features := arch/x86/cpu_features.c
 UNIT_SRC_vmcb         := arch/x86/svm_exit_names.c

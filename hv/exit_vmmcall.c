@@ -97,29 +97,37 @@ static int64_t call_smp_ready(struct vcpu *v)
     return HV_OK;
 }
 
+/* One row of HV_STATS_EXITS or HV_STATS_L2: the exit code's two figures
+ * summed over every CPU; false when that table leaves the row out. */
+static bool exit_code_row(uint64_t table, unsigned slot, uint64_t *a, uint64_t *b)
+{
+    *a = *b = 0;
+    for (unsigned i = 0; i < vcpu_count(); i++) {
+        const struct vcpu_stats *s = &vcpu_by_index(i)->stats;
+        *a += table == HV_STATS_EXITS ? s->slots[slot].count : s->slots[slot].l2_reflected;
+        *b += table == HV_STATS_EXITS ? s->slots[slot].cycles : s->slots[slot].l2_l0;
+    }
+    return table == HV_STATS_EXITS ? *a != 0 : (*a | *b) != 0;
+}
+
 static int64_t call_stats_table(struct vcpu *v)
 {
-    uint64_t row = v->regs.rdx;
+    uint64_t table = v->regs.rcx, row = v->regs.rdx, a, b;
     if (v->regs.rbx != HV_STATS_VERSION) {
         v->regs.rbx = HV_STATS_VERSION;
         return HV_EINVAL;
     }
     _Static_assert(HV_STATS_ROW_OTHER + 1 == STATS_NSLOTS, "rows are the statistics' slots");
-    if (v->regs.rcx == HV_STATS_EXITS) {
+    if (table == HV_STATS_EXITS || table == HV_STATS_L2) {
         for (; row < STATS_NSLOTS; row++) {
-            uint64_t count = 0, cycles = 0;
-            for (unsigned i = 0; i < vcpu_count(); i++) {
-                count += vcpu_by_index(i)->stats.slots[row].count;
-                cycles += vcpu_by_index(i)->stats.slots[row].cycles;
-            }
-            if (count) {
+            if (exit_code_row(table, (unsigned)row, &a, &b)) {
                 v->regs.rbx = row;
-                v->regs.rcx = count;
-                v->regs.rdx = cycles;
+                v->regs.rcx = a;
+                v->regs.rdx = b;
                 return HV_OK;
             }
         }
-    } else if (v->regs.rcx == HV_STATS_CPUS) {
+    } else if (table == HV_STATS_CPUS) {
         if (row < vcpu_count()) {
             const struct vcpu *c = vcpu_by_index((unsigned)row);
             v->regs.rbx = row;

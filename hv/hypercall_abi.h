@@ -7,7 +7,7 @@
  *      and must lie inside one RAM range of L1's memory map. */
 #pragma once
 
-#define HV_ABI_VERSION 0x00010003u /* major 1, minor 3 */
+#define HV_ABI_VERSION 0x00010004u /* major 1, minor 4 */
 #define HV_SIGNATURE "NestedSVM-HV" /* CPUID 0x40000000 EBX:ECX:EDX too */
 
 enum hv_call {
@@ -51,6 +51,9 @@ enum hv_call {
      *     over every CPU, RDX = its cycles from #VMEXIT to the next VMRUN.
      *   HV_STATS_CPUS: rows are CPUs: RBX = the CPU, RCX = its exits,
      *     RDX = its L2 exits reflected to L1.
+     *   HV_STATS_L2 (since ABI 1.4): rows are exit codes as for
+     *     HV_STATS_EXITS, only those with L2 exits: RCX = the L2 exits of
+     *     that code reflected to L1, RDX = those L0 handled alone.
      * RBX = HV_STATS_END when no row is left. Another version: HV_EINVAL
      * with RBX = the version supported. Unlike the other calls this one
      * may be made at any CPL while debug_shell = yes (counts only, a
@@ -61,6 +64,7 @@ enum hv_call {
 #define HV_STATS_VERSION 1
 #define HV_STATS_EXITS 0
 #define HV_STATS_CPUS 1
+#define HV_STATS_L2 2
 #define HV_STATS_ROW_INVALID 0x410
 #define HV_STATS_ROW_OTHER 0x411
 #define HV_STATS_END 0xFFFFFFFFu

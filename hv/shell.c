@@ -100,54 +100,109 @@ static void stats_reset(void)
     }
 }
 
-static void cmd_stats(int argc, char **argv)
+/* Short names of enum tlb_why (hv/tlb_policy.h), for `stats`. */
+static const char *const tlb_why_names[TLB_WHY_COUNT] = {
+    [TLB_WHY_INIT] = "init", [TLB_WHY_L0] = "l0", [TLB_WHY_NPT01] = "npt01",
+    [TLB_WHY_NPT02] = "npt02", [TLB_WHY_NPT02_DROP] = "npt02drop",
+    [TLB_WHY_L1_CONTROL] = "l1ctl", [TLB_WHY_VASID] = "vasid", [TLB_WHY_NCR3] = "ncr3",
+    [TLB_WHY_INVLPGA] = "invlpga",
+};
+
+/* One row per exit code that occurred on the CPUs [first, end): count
+ * since boot, since the last `stats`, its rate, the L2 exits among them
+ * (reflected to L1, or L0's alone) and cycles per exit. */
+static void stats_codes(unsigned first, unsigned end, uint64_t now, uint64_t since)
 {
-    if (argc == 2 && !strcmp(argv[1], "reset")) {
-        stats_reset();
-        console_printf("statistics: the rates now count from here\n");
-        return;
-    }
-    if (argc != 1) {
-        console_printf("usage: stats [reset]\n");
-        return;
-    }
-    uint64_t now = rdtsc_now();
-    unsigned n = vcpu_count();
-    uint64_t since = stats_snap[0].tsc ? stats_snap[0].tsc : boot_tsc;
-    console_printf("exits per code: count since boot, since the last `stats` (and per second "
-                   "over the %lu ms since), cycles per exit\n",
-                   console_tsc_hz() ? (now - since) / (console_tsc_hz() / 1000) : 0);
-    console_printf("  %-6s %-16s %12s %10s %10s %10s\n", "code", "exit", "count", "new", "new/s",
-                   "cycles");
+    console_printf("  %-6s %-16s %12s %10s %10s %10s %10s %10s\n", "code", "exit", "count", "new",
+                   "new/s", "L2>L1", "L2:L0", "cycles");
     for (unsigned slot = 0; slot < STATS_NSLOTS; slot++) {
-        uint64_t count = 0, cycles = 0, fresh = 0;
-        for (unsigned i = 0; i < n; i++) {
+        uint64_t count = 0, cycles = 0, fresh = 0, refl = 0, l0 = 0;
+        for (unsigned i = first; i < end; i++) {
             const struct vcpu_stats *s = &vcpu_by_index(i)->stats;
             count += s->slots[slot].count;
             cycles += s->slots[slot].cycles;
+            refl += s->slots[slot].l2_reflected;
+            l0 += s->slots[slot].l2_l0;
             fresh += s->slots[slot].count - stats_snap_count[i][slot];
         }
         if (!count)
             continue;
         uint64_t code = slot == STATS_SLOT_LOW_END ? VMEXIT_INVALID : slot;
-        console_printf("  %#-6x %-16s %12lu %10lu %10lu %10lu\n", slot,
+        console_printf("  %#-6x %-16s %12lu %10lu %10lu %10lu %10lu %10lu\n", slot,
                        slot == STATS_SLOT_LOW_END + 1 ? "other" : exit_name(code), count, fresh,
-                       rate(fresh, now - since), cycles / count);
+                       rate(fresh, now - since), refl, l0, cycles / count);
     }
+}
+
+/* Per CPU: exits, the L2 ones split (the sums of the rows above), the TLB flushes L0 asked for in its
+ * VMCBs (TLB_CONTROL 03h or 01h, docs/design.md "TLB") and NPT02 resyncs;
+ * then the flushes by the reason that called for them (one flush may
+ * serve several). */
+static void stats_cpus(unsigned first, unsigned end, uint64_t now, uint64_t since)
+{
     console_printf("  %-4s %12s %10s %10s %12s %12s %10s %10s %10s\n", "cpu", "exits", "new",
                    "new/s", "L2:reflected", "L2:L0-only", "flush:asid", "flush:all", "npt02:resync");
     uint64_t tot = 0, tot_new = 0;
-    for (unsigned i = 0; i < n; i++) {
+    for (unsigned i = first; i < end; i++) {
         const struct vcpu *v = vcpu_by_index(i);
-        uint64_t fresh = v->stats.total - stats_snap[i].total;
+        uint64_t fresh = v->stats.total - stats_snap[i].total, refl = 0, l0 = 0;
+        for (unsigned slot = 0; slot < STATS_NSLOTS; slot++) {
+            refl += v->stats.slots[slot].l2_reflected;
+            l0 += v->stats.slots[slot].l2_l0;
+        }
         tot += v->stats.total;
         tot_new += fresh;
         console_printf("  cpu%-2u %12lu %10lu %10lu %12lu %12lu %10lu %10lu %10lu\n", i,
-                       v->stats.total, fresh, rate(fresh, now - since), v->nested.reflected,
-                       v->nested.l0_handled, v->tlb.flushes_asid, v->tlb.flushes_all,
-                       v->tlb.npt02_resyncs);
+                       v->stats.total, fresh, rate(fresh, now - since), refl, l0,
+                       v->tlb.flushes_asid, v->tlb.flushes_all, v->tlb.npt02_resyncs);
     }
     console_printf("  total %12lu %10lu %10lu\n", tot, tot_new, rate(tot_new, now - since));
+    console_printf("  TLB flushes by reason:");
+    for (unsigned w = 0; w < TLB_WHY_COUNT; w++)
+        console_printf(" %9s", tlb_why_names[w]);
+    console_printf("\n");
+    for (unsigned i = first; i < end; i++) {
+        console_printf("  cpu%-2u               ", i);
+        for (unsigned w = 0; w < TLB_WHY_COUNT; w++)
+            console_printf(" %9lu", vcpu_by_index(i)->tlb.flushes_by_reason[w]);
+        console_printf("\n");
+    }
+}
+
+/* stats [cpu C] [reset] */
+static void cmd_stats(int argc, char **argv)
+{
+    unsigned first = 0, end = vcpu_count();
+    bool reset = false, ok = true;
+    for (int a = 1; a < argc && ok; a++) {
+        uint64_t c;
+        if (!strcmp(argv[a], "reset"))
+            reset = true;
+        else if (!strcmp(argv[a], "cpu") && a + 1 < argc && shell_parse_uint(argv[a + 1], &c) &&
+                 c < vcpu_count())
+            first = (unsigned)c, end = first + 1, a++;
+        else
+            ok = false;
+    }
+    if (!ok) {
+        console_printf("usage: stats [cpu C] [reset] (CPUs 0 to %u)\n", vcpu_count() - 1);
+        return;
+    }
+    if (reset) {
+        stats_reset();
+        console_printf("statistics: the rates now count from here\n");
+        return;
+    }
+    uint64_t now = rdtsc_now();
+    uint64_t since = stats_snap[first].tsc ? stats_snap[first].tsc : boot_tsc;
+    console_printf("exits per code%s: count since boot, since the last `stats` (and per second "
+                   "over the %lu ms since), L2 exits reflected to L1 or L0's alone, cycles per "
+                   "exit\n", end - first == 1 ? " on this CPU" : "",
+                   console_tsc_hz() ? (now - since) / (console_tsc_hz() / 1000) : 0);
+    if (end - first == 1)
+        console_printf("  (cpu%u)\n", first);
+    stats_codes(first, end, now, since);
+    stats_cpus(first, end, now, since);
     stats_reset();
 }
 
@@ -371,7 +426,7 @@ static void cmd_help(int argc, char **argv)
 static const struct command commands[] = {
     { "help", "", "this list", cmd_help },
     { "cpus", "", "each vCPU: L1/L2, RIP, CPL, mode, last exit, exits and exits/s", cmd_cpus },
-    { "stats", "[reset]", "exits per code and per CPU, since boot and since the last stats",
+    { "stats", "[cpu C] [reset]", "exits per code and per CPU, since boot and the last stats",
       cmd_stats },
     { "mem", "", "the page pool, NPT02 tables, the newlib heap", cmd_mem },
     { "log", "[error|warn|info|debug]", "show or set the console's log level", cmd_log },

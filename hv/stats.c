@@ -33,8 +33,15 @@ void stats_exit_begin(struct vcpu_stats *s, const struct vmcb_control *c, uint64
 
 void stats_exit_done(struct vcpu_stats *s)
 {
-    if (s->current_slot < STATS_NSLOTS)
+    if (s->current_slot < STATS_NSLOTS) {
+        unsigned marks = (unsigned)s->last[(s->total - 1) % STATS_LAST_EXITS].marks;
         s->slots[s->current_slot].cycles += rdtsc_now() - s->exit_tsc;
+        /* An exit's marks are final once it is handled (hv/nested.c). */
+        if (marks & STATS_MARK_REFLECTED)
+            s->slots[s->current_slot].l2_reflected++;
+        else if (marks & STATS_MARK_L2)
+            s->slots[s->current_slot].l2_l0++;
+    }
     s->current_slot = STATS_NSLOTS;
 }
 
@@ -48,6 +55,20 @@ bool stats_get(uint64_t exitcode, uint64_t *count, uint64_t *cycles)
         const struct vcpu_stats *s = &vcpu_by_index(i)->stats;
         *count += s->slots[slot].count;
         *cycles += s->slots[slot].cycles;
+    }
+    return true;
+}
+
+bool stats_get_l2(uint64_t exitcode, uint64_t *reflected, uint64_t *l0_only)
+{
+    unsigned slot = slot_of(exitcode);
+    if (slot == SLOT_OTHER)
+        return false;
+    *reflected = *l0_only = 0;
+    for (unsigned i = 0; i < vcpu_count(); i++) {
+        const struct vcpu_stats *s = &vcpu_by_index(i)->stats;
+        *reflected += s->slots[slot].l2_reflected;
+        *l0_only += s->slots[slot].l2_l0;
     }
     return true;
 }

@@ -28,6 +28,9 @@ struct exit_record {
 struct vcpu_stats {
     struct {
         uint64_t count, cycles;
+        /* Of count, the exits of L2: reflected to L1 as its #VMEXIT, or
+         * handled by L0 alone (from the exit's marks, at stats_exit_done). */
+        uint64_t l2_reflected, l2_l0;
     } slots[STATS_NSLOTS];
     struct exit_record last[STATS_LAST_EXITS];
     uint64_t total;
@@ -41,6 +44,8 @@ void stats_exit_done(struct vcpu_stats *s);
 /* Per exit code, summed over every vCPU; false for codes the table does
  * not cover. */
 bool stats_get(uint64_t exitcode, uint64_t *count, uint64_t *cycles);
+/* The same for the L2 exits of that code: reflected to L1, L0's alone. */
+bool stats_get_l2(uint64_t exitcode, uint64_t *reflected, uint64_t *l0_only);
 uint64_t stats_total_exits(void);
 /* Per CPU, then the total. */
 void stats_print(void);

@@ -4,7 +4,8 @@
  * hypervisor with VMMCALL (HV_CALL_STATS_TABLE, hv/hypercall_abi.h), which
  * answers userspace while the hypervisor runs with debug_shell = yes.
  *
- *   hvstat          every second: each exit code's total and rate, per CPU
+ *   hvstat          every second: each exit code's total and rate, the L2
+ *                   exits among them reflected to L1 or L0's alone, per CPU
  *   hvstat -1       once: totals only
  *   hvstat N        every N seconds
  *
@@ -46,6 +47,7 @@ static void no_hypervisor(int sig)
 struct sample {
     uint64_t count[MAX_ROWS];
     uint64_t cycles[MAX_ROWS];
+    uint64_t l2_reflected[MAX_ROWS], l2_l0[MAX_ROWS];
     uint64_t cpu_exits[MAX_CPUS], cpu_reflected[MAX_CPUS];
     unsigned ncpus;
 };
@@ -66,6 +68,9 @@ static void take(struct sample *s, uint64_t table)
         if (table == HV_STATS_EXITS && r.rbx < MAX_ROWS) {
             s->count[r.rbx] = r.rcx;
             s->cycles[r.rbx] = r.rdx;
+        } else if (table == HV_STATS_L2 && r.rbx < MAX_ROWS) {
+            s->l2_reflected[r.rbx] = r.rcx;
+            s->l2_l0[r.rbx] = r.rdx;
         } else if (table == HV_STATS_CPUS && r.rbx < MAX_CPUS) {
             s->cpu_exits[r.rbx] = r.rcx;
             s->cpu_reflected[r.rbx] = r.rdx;
@@ -73,6 +78,13 @@ static void take(struct sample *s, uint64_t table)
         }
         row = r.rbx + 1;
     }
+}
+
+static void take_all(struct sample *s)
+{
+    take(s, HV_STATS_EXITS);
+    take(s, HV_STATS_L2);
+    take(s, HV_STATS_CPUS);
 }
 
 static const char *row_name(unsigned row)
@@ -90,8 +102,8 @@ static void print(const struct sample *now, const struct sample *before, unsigne
     uint64_t total = 0;
     for (unsigned i = 0; i < MAX_ROWS; i++)
         total += now->count[i];
-    printf("%-6s %-16s %14s %7s %12s %10s\n", "code", "exit", "Total", "%Total",
-           before ? "Cur/s" : "", "cycles");
+    printf("%-6s %-16s %14s %7s %12s %10s %12s %12s\n", "code", "exit", "Total", "%Total",
+           before ? "Cur/s" : "", "cycles", "L2>L1", "L2:L0");
     for (unsigned i = 0; i < MAX_ROWS; i++) {
         if (!now->count[i])
             continue;
@@ -99,9 +111,10 @@ static void print(const struct sample *now, const struct sample *before, unsigne
         if (before)
             snprintf(rate, sizeof rate, "%llu",
                      (unsigned long long)((now->count[i] - before->count[i]) / secs));
-        printf("%#-6x %-16s %14llu %6.1f%% %12s %10llu\n", i, row_name(i),
+        printf("%#-6x %-16s %14llu %6.1f%% %12s %10llu %12llu %12llu\n", i, row_name(i),
                (unsigned long long)now->count[i], 100.0 * (double)now->count[i] / (double)total,
-               rate, (unsigned long long)(now->cycles[i] / now->count[i]));
+               rate, (unsigned long long)(now->cycles[i] / now->count[i]),
+               (unsigned long long)now->l2_reflected[i], (unsigned long long)now->l2_l0[i]);
     }
     for (unsigned c = 0; c < now->ncpus; c++)
         printf("cpu%-3u exits %llu, L2 exits reflected to L1 %llu\n", c,
@@ -120,8 +133,7 @@ int main(int argc, char **argv)
     signal(SIGILL, no_hypervisor);
     static struct sample a, b;
     struct sample *now = &a, *before = &b;
-    take(now, HV_STATS_EXITS);
-    take(now, HV_STATS_CPUS);
+    take_all(now);
     if (once) {
         print(now, NULL, 0);
         return 0;
@@ -132,8 +144,7 @@ int main(int argc, char **argv)
         now = t;
         memset(now, 0, sizeof *now);
         sleep(secs);
-        take(now, HV_STATS_EXITS);
-        take(now, HV_STATS_CPUS);
+        take_all(now);
         printf("\n");
         print(now, before, secs);
     }

@@ -151,8 +151,15 @@ def test_shell_after_nested_scenarios(machine_factory):
     out = m.command("stats", r"total ")
     vmrun = re.search(r"^  0x80\s+VMRUN\s+(\d+)\s+(\d+)", out, re.M)
     assert vmrun and int(vmrun.group(1)) > 0, out
-    cpuid = re.search(r"^  0x72\s+CPUID\s+(\d+)", out, re.M)
-    assert cpuid and int(cpuid.group(1)) > 0, out
+    # count, new, new/s, L2>L1, L2:L0, cycles: the scenarios' L2 CPUIDs
+    # were reflected (L1 intercepts them).
+    cpuid = re.search(r"^  0x72\s+CPUID\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$", out, re.M)
+    assert cpuid and int(cpuid.group(1)) > 0 and int(cpuid.group(4)) > 0, out
+    assert int(cpuid.group(4)) + int(cpuid.group(5)) < int(cpuid.group(1)), out  # L1's own too
+    tlb = re.search(r"TLB flushes by reason:((?: +\S+)+)\n  cpu0 +((?: +\d+)+)\n", out)
+    assert tlb, out
+    reasons = dict(zip(tlb.group(1).split(), map(int, tlb.group(2).split())))
+    assert reasons["init"] >= 1 and reasons["vasid"] >= 1, reasons
     cpu0 = re.search(r"^  cpu0\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", out, re.M)
     assert cpu0 and int(cpu0.group(4)) > 0, f"no reflected L2 exits on cpu0:\n{out}"
     # A second `stats` counts VMRUNs since the first: L1 only echoes now.
@@ -204,7 +211,8 @@ def test_shell_after_nested_scenarios(machine_factory):
 
     m.command("frobnicate now", r"error: unknown command 'frobnicate'")
     m.command("x" * 100, r"error: line longer than 80 characters, ignored")
-    m.command("stats bogus", r"usage: stats \[reset\]")
+    m.command("stats bogus", r"usage: stats \[cpu C\] \[reset\]")
+    m.command("stats cpu 9", r"usage: stats \[cpu C\] \[reset\] \(CPUs 0 to 1\)")
 
     # Nothing typed at the shell reached L1; L1 gets the line back.
     m.type("continue\r")
@@ -270,9 +278,12 @@ def test_string_io_gives_the_port_up(machine_factory):
 
 def test_linux_interrupt_driven_serial(machine_factory):
     """Debian's kernel as L1 on 2 CPUs reads ttyS0 with its interrupt-driven
-    8250 driver (the case that needs the intercepted RBR/LSR): typed lines
-    reach it, the escape reaches the shell and nothing typed there reaches
-    Linux, and Linux's console works again after `continue`."""
+    8250 driver (the case that needs the intercepted RBR/LSR) while KVM in
+    it runs a VM on cpu1: typed lines reach Linux, the escape reaches the
+    shell, which shows the CPUs, the live statistics with the VM's exits
+    reflected to KVM, the decoded VMCB02 and the VMRUN/#VMEXIT pairs of
+    the trace; nothing typed there reaches Linux, Linux's console works
+    again after `continue`, and the VM ran all along."""
     from test_linux import CMDLINE, LINUX
     subprocess.run([os.path.join(ROOT, "tools", "linux-l1.sh"), LINUX], check=True)
     files = [(os.path.join(LINUX, "vmlinuz.efi"), "\\EFI\\linux\\vmlinuz.efi"),
@@ -287,12 +298,15 @@ def test_linux_interrupt_driven_serial(machine_factory):
     end = m.expect(r"L1LINUX: hvstat status 0").start()
     out = m.text()[start:end]
     assert re.search(r"^0x72\s+CPUID\s+[1-9]\d*\s+\d+\.\d%", out, re.M), out
-    assert re.search(r"^0x7b\s+IOIO\s+[1-9]\d*", out, re.M), out
+    # kvmrun's VM ran before: its OUTs were L2 exits reflected to KVM.
+    ioio = re.search(r"^0x7b\s+IOIO\s+([1-9]\d*)\s+[\d.]+%\s+(\d+)\s+(\d+)\s+(\d+)$", out, re.M)
+    assert ioio and int(ioio.group(3)) >= 100, out
     cpus = re.findall(r"^cpu(\d)\s+exits ([1-9]\d*), L2 exits reflected to L1 (\d+)$", out, re.M)
     assert [c[0] for c in cpus] == ["0", "1"], out
     # /init ran KVM's VM (kvmrun) before: its exits were reflected to KVM.
     assert sum(int(c[2]) for c in cpus) > 0, out
     m.expect(r"L1LINUX: reading the console", timeout=240)
+    m.expect(r"kvmrun: L2 is running", timeout=120)
     m.type("hello linux\r")
     m.expect(r"L1LINUX: read: hello linux")
     m.type(ESC * 3)
@@ -300,6 +314,29 @@ def test_linux_interrupt_driven_serial(machine_factory):
     m.expect(r"hv> ")
     out = m.command("cpus", r"\n1 ")
     assert re.search(r"^0\s+\d+\s+L1\s+0x[0-9a-f]+\s+\d\s+64-bit", out, re.M), out
+    # cpu1 runs KVM's VM: L1 or L2 at this moment, exiting all the time.
+    assert re.search(r"^1\s+\d+\s+L[12]\s+0x[0-9a-f]+\s+\d\s+\S+\s+\S+\s+[1-9]\d*\s+\d+$",
+                     out, re.M), out
+    m.command("stats reset", r"the rates now count from here")
+    time.sleep(2)
+    out = m.command("stats cpu 1", r"TLB flushes by reason:(?:.*\n)+?  cpu1 .*\n")
+    # The VM's OUTs go on while the shell is open: reflected to KVM.
+    ioio = re.search(r"^  0x7b\s+IOIO\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$",
+                     out, re.M)
+    assert ioio and int(ioio.group(2)) > 0 and int(ioio.group(4)) > 0, out
+    vmrun = re.search(r"^  0x80\s+VMRUN\s+(\d+)\s+([1-9]\d*)\s", out, re.M)
+    assert vmrun, f"KVM's VMRUNs on cpu1 did not go on:\n{out}"
+    assert "cpu0" not in out, out
+    out = m.command("vcpu 1", r"VMCB12 \(last copy\): state save area(?:.*\n)+?  268h g_pat .*\n")
+    intercepts12 = re.search(r"VMCB12 \(last copy\) at 0x[0-9a-f]+: control area\n(?:.*\n)*?"
+                             r"  intercepts: (.*)", out).group(1).split()
+    assert "IOIO" in intercepts12 and "VMRUN" in intercepts12, intercepts12
+    assert re.search(r"VMCB02 at 0x[0-9a-f]+: control area", out), out
+    # The pair: KVM's VMRUN, then the VM's next exit (an OUT, or the
+    # interrupt that cut it off) reflected to KVM as its #VMEXIT.
+    out = m.command("trace 64 cpu 1", r"cpu1: last 64 exits of \d+(?:.*\n){64}")
+    assert re.search(r"^  #\d+\s+L1 -> L2 VMRUN\s+VMRUN\s+RIP 0xffffffff[0-9a-f]+ .*\n"
+                     r"  #\d+\s+L2 -> L1 #VMEXIT\s+[A-Z]+\s+RIP 0x100[0-9a-f]\s", out, re.M), out
     m.command("secret", r"error: unknown command 'secret'")
     m.type("continue\r")
     m.expect(r"\[hv\] console: back to L1")
@@ -308,6 +345,8 @@ def test_linux_interrupt_driven_serial(machine_factory):
     assert "L1LINUX: read: secret" not in m.text()
     assert "L1LINUX: read: cpus" not in m.text()
     m.type("quit\r")
+    m.expect(r"kvmrun: L2 ran \d+ OUTs to port 0x10 until stopped")
+    m.expect(r"L1LINUX: kvmrun forever passed")
     m.expect(r"L1LINUX: done")
     assert m.proc.wait(timeout=120) == 0
 

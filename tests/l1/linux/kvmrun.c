@@ -10,9 +10,15 @@
  *     hlt                   KVM_EXIT_HLT: done
  *
  * Prints one "kvmrun:" line per finding on the console; exit status 0 only
- * when the guest did exactly that. */
+ * when the guest did exactly that.
+ *
+ * `kvmrun forever`: the guest loops on its OUT instead (no CPUID, no
+ * HLT), a VM that keeps running until SIGTERM, for the debug shell test
+ * (tests/integration/test_console.py); exit status 0 when it was still
+ * running then. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <linux/kvm.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,14 +42,34 @@ static const uint8_t code[] = {
     0xF4,                   /* hlt */
 };
 
+static const uint8_t forever_code[] = {
+    0xB0, 'K',              /* mov al, 'K' */
+    0xE6, PORT,             /* 1: out PORT, al */
+    0xEB, 0xFC,             /* jmp 1b */
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
 static int fail(const char *what)
 {
     printf("kvmrun: FAIL: %s: %s\n", what, strerror(errno));
     return 1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    int forever = argc == 2 && !strcmp(argv[1], "forever");
+    if (forever) {
+        /* No SA_RESTART: the signal ends KVM_RUN with EINTR. */
+        struct sigaction sa = { .sa_handler = on_term };
+        sigaction(SIGTERM, &sa, NULL);
+    }
     int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (kvm < 0)
         return fail("open /dev/kvm");
@@ -54,7 +80,10 @@ int main(void)
     uint8_t *mem = mmap(NULL, GUEST_MEM, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED)
         return fail("mmap guest memory");
-    memcpy(mem + CODE_AT, code, sizeof code);
+    if (forever)
+        memcpy(mem + CODE_AT, forever_code, sizeof forever_code);
+    else
+        memcpy(mem + CODE_AT, code, sizeof code);
     struct kvm_userspace_memory_region region = {
         .slot = 0, .guest_phys_addr = 0, .memory_size = GUEST_MEM,
         .userspace_addr = (uint64_t)(uintptr_t)mem,
@@ -81,12 +110,21 @@ int main(void)
 
     int outs = 0;
     for (;;) {
-        if (ioctl(vcpu, KVM_RUN, 0) < 0)
+        /* The signal may land between two KVM_RUNs, or inside one. */
+        if ((forever && stop) || ioctl(vcpu, KVM_RUN, 0) < 0) {
+            if (forever && stop) {
+                printf("kvmrun: L2 ran %d OUTs to port %#x until stopped\n", outs, PORT);
+                return outs > 0 ? 0 : 1;
+            }
             return fail("KVM_RUN");
+        }
         if (run->exit_reason == KVM_EXIT_IO && run->io.direction == KVM_EXIT_IO_OUT &&
             run->io.port == PORT && run->io.size == 1 &&
             *((uint8_t *)run + run->io.data_offset) == 'K') {
-            outs++;
+            if (++outs == 1 && forever) {
+                printf("kvmrun: L2 is running (OUTs to port %#x until SIGTERM)\n", PORT);
+                fflush(stdout);
+            }
             continue;
         }
         if (run->exit_reason == KVM_EXIT_HLT)
