@@ -50,7 +50,7 @@ EFI_LIBS := -lefi -lgnuefi
 EFI_SECTIONS := -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel \
 	-j .rela -j .rel.* -j .rela.* -j .reloc
 
-LOADER_C   := boot/main.c boot/console.c boot/config.c boot/file.c boot/acpi.c boot/ivrs.c \
+LOADER_C   := boot/main.c boot/console.c boot/config.c boot/file.c boot/acpi.c boot/acpi_s5.c boot/ivrs.c \
 	boot/core_load.c boot/core_tables.c boot/next_stage.c boot/mp.c \
 	arch/x86/uart16550.c arch/x86/cpu_features.c arch/x86/svm_probe.c
 LOADER_ASM := boot/enter_core.asm boot/core_blob.asm
@@ -69,7 +69,7 @@ UNIT_CFLAGS := -std=gnu11 -O1 -g $(WARN) -I. -fsanitize=address,undefined \
 UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb svm_bitmaps npt insn_len \
 	exit_dispatch vmcb12_check npt02 tlb_model nested_route nested_maps nested_vmrun \
 	nested_tsc l1_gif ap_state apic_icr store_decode vcpu_request iommu_pt iommu_events ivrs \
-	exit_debug console_mux shell_line vmcb_decode stats
+	exit_debug console_mux shell_line vmcb_decode stats acpi_s5
 UNIT_SRC_config       := boot/config.c
 UNIT_SRC_ringbuf      := lib/ringbuf.c
 UNIT_SRC_console_mux  := hv/console_mux.c
@@ -85,6 +85,7 @@ UNIT_SRC_iommu_pt     := hv/iommu_pt.c
 UNIT_SRC_iommu_events := hv/iommu_events.c
 UNIT_SRC_exit_debug   := hv/exit_debug.c
 UNIT_SRC_ivrs         := boot/ivrs.c
+UNIT_SRC_acpi_s5      := boot/acpi_s5.c
 UNIT_SRC_insn_len     := hv/insn_len.c
 UNIT_SRC_exit_dispatch := hv/exit_dispatch.c
 UNIT_SRC_vmcb12_check := hv/vmcb12_check.c

@@ -1,5 +1,6 @@
 #include "boot/acpi.h"
 #include <efilib.h>
+#include "boot/acpi_s5.h"
 #include "boot/ivrs.h"
 
 struct __attribute__((packed)) rsdp {
@@ -22,6 +23,8 @@ struct __attribute__((packed)) sdt_header {
 
 /* FADT fields (ACPI 6.x, table 5.9): PM1a_CNT_BLK at 64, X_PM1a_CNT_BLK (a
  * Generic Address Structure) at 172. */
+#define FADT_DSDT 40
+#define FADT_X_DSDT 140
 #define FADT_PM1A_CNT_BLK 64
 #define FADT_X_PM1A_CNT_BLK 172
 #define GAS_SYSTEM_IO 1
@@ -70,6 +73,31 @@ UINT16 acpi_pm1a_cnt_port(void)
     UINT32 blk;
     CopyMem(&blk, (void *)(f + FADT_PM1A_CNT_BLK), 4);
     return blk <= 0xFFFF ? (UINT16)blk : 0;
+}
+
+/* The DSDT: FADT's X_DSDT when set, else its 32-bit DSDT. */
+static const struct sdt_header *dsdt(void)
+{
+    const struct rsdp *rsdp = rsdp20();
+    const struct sdt_header *fadt = rsdp ? find_table(rsdp, "FACP") : NULL;
+    if (!fadt)
+        return NULL;
+    const UINT8 *f = (const UINT8 *)fadt;
+    UINT64 pa = 0;
+    if (fadt->length >= FADT_X_DSDT + 8)
+        CopyMem(&pa, (void *)(f + FADT_X_DSDT), 8);
+    if (!pa && fadt->length >= FADT_DSDT + 4)
+        CopyMem(&pa, (void *)(f + FADT_DSDT), 4);
+    const struct sdt_header *d = (const void *)(UINTN)pa;
+    return d && CompareMem((void *)d->signature, "DSDT", 4) == 0 && d->length > sizeof *d ? d : NULL;
+}
+
+INT16 acpi_s5_sleep_type(void)
+{
+    const struct sdt_header *d = dsdt();
+    if (!d)
+        return -1;
+    return (INT16)acpi_s5_slp_typ((const uint8_t *)(d + 1), d->length - sizeof *d);
 }
 
 /* MADT (ACPI 6.x, 5.2.12): after the header, the local APIC address (4)

@@ -271,6 +271,7 @@ static EFI_STATUS run_core_in(const struct hv_config *cfg, UINT64 region_pa, UIN
     lay.info->nram = mm.nram;
     CopyMem(lay.info->ram, mm.ram, sizeof mm.ram);
     lay.info->acpi_pm1a_cnt = acpi_pm1a_cnt_port();
+    lay.info->acpi_s5_slp_typ = acpi_s5_sleep_type();
     lay.info->niommu = cfg->iommu ? acpi_find_iommus(lay.info->iommu, HV_MAX_IOMMUS) : 0;
     lprintf(LOG_INFO, "reserved %d MiB at 0x%lx; entering the core", cfg->memory_mb, region_pa);
     lay.info->early_log_len = console_copy_log(lay.info->early_log, HV_EARLY_LOG_SIZE);

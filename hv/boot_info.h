@@ -81,6 +81,7 @@ struct hv_boot_info {
     uint64_t phys_map_top;           /* identity map covers [0, phys_map_top) */
     uint32_t ncpus;                  /* CPUs the firmware reported, boot CPU first */
     uint16_t acpi_pm1a_cnt;          /* ACPI PM1a control port, 0 if unknown */
+    int16_t acpi_s5_slp_typ;         /* SLP_TYPa of the DSDT's \_S5, -1 if unknown */
     uint32_t early_log_len;
     uint32_t nram;
     struct hv_ram_range ram[HV_MAX_RAM_RANGES];

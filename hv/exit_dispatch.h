@@ -18,9 +18,11 @@ void exit_npf(struct vcpu *v);
 void exit_ioio(struct vcpu *v);
 /* The ports exit_ioio watches: ACPI PM1a control (0 = none) and whether to
  * print the statistics when L1 resets or powers off. */
-void ioio_init(uint16_t pm1a_cnt_port, bool print_stats);
+void ioio_init(uint16_t pm1a_cnt_port, int s5_sleep_type, bool print_stats);
 /* The ACPI PM1a control port (0: unknown), for the shell's poweroff. */
 uint16_t ioio_pm1a_port(void);
+/* SLP_TYPa of the DSDT's \_S5 (the loader's scan), -1 when unknown. */
+int ioio_s5_sleep_type(void);
 void exit_unexpected(struct vcpu *v);
 void exit_nmi(struct vcpu *v);
 void exit_intr(struct vcpu *v);

@@ -18,17 +18,24 @@
 #define PM1_CNT_SLP_EN (1u << 13)
 
 static uint16_t pm1a_cnt_port;
+static int s5_slp_typ = -1;
 static bool print_stats;
 
-void ioio_init(uint16_t pm1a_port, bool print_stats_at_end)
+void ioio_init(uint16_t pm1a_port, int s5_sleep_type, bool print_stats_at_end)
 {
     pm1a_cnt_port = pm1a_port;
+    s5_slp_typ = s5_sleep_type;
     print_stats = print_stats_at_end;
 }
 
 uint16_t ioio_pm1a_port(void)
 {
     return pm1a_cnt_port;
+}
+
+int ioio_s5_sleep_type(void)
+{
+    return s5_slp_typ;
 }
 
 static void machine_ends(const char *how)

@@ -138,7 +138,13 @@ bool launch_prepare(const struct hv_boot_info *info)
     iopm_set(iopm, PORT_RESET_CONTROL, 1, true);
     if (info->acpi_pm1a_cnt)
         iopm_set(iopm, info->acpi_pm1a_cnt, 2, true);
-    ioio_init(info->acpi_pm1a_cnt, info->config.print_stats);
+    ioio_init(info->acpi_pm1a_cnt, info->acpi_s5_slp_typ, info->config.print_stats);
+    if (info->acpi_pm1a_cnt && info->acpi_s5_slp_typ >= 0)
+        pr_info("ACPI: PM1a control port %#x, \\_S5 sleep type %d", info->acpi_pm1a_cnt,
+                info->acpi_s5_slp_typ);
+    else
+        pr_info("ACPI: %s unknown: the shell's poweroff is unavailable",
+                info->acpi_pm1a_cnt ? "the \\_S5 sleep type" : "the PM1a control port");
     console_init(&info->config, iopm);
     vcpu_by_index(0)->console_countdown = CONSOLE_POLL_EVERY; /* the boot CPU polls */
     /* Every vCPU's memory now, so that no AP can fail for want of it. */

@@ -274,15 +274,18 @@ static void cmd_reboot(int argc, char **argv)
 static void cmd_poweroff(int argc, char **argv)
 {
     uint16_t port = ioio_pm1a_port();
-    if (!port) {
-        console_printf("error: no ACPI PM1a control port known; try reboot\n");
+    int slp_typ = ioio_s5_sleep_type();
+    if (!port || slp_typ < 0) {
+        console_printf("error: no ACPI %s known; try reboot\n",
+                       port ? "\\_S5 sleep type (the DSDT's \\_S5 is not a plain package)"
+                            : "PM1a control port");
         return;
     }
-    /* S5 with SLP_TYP 0, QEMU's (q35 and PIIX4) value for \_S5; the loader
-     * does not interpret the DSDT, so on hardware whose \_S5 differs this
-     * only fails and says so. */
-    console_printf("powering off (ACPI PM1a at %#x, SLP_TYP 0)\n", port);
-    outw(port, 1u << 13);
+    /* S5: SLP_TYPa from the DSDT's \_S5 (the loader's scan) with SLP_EN
+     * (ACPI 6.x, 4.8.3.2.1); PM1b, where a machine has one, is not
+     * written. */
+    console_printf("powering off (ACPI PM1a at %#x, SLP_TYP %d)\n", port, slp_typ);
+    outw(port, (uint16_t)((slp_typ & 7) << 10 | 1u << 13));
     console_printf("error: the power-off did not happen\n");
 }
 
