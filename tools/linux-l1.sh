@@ -5,7 +5,7 @@
 #                       (apt-get download; the package name goes in kernel.txt)
 #   OUTDIR/modules/     the kernel's KVM modules (kvm_amd and what it needs)
 #   OUTDIR/initrd.img   gzip'd newc cpio: busybox-static, /init, hvcheck,
-#                       kvmrun, smpcheck, dmaprobe and excheck (tests/l1/linux/), the
+#                       kvmrun, kvmbench, smpcheck, dmaprobe and excheck (tests/l1/linux/), the
 #                       KVM modules
 # Cached: each output is only rebuilt when missing or older than its inputs.
 # Prints nothing unless something fails.
@@ -69,7 +69,7 @@ fi
 
 # (b) The initramfs, rebuilt when an input changed.
 root=$(cd "$src/../../.." && pwd)
-inputs=("$root/tools/hvstat.c" "$root/hv/hypercall_abi.h" "$src/init" "$src/hvcheck.c" "$src/kvmrun.c" "$src/smpcheck.c" "$src/dmaprobe.c" "$src/excheck.c" /bin/busybox "$0"
+inputs=("$root/tools/hvstat.c" "$root/hv/hypercall_abi.h" "$src/init" "$src/hvcheck.c" "$src/kvmrun.c" "$src/kvmbench.c" "$src/tinyvm.c" "$src/tinyvm.h" "$src/smpcheck.c" "$src/dmaprobe.c" "$src/excheck.c" /bin/busybox "$0"
         "$out/vmlinuz.efi")
 stale=0
 [ -s "$out/initrd.img" ] || stale=1
@@ -84,7 +84,9 @@ if [ $stale -eq 1 ]; then
         ln -s busybox "$r/bin/$applet"
     done
     gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/hvcheck" "$src/hvcheck.c"
-    gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/kvmrun" "$src/kvmrun.c"
+    gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/kvmrun" "$src/kvmrun.c" "$src/tinyvm.c"
+    gcc -static -O2 -s -Wall -Wextra -Werror -I"$root" -o "$r/bin/kvmbench" "$src/kvmbench.c" \
+        "$src/tinyvm.c"
     gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/smpcheck" "$src/smpcheck.c"
     gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/dmaprobe" "$src/dmaprobe.c"
     gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/excheck" "$src/excheck.c"

@@ -17,18 +17,13 @@
  * (tests/integration/test_console.py); exit status 0 when it was still
  * running then. */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <linux/kvm.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <unistd.h>
+#include "tinyvm.h"
 
-#define GUEST_MEM 0x10000
-#define CODE_AT 0x1000
 #define PORT 0x10
 #define ROUNDS 100
 
@@ -70,43 +65,15 @@ int main(int argc, char **argv)
         struct sigaction sa = { .sa_handler = on_term };
         sigaction(SIGTERM, &sa, NULL);
     }
-    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (kvm < 0)
-        return fail("open /dev/kvm");
-    printf("kvmrun: KVM API version %d\n", ioctl(kvm, KVM_GET_API_VERSION, 0));
-    int vm = ioctl(kvm, KVM_CREATE_VM, 0);
-    if (vm < 0)
-        return fail("KVM_CREATE_VM");
-    uint8_t *mem = mmap(NULL, GUEST_MEM, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED)
-        return fail("mmap guest memory");
-    if (forever)
-        memcpy(mem + CODE_AT, forever_code, sizeof forever_code);
-    else
-        memcpy(mem + CODE_AT, code, sizeof code);
-    struct kvm_userspace_memory_region region = {
-        .slot = 0, .guest_phys_addr = 0, .memory_size = GUEST_MEM,
-        .userspace_addr = (uint64_t)(uintptr_t)mem,
-    };
-    if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-        return fail("KVM_SET_USER_MEMORY_REGION");
-    int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
-    if (vcpu < 0)
-        return fail("KVM_CREATE_VCPU");
-    int run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-    struct kvm_run *run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
-    if (run == MAP_FAILED)
-        return fail("mmap kvm_run");
-    struct kvm_sregs sregs;
-    if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
-        return fail("KVM_GET_SREGS");
-    sregs.cs.base = 0;
-    sregs.cs.selector = 0;
-    if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0)
-        return fail("KVM_SET_SREGS");
-    struct kvm_regs regs = { .rip = CODE_AT, .rflags = 2 };
-    if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
-        return fail("KVM_SET_REGS");
+    struct tinyvm t;
+    const char *what;
+    if (tinyvm_create(&t, forever ? forever_code : code, forever ? sizeof forever_code : sizeof code,
+                      &what) < 0)
+        return fail(what);
+    printf("kvmrun: KVM API version %d\n", ioctl(t.kvm, KVM_GET_API_VERSION, 0));
+    int vcpu = t.vcpu;
+    struct kvm_run *run = t.run;
+    struct kvm_regs regs;
 
     int outs = 0;
     for (;;) {
