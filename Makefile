@@ -183,8 +183,8 @@ unit: $(UNIT_BINS)
 
 # A Debian kernel and a busybox initramfs to boot as L1 (cached).
 LINUX_L1 := $(BUILD)/linux/.stamp
-$(LINUX_L1): tools/linux-l1.sh tests/l1/linux/init tests/l1/linux/hvcheck.c tools/hvstat.c \
-		tests/l1/linux/kvmrun.c tests/l1/linux/smpcheck.c | deps
+$(LINUX_L1): tools/linux-l1.sh $(wildcard tests/l1/linux/*) tools/hvstat.c \
+		hv/hypercall_abi.h hv/hypercall_guest.h | deps
 	@echo "  LINUX   $(BUILD)/linux (Debian kernel + initramfs, cached)"
 	$(Q)tools/linux-l1.sh $(BUILD)/linux
 	$(Q)touch $@
@@ -197,7 +197,7 @@ include tests/fuzz/fuzz.mk
 test: unit fuzz-smoke integration
 
 # The statistics from inside L1, like kvm_stat (a static Linux program).
-$(BUILD)/hvstat: tools/hvstat.c arch/x86/svm_exit_names.c hv/hypercall_abi.h
+$(BUILD)/hvstat: tools/hvstat.c arch/x86/svm_exit_names.c hv/hypercall_abi.h hv/hypercall_guest.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (static, for L1)"
 	$(Q)$(CC) -static -O2 -s $(WARN) -I. tools/hvstat.c arch/x86/svm_exit_names.c -o $@

@@ -26,11 +26,11 @@ static int64_t call_version(struct vcpu *v)
 
 static int64_t call_stats(struct vcpu *v)
 {
-    uint64_t count, cycles;
-    if (!stats_get(v->regs.rbx, &count, &cycles))
+    struct stats_row r;
+    if (!stats_sum(v->regs.rbx, &r))
         return HV_EINVAL;
-    v->regs.rbx = count;
-    v->regs.rcx = cycles;
+    v->regs.rbx = r.count;
+    v->regs.rcx = r.cycles;
     v->regs.rdx = stats_total_exits();
     return HV_OK;
 }
@@ -101,13 +101,11 @@ static int64_t call_smp_ready(struct vcpu *v)
  * summed over every CPU; false when that table leaves the row out. */
 static bool exit_code_row(uint64_t table, unsigned slot, uint64_t *a, uint64_t *b)
 {
-    *a = *b = 0;
-    for (unsigned i = 0; i < vcpu_count(); i++) {
-        const struct vcpu_stats *s = &vcpu_by_index(i)->stats;
-        *a += table == HV_STATS_EXITS ? s->slots[slot].count : s->slots[slot].l2_reflected;
-        *b += table == HV_STATS_EXITS ? s->slots[slot].cycles : s->slots[slot].l2_l0;
-    }
-    return table == HV_STATS_EXITS ? *a != 0 : (*a | *b) != 0;
+    struct stats_row r;
+    stats_sum_slot(slot, &r);
+    *a = table == HV_STATS_EXITS ? r.count : r.l2_reflected;
+    *b = table == HV_STATS_EXITS ? r.cycles : r.l2_l0;
+    return table == HV_STATS_EXITS ? r.count != 0 : (r.l2_reflected | r.l2_l0) != 0;
 }
 
 static int64_t call_stats_table(struct vcpu *v)

@@ -45,31 +45,24 @@ void stats_exit_done(struct vcpu_stats *s)
     s->current_slot = STATS_NSLOTS;
 }
 
-bool stats_get(uint64_t exitcode, uint64_t *count, uint64_t *cycles)
+void stats_sum_slot(unsigned slot, struct stats_row *sum)
 {
-    unsigned slot = slot_of(exitcode);
-    if (slot == SLOT_OTHER)
-        return false;
-    *count = *cycles = 0;
+    *sum = (struct stats_row){ 0 };
     for (unsigned i = 0; i < vcpu_count(); i++) {
-        const struct vcpu_stats *s = &vcpu_by_index(i)->stats;
-        *count += s->slots[slot].count;
-        *cycles += s->slots[slot].cycles;
+        const struct stats_row *r = &vcpu_by_index(i)->stats.slots[slot];
+        sum->count += r->count;
+        sum->cycles += r->cycles;
+        sum->l2_reflected += r->l2_reflected;
+        sum->l2_l0 += r->l2_l0;
     }
-    return true;
 }
 
-bool stats_get_l2(uint64_t exitcode, uint64_t *reflected, uint64_t *l0_only)
+bool stats_sum(uint64_t exitcode, struct stats_row *sum)
 {
     unsigned slot = slot_of(exitcode);
     if (slot == SLOT_OTHER)
         return false;
-    *reflected = *l0_only = 0;
-    for (unsigned i = 0; i < vcpu_count(); i++) {
-        const struct vcpu_stats *s = &vcpu_by_index(i)->stats;
-        *reflected += s->slots[slot].l2_reflected;
-        *l0_only += s->slots[slot].l2_l0;
-    }
+    stats_sum_slot(slot, sum);
     return true;
 }
 
@@ -101,14 +94,11 @@ void stats_print(void)
         pr_info("  cpu%u: %lu exits", i, vcpu_by_index(i)->stats.total);
     pr_info("  %-6s %-16s %12s %14s %10s", "code", "exit", "count", "cycles", "avg");
     for (unsigned slot = 0; slot < STATS_NSLOTS; slot++) {
-        uint64_t count = 0, cycles = 0;
-        for (unsigned i = 0; i < n; i++) {
-            count += vcpu_by_index(i)->stats.slots[slot].count;
-            cycles += vcpu_by_index(i)->stats.slots[slot].cycles;
-        }
-        if (count)
-            pr_info("  %#-6x %-16s %12lu %14lu %10lu", slot, slot_name(slot), count, cycles,
-                    cycles / count);
+        struct stats_row r;
+        stats_sum_slot(slot, &r);
+        if (r.count)
+            pr_info("  %#-6x %-16s %12lu %14lu %10lu", slot, slot_name(slot), r.count, r.cycles,
+                    r.cycles / r.count);
     }
     apic_print_stats();
 }

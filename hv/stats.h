@@ -25,13 +25,15 @@ struct exit_record {
     uint64_t marks; /* STATS_MARK_*: zeroed at the exit, set off the L1 exit path */
 };
 
+/* One exit code's figures: count, cycles from #VMEXIT to the next VMRUN
+ * and, of count, the exits of L2: reflected to L1 as its #VMEXIT, or
+ * handled by L0 alone (from the exit's marks, at stats_exit_done). */
+struct stats_row {
+    uint64_t count, cycles, l2_reflected, l2_l0;
+};
+
 struct vcpu_stats {
-    struct {
-        uint64_t count, cycles;
-        /* Of count, the exits of L2: reflected to L1 as its #VMEXIT, or
-         * handled by L0 alone (from the exit's marks, at stats_exit_done). */
-        uint64_t l2_reflected, l2_l0;
-    } slots[STATS_NSLOTS];
+    struct stats_row slots[STATS_NSLOTS];
     struct exit_record last[STATS_LAST_EXITS];
     uint64_t total;
     uint64_t exit_tsc;
@@ -41,11 +43,10 @@ struct vcpu_stats {
 void stats_init(struct vcpu_stats *s);
 void stats_exit_begin(struct vcpu_stats *s, const struct vmcb_control *c, uint64_t rip);
 void stats_exit_done(struct vcpu_stats *s);
-/* Per exit code, summed over every vCPU; false for codes the table does
- * not cover. */
-bool stats_get(uint64_t exitcode, uint64_t *count, uint64_t *cycles);
-/* The same for the L2 exits of that code: reflected to L1, L0's alone. */
-bool stats_get_l2(uint64_t exitcode, uint64_t *reflected, uint64_t *l0_only);
+/* One slot's row summed over every vCPU. */
+void stats_sum_slot(unsigned slot, struct stats_row *sum);
+/* The same by exit code; false for codes the table does not cover. */
+bool stats_sum(uint64_t exitcode, struct stats_row *sum);
 uint64_t stats_total_exits(void);
 /* Per CPU, then the total. */
 void stats_print(void);

@@ -78,17 +78,23 @@ def run(tmp, label, config, icount, cpu="EPYC", smp=None):
     return figures, b.console
 
 
-def linux_boot_seconds(tmp, label, hypervisor, smp):
-    """Wall time of Debian's kernel as L1 from QEMU's start to power-off."""
-    from test_linux import CONFIG, LINUX  # noqa: E402
+def linux_image(tmp, label, hypervisor, cmdline_extra=""):
+    """An image booting Debian's kernel as L1 (tests/integration/test_linux.py)."""
+    from test_linux import CMDLINE, LINUX  # noqa: E402
     import subprocess
     subprocess.run([os.path.join(ROOT, "tools", "linux-l1.sh"), LINUX], check=True)
     files = [(os.path.join(LINUX, "vmlinuz.efi"), "\\EFI\\linux\\vmlinuz.efi"),
              (os.path.join(LINUX, "initrd.img"), "\\EFI\\linux\\initrd.img")]
     d = Path(tmp) / label
     d.mkdir()
-    config = CONFIG + ("" if hypervisor else "hypervisor = no\n")
-    img = make_image(d, config, extra_files=files)
+    config = (f"next_stage = \\EFI\\linux\\vmlinuz.efi\ncmdline = {CMDLINE}{cmdline_extra}\n" +
+              ("" if hypervisor else "hypervisor = no\n"))
+    return d, make_image(d, config, extra_files=files)
+
+
+def linux_boot_seconds(tmp, label, hypervisor, smp):
+    """Wall time of Debian's kernel as L1 from QEMU's start to power-off."""
+    d, img = linux_image(tmp, label, hypervisor)
     start = time.monotonic()
     b = boot(d, img, cpu="EPYC", mem="1G", smp=smp, timeout=600, extra=["-no-reboot"])
     seconds = time.monotonic() - start
@@ -105,16 +111,8 @@ KVMBENCH_CODES = re.compile(r"kvmbench: (\w+): exits to L0 per L2 exit by code:(
 
 def kvmbench(tmp, label, hypervisor, cpu):
     """kvmbench's lines from one Linux boot under -icount shift=0."""
-    from test_linux import CMDLINE, LINUX  # noqa: E402
-    import subprocess
-    subprocess.run([os.path.join(ROOT, "tools", "linux-l1.sh"), LINUX], check=True)
-    files = [(os.path.join(LINUX, "vmlinuz.efi"), "\\EFI\\linux\\vmlinuz.efi"),
-             (os.path.join(LINUX, "initrd.img"), "\\EFI\\linux\\initrd.img")]
-    d = Path(tmp) / label
-    d.mkdir()
-    config = (f"next_stage = \\EFI\\linux\\vmlinuz.efi\ncmdline = {CMDLINE} kvmbench\n" +
-              ("" if hypervisor else "hypervisor = no\n"))
-    b = boot(d, make_image(d, config, extra_files=files), cpu=cpu, mem="1G", smp=1, timeout=600,
+    d, img = linux_image(tmp, label, hypervisor, " kvmbench")
+    b = boot(d, img, cpu=cpu, mem="1G", smp=1, timeout=600,
              extra=["-no-reboot", "-icount", "shift=0"])
     if "kvmbench: done" not in b.console:
         sys.exit(f"bench: kvmbench did not finish ({label}):\n{b.console[-3000:]}")

@@ -19,21 +19,11 @@
 #include <string.h>
 #include <unistd.h>
 #include "arch/x86/svm.h"
-#include "hv/hypercall_abi.h"
+#include "hv/hypercall_guest.h"
 
 #define MAX_ROWS (HV_STATS_ROW_OTHER + 1)
 #define MAX_CPUS 64
 
-struct regs {
-    uint64_t rax, rbx, rcx, rdx;
-};
-
-static struct regs vmmcall(uint64_t fn, uint64_t a, uint64_t b, uint64_t c)
-{
-    struct regs r = { fn, a, b, c };
-    __asm__ volatile("vmmcall" : "+a"(r.rax), "+b"(r.rbx), "+c"(r.rcx), "+d"(r.rdx)::"memory");
-    return r;
-}
 
 static void no_hypervisor(int sig)
 {
@@ -56,11 +46,11 @@ static void take(struct sample *s, uint64_t table)
 {
     uint64_t row = 0;
     for (;;) {
-        struct regs r = vmmcall(HV_CALL_STATS_TABLE, HV_STATS_VERSION, table, row);
-        if ((int64_t)r.rax != HV_OK) {
-            fprintf(stderr, "hvstat: the hypervisor refused (%lld)%s\n", (long long)(int64_t)r.rax,
-                    (int64_t)r.rax == HV_EPERM ? ": userspace may ask only with debug_shell = yes"
-                    : (int64_t)r.rax == HV_EINVAL ? ": another statistics version" : "");
+        struct hv_result r = hv_call(HV_CALL_STATS_TABLE, HV_STATS_VERSION, table, row);
+        if (r.status != HV_OK) {
+            fprintf(stderr, "hvstat: the hypervisor refused (%lld)%s\n", (long long)r.status,
+                    r.status == HV_EPERM ? ": userspace may ask only with debug_shell = yes"
+                    : r.status == HV_EINVAL ? ": another statistics version" : "");
             exit(1);
         }
         if (r.rbx == HV_STATS_END)

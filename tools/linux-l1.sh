@@ -69,7 +69,7 @@ fi
 
 # (b) The initramfs, rebuilt when an input changed.
 root=$(cd "$src/../../.." && pwd)
-inputs=("$root/tools/hvstat.c" "$root/hv/hypercall_abi.h" "$src/init" "$src/hvcheck.c" "$src/kvmrun.c" "$src/kvmbench.c" "$src/tinyvm.c" "$src/tinyvm.h" "$src/smpcheck.c" "$src/dmaprobe.c" "$src/excheck.c" /bin/busybox "$0"
+inputs=("$root/tools/hvstat.c" "$root/hv/hypercall_abi.h" "$root/hv/hypercall_guest.h" "$src/init" "$src/hvcheck.c" "$src/kvmrun.c" "$src/kvmbench.c" "$src/tinyvm.c" "$src/tinyvm.h" "$src/smpcheck.c" "$src/dmaprobe.c" "$src/excheck.c" /bin/busybox "$0"
         "$out/vmlinuz.efi")
 stale=0
 [ -s "$out/initrd.img" ] || stale=1

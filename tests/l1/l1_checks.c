@@ -6,16 +6,6 @@
 
 #define HV_CORE_MAGIC 0x45524F4356485356ULL
 
-struct hv_result hv_call(uint64_t fn, uint64_t rbx, uint64_t rcx, uint64_t rdx)
-{
-    struct hv_result r;
-    __asm__ volatile("vmmcall"
-                     : "=a"(r.status), "=b"(r.rbx), "=c"(r.rcx), "=d"(r.rdx)
-                     : "a"(fn), "b"(rbx), "c"(rcx), "d"(rdx)
-                     : "memory");
-    return r;
-}
-
 int64_t try_wrmsr(uint32_t msr, uint64_t val)
 {
     catch_vector = (uint64_t)-1;

@@ -3,22 +3,17 @@
 #include <efi.h>
 #include <efilib.h>
 #include <stdint.h>
-#include "hv/hypercall_abi.h"
+#include "hv/hypercall_guest.h"
 
 void say(const char *fmt, ...);
 void check(int ok, const char *name, const char *fmt, ...);
 int checks_failed(void);
 
-struct hv_result {
-    int64_t status;
-    uint64_t rbx, rcx, rdx;
-};
 /* Runs under our hypervisor (its CPUID signature)? Without it (config
  * `hypervisor = no`, the bare-TCG comparison) a hypercall would #UD. */
 int hv_present(void);
 /* A check that cannot run here, reported as such (never as a pass). */
 void skip(const char *name, const char *why);
-struct hv_result hv_call(uint64_t fn, uint64_t rbx, uint64_t rcx, uint64_t rdx);
 
 /* fault_catch.asm */
 extern volatile uint64_t catch_vector, catch_error, catch_skip;

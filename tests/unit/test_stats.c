@@ -54,12 +54,11 @@ static void test_l1_exits_are_not_l2(void **state)
     struct vcpu_stats *s = &vcpus[0].stats;
     one_exit(s, VMEXIT_CPUID, 0, 0);
     one_exit(s, VMEXIT_CPUID, 0, 0);
-    uint64_t count, cycles, refl, l0;
-    assert_true(stats_get(VMEXIT_CPUID, &count, &cycles));
-    assert_int_equal(count, 2);
-    assert_true(stats_get_l2(VMEXIT_CPUID, &refl, &l0));
-    assert_int_equal(refl, 0);
-    assert_int_equal(l0, 0);
+    struct stats_row r;
+    assert_true(stats_sum(VMEXIT_CPUID, &r));
+    assert_int_equal(r.count, 2);
+    assert_int_equal(r.l2_reflected, 0);
+    assert_int_equal(r.l2_l0, 0);
 }
 
 /* l2_exit_other() marks STATS_MARK_L2, then reflect() adds REFLECTED: the
@@ -71,12 +70,11 @@ static void test_l2_exits_split_by_marks(void **state)
     one_exit(&vcpus[0].stats, VMEXIT_IOIO, STATS_MARK_L2, STATS_MARK_L2 | STATS_MARK_REFLECTED);
     one_exit(&vcpus[1].stats, VMEXIT_IOIO, STATS_MARK_L2, 0);
     one_exit(&vcpus[1].stats, VMEXIT_IOIO, 0, 0);
-    uint64_t count, cycles, refl, l0;
-    assert_true(stats_get(VMEXIT_IOIO, &count, &cycles));
-    assert_int_equal(count, 4);
-    assert_true(stats_get_l2(VMEXIT_IOIO, &refl, &l0));
-    assert_int_equal(refl, 2);
-    assert_int_equal(l0, 1);
+    struct stats_row r;
+    assert_true(stats_sum(VMEXIT_IOIO, &r));
+    assert_int_equal(r.count, 4);
+    assert_int_equal(r.l2_reflected, 2);
+    assert_int_equal(r.l2_l0, 1);
     assert_int_equal(vcpus[0].stats.slots[VMEXIT_IOIO].l2_reflected, 2);
     assert_int_equal(vcpus[1].stats.slots[VMEXIT_IOIO].l2_l0, 1);
 }
@@ -89,13 +87,12 @@ static void test_invalid_and_other_rows(void **state)
     one_exit(&vcpus[0].stats, 0xFFFFFFFFull, STATS_MARK_L2 | STATS_MARK_REFLECTED, 0);
     one_exit(&vcpus[0].stats, VMEXIT_INVALID, 0, 0);
     one_exit(&vcpus[0].stats, 0x12345, 0, 0);
-    uint64_t count, cycles, refl, l0;
-    assert_true(stats_get(VMEXIT_INVALID, &count, &cycles));
-    assert_int_equal(count, 2);
-    assert_true(stats_get_l2(0xFFFFFFFFull, &refl, &l0));
-    assert_int_equal(refl, 1);
-    assert_false(stats_get(0x12345, &count, &cycles));
-    assert_false(stats_get_l2(0x12345, &refl, &l0));
+    struct stats_row r;
+    assert_true(stats_sum(VMEXIT_INVALID, &r));
+    assert_int_equal(r.count, 2);
+    assert_true(stats_sum(0xFFFFFFFFull, &r));
+    assert_int_equal(r.l2_reflected, 1);
+    assert_false(stats_sum(0x12345, &r));
     assert_int_equal(stats_total_exits(), 3);
 }
 

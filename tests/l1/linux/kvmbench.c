@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include "hv/hypercall_abi.h"
+#include "hv/hypercall_guest.h"
 #include "tinyvm.h"
 
 #define PORT 0x10
@@ -50,23 +50,13 @@ static uint64_t rdtsc(void)
     return (uint64_t)hi << 32 | lo;
 }
 
-struct regs {
-    uint64_t rax, rbx, rcx, rdx;
-};
-
-static struct regs vmmcall(uint64_t fn, uint64_t a, uint64_t b, uint64_t c)
-{
-    struct regs r = { fn, a, b, c };
-    __asm__ volatile("vmmcall" : "+a"(r.rax), "+b"(r.rbx), "+c"(r.rcx), "+d"(r.rdx)::"memory");
-    return r;
-}
 
 /* Every row of one table; false if the hypervisor refused. */
 static int table(uint64_t which, uint64_t *a, uint64_t *b)
 {
     for (uint64_t row = 0;;) {
-        struct regs r = vmmcall(HV_CALL_STATS_TABLE, HV_STATS_VERSION, which, row);
-        if ((int64_t)r.rax != HV_OK)
+        struct hv_result r = hv_call(HV_CALL_STATS_TABLE, HV_STATS_VERSION, which, row);
+        if (r.status != HV_OK)
             return 0;
         if (r.rbx == HV_STATS_END)
             return 1;
