@@ -33,15 +33,8 @@ void stats_exit_begin(struct vcpu_stats *s, const struct vmcb_control *c, uint64
 
 void stats_exit_done(struct vcpu_stats *s)
 {
-    if (s->current_slot < STATS_NSLOTS) {
-        unsigned marks = (unsigned)s->last[(s->total - 1) % STATS_LAST_EXITS].marks;
+    if (s->current_slot < STATS_NSLOTS)
         s->slots[s->current_slot].cycles += rdtsc_now() - s->exit_tsc;
-        /* An exit's marks are final once it is handled (hv/nested.c). */
-        if (marks & STATS_MARK_REFLECTED)
-            s->slots[s->current_slot].l2_reflected++;
-        else if (marks & STATS_MARK_L2)
-            s->slots[s->current_slot].l2_l0++;
-    }
     s->current_slot = STATS_NSLOTS;
 }
 

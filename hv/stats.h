@@ -27,7 +27,7 @@ struct exit_record {
 
 /* One exit code's figures: count, cycles from #VMEXIT to the next VMRUN
  * and, of count, the exits of L2: reflected to L1 as its #VMEXIT, or
- * handled by L0 alone (from the exit's marks, at stats_exit_done). */
+ * handled by L0 alone (from the marks the nested code leaves on the exit). */
 struct stats_row {
     uint64_t count, cycles, l2_reflected, l2_l0;
 };
@@ -52,10 +52,29 @@ uint64_t stats_total_exits(void);
 void stats_print(void);
 /* The last STATS_DUMP_EXITS exits, for crash dumps. */
 void stats_print_last_exits(const struct vcpu_stats *s);
-/* Marks the exit being handled (STATS_MARK_*). */
+/* Moves an exit between its code's L2 counts as its marks change. */
+static inline void stats_count_marks(struct vcpu_stats *s, unsigned before, unsigned after)
+{
+    if (s->current_slot >= STATS_NSLOTS)
+        return;
+    struct stats_row *row = &s->slots[s->current_slot];
+    if ((after & STATS_MARK_REFLECTED) && !(before & STATS_MARK_REFLECTED)) {
+        row->l2_reflected++;
+        if (before & STATS_MARK_L2)
+            row->l2_l0--; /* counted as L0's alone a moment ago */
+    } else if ((after & STATS_MARK_L2) && !(before & STATS_MARK_L2)) {
+        row->l2_l0++;
+    }
+}
+/* Marks the exit being handled (STATS_MARK_*), for the trace and its
+ * code's L2 counts. Only the nested paths call it: L1's exits pay
+ * nothing for the split. */
 static inline void stats_mark_exit(struct vcpu_stats *s, unsigned marks)
 {
-    s->last[(s->total - 1) % STATS_LAST_EXITS].marks |= marks;
+    struct exit_record *r = &s->last[(s->total - 1) % STATS_LAST_EXITS];
+    unsigned before = (unsigned)r->marks;
+    r->marks = before | marks;
+    stats_count_marks(s, before, before | marks);
 }
 /* "L2 -> L1 #VMEXIT", "L2 (L0 only)", "L1 -> L2 VMRUN" (an L1 VMRUN whose
  * next exit, next_marks, came from L2), "L1". */
