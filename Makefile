@@ -65,7 +65,11 @@ L1_OBJ := $(L1_C:%.c=$(BUILD)/l1/%.o) $(L1_ASM:%.asm=$(BUILD)/l1/%.o)
 
 # --- host unit tests: tests/unit/test_X.c plus the sources under test
 UNIT_CFLAGS := -std=gnu11 -O1 -g $(WARN) -I. -fsanitize=address,undefined \
-	-fno-sanitize-recover=all -MMD -MP
+	-fno-sanitize-recover=all
+# A compile-and-link of several sources in one step writes one dependency
+# file, the last source's (the test's own headers were lost, and a header
+# change left a stale test): every header counts, as for the fuzzers.
+UNIT_HEADERS := $(wildcard tests/unit/*.h hv/*.h arch/x86/*.h boot/*.h lib/*.h)
 UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb svm_bitmaps npt insn_len \
 	exit_dispatch vmcb12_check npt02 tlb_model nested_route nested_maps nested_vmrun \
 	nested_tsc l1_gif ap_state apic_icr store_decode vcpu_request iommu_pt iommu_events ivrs \
@@ -173,7 +177,7 @@ run: all
 	$(Q)$(PYTHON) tools/qemu.py --image $(BUILD)/usb.img --smp 2 $(RUN_ARGS)
 
 .SECONDEXPANSION:
-$(BUILD)/unit/test_%: tests/unit/test_%.c $$(UNIT_SRC_$$*) | deps
+$(BUILD)/unit/test_%: tests/unit/test_%.c $$(UNIT_SRC_$$*) $(UNIT_HEADERS) | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (host)"
 	$(Q)$(CC) $(UNIT_CFLAGS) $< $(UNIT_SRC_$*) -o $@ $(UNIT_LDFLAGS_$*) -lcmocka

@@ -76,7 +76,7 @@ static int64_t call_dma_info(struct vcpu *v)
 static int64_t call_nested_info(struct vcpu *v)
 {
     v->regs.rbx = v->nested.vmruns;
-    v->regs.rcx = v->nested.reflected;
+    v->regs.rcx = stats_l2_reflected(&v->stats);
     v->regs.rdx = page_alloc_free_pages(hv_pages());
     return HV_OK;
 }
@@ -130,7 +130,7 @@ static int64_t call_stats_table(struct vcpu *v)
             const struct vcpu *c = vcpu_by_index((unsigned)row);
             v->regs.rbx = row;
             v->regs.rcx = c->stats.total;
-            v->regs.rdx = c->nested.reflected;
+            v->regs.rdx = stats_l2_reflected(&c->stats);
             return HV_OK;
         }
     } else {

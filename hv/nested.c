@@ -519,8 +519,7 @@ static void reflect(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info
     struct vmcb_save *l1 = &v->vmcb01.va->save;
     const struct vmcb_save *l2 = &v->nested.vmcb02.va->save;
     struct nested *n = &v->nested;
-    n->reflected++;
-    stats_mark_exit(&v->stats, STATS_MARK_L2 | STATS_MARK_REFLECTED); /* for the trace */
+    stats_mark_reflected(&v->stats); /* the trace and the statistics' L2 split */
     /* L0 holding L2's interrupts (L2's GIF clear or a map step) is rare:
      * L0's TF and masking come off L2's state first, held events are
      * settled after. */
@@ -688,13 +687,13 @@ static void l2_exit_route(struct vcpu *v, uint64_t code, uint64_t info1, uint64_
 static __attribute__((noinline)) void l2_exit_other(struct vcpu *v, uint64_t code,
                                                     uint64_t info1, uint64_t info2)
 {
-    stats_mark_exit(&v->stats, STATS_MARK_L2); /* for the trace (reflect() marks its own) */
+    stats_mark_l2(&v->stats); /* the trace and the L2 split */
     /* the single step over a map write (hv/nested_maps.c) */
-    if (v->nested.map_step && code == VMEXIT_EXCP(VEC_DB) && nested_maps_step_end(v, code)) {
+    if (v->nested.map_step && code == VMEXIT_EXCP(VEC_DB) && nested_maps_step_end(v, code))
         l2_release_held_nmi(v);
-        return;
-    }
-    l2_exit_route(v, code, info1, info2);
+    else
+        l2_exit_route(v, code, info1, info2);
+    stats_l2_settled(&v->stats); /* reflected after all? */
 }
 
 void nested_l2_exit(struct vcpu *v)

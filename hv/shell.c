@@ -339,7 +339,7 @@ static void cmd_vcpu(int argc, char **argv)
     console_printf("vCPU %u (APIC ID %u): %s, in %s; %lu exits, %lu emulated VMRUNs, "
                    "%lu L2 exits reflected\n", v->id, v->apic_id,
                    v->launched ? "under the hypervisor" : "not launched",
-                   n->in_l2 ? "L2" : "L1", v->stats.total, n->vmruns, n->reflected);
+                   n->in_l2 ? "L2" : "L1", v->stats.total, n->vmruns, stats_l2_reflected(&v->stats));
     print_vmcb("VMCB01", v->vmcb01.va, v->vmcb01.pa);
     if (n->vmruns && n->vmcb02.va) {
         print_vmcb("VMCB02", n->vmcb02.va, n->vmcb02.pa);

@@ -50,6 +50,14 @@ void stats_sum_slot(unsigned slot, struct stats_row *sum)
     }
 }
 
+uint64_t stats_l2_reflected(const struct vcpu_stats *s)
+{
+    uint64_t n = 0;
+    for (unsigned slot = 0; slot < STATS_NSLOTS; slot++)
+        n += s->slots[slot].l2_reflected;
+    return n;
+}
+
 bool stats_sum(uint64_t exitcode, struct stats_row *sum)
 {
     unsigned slot = slot_of(exitcode);

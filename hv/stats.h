@@ -33,11 +33,13 @@ struct stats_row {
 };
 
 struct vcpu_stats {
-    struct stats_row slots[STATS_NSLOTS];
+    /* One more than the codes: the row written while no exit is under
+     * way (current_slot == STATS_NSLOTS), which nothing reads. */
+    struct stats_row slots[STATS_NSLOTS + 1];
     struct exit_record last[STATS_LAST_EXITS];
     uint64_t total;
     uint64_t exit_tsc;
-    unsigned current_slot; /* STATS_NSLOTS: none */
+    unsigned current_slot; /* STATS_NSLOTS: no exit under way */
 };
 
 void stats_init(struct vcpu_stats *s);
@@ -52,30 +54,31 @@ uint64_t stats_total_exits(void);
 void stats_print(void);
 /* The last STATS_DUMP_EXITS exits, for crash dumps. */
 void stats_print_last_exits(const struct vcpu_stats *s);
-/* Moves an exit between its code's L2 counts as its marks change. */
-static inline void stats_count_marks(struct vcpu_stats *s, unsigned before, unsigned after)
+/* The exit being handled came from L2 and goes the slow way through
+ * hv/nested.c (l2_exit_other): for the trace, and counted as L0's alone;
+ * stats_l2_settled() moves it if it ended up reflected after all. */
+static inline void stats_mark_l2(struct vcpu_stats *s)
 {
-    if (s->current_slot >= STATS_NSLOTS)
-        return;
-    struct stats_row *row = &s->slots[s->current_slot];
-    if ((after & STATS_MARK_REFLECTED) && !(before & STATS_MARK_REFLECTED)) {
-        row->l2_reflected++;
-        if (before & STATS_MARK_L2)
-            row->l2_l0--; /* counted as L0's alone a moment ago */
-    } else if ((after & STATS_MARK_L2) && !(before & STATS_MARK_L2)) {
-        row->l2_l0++;
-    }
+    s->last[(s->total - 1) % STATS_LAST_EXITS].marks |= STATS_MARK_L2;
+    s->slots[s->current_slot].l2_l0++;
 }
-/* Marks the exit being handled (STATS_MARK_*), for the trace and its
- * code's L2 counts. Only the nested paths call it: L1's exits pay
- * nothing for the split. */
-static inline void stats_mark_exit(struct vcpu_stats *s, unsigned marks)
+/* The exit being handled was reflected to L1 as its #VMEXIT. On the usual
+ * path of a reflected exit, which make bench measures: a mark and a count,
+ * no branch. */
+static inline void stats_mark_reflected(struct vcpu_stats *s)
 {
-    struct exit_record *r = &s->last[(s->total - 1) % STATS_LAST_EXITS];
-    unsigned before = (unsigned)r->marks;
-    r->marks = before | marks;
-    stats_count_marks(s, before, before | marks);
+    s->last[(s->total - 1) % STATS_LAST_EXITS].marks |= STATS_MARK_L2 | STATS_MARK_REFLECTED;
+    s->slots[s->current_slot].l2_reflected++;
 }
+/* After the slow way: an exit stats_mark_l2() counted as L0's that was
+ * reflected is not L0's alone. */
+static inline void stats_l2_settled(struct vcpu_stats *s)
+{
+    if (s->last[(s->total - 1) % STATS_LAST_EXITS].marks & STATS_MARK_REFLECTED)
+        s->slots[s->current_slot].l2_l0--;
+}
+/* This vCPU's L2 exits reflected to L1 so far (the sum of its rows). */
+uint64_t stats_l2_reflected(const struct vcpu_stats *s);
 /* "L2 -> L1 #VMEXIT", "L2 (L0 only)", "L1 -> L2 VMRUN" (an L1 VMRUN whose
  * next exit, next_marks, came from L2), "L1". */
 const char *stats_mark_text(unsigned marks, uint64_t exitcode, unsigned next_marks);

@@ -75,7 +75,7 @@ struct nested {
      * bit 0 marks NP on, so that an NPT12 at GPA 0 is NP too (the walk
      * reads bits 51:12 only, hv/npt02.h). */
     uint64_t npt12_root;
-    uint64_t vmruns, reflected, l0_handled, invalid, merges;
+    uint64_t vmruns, l0_handled, invalid, merges; /* reflected: stats_l2_reflected() */
 };
 
 /* L1's local APIC as this vCPU's L1 last programmed it (hv/apic.c): what

@@ -35,16 +35,19 @@ static int setup(void **state)
     return 0;
 }
 
-/* One exit through the run loop: begin, what the handlers mark, done. */
-static void one_exit(struct vcpu_stats *s, uint64_t code, unsigned marks_first,
-                     unsigned marks_then)
+/* One exit through the run loop: begin, what the nested code marks, done.
+ * how: 0 L1's own, 1 L2's handled by L0 alone (l2_exit_other), 2 L2's
+ * reflected on the usual path, 3 L2's reflected after l2_exit_other. */
+static void one_exit(struct vcpu_stats *s, uint64_t code, int how)
 {
     struct vmcb_control c = { .exitcode = code, .exitinfo1 = 1, .exitinfo2 = 2 };
     stats_exit_begin(s, &c, 0x1000);
-    if (marks_first)
-        stats_mark_exit(s, marks_first);
-    if (marks_then)
-        stats_mark_exit(s, marks_then);
+    if (how == 1 || how == 3)
+        stats_mark_l2(s);
+    if (how >= 2)
+        stats_mark_reflected(s);
+    if (how == 1 || how == 3)
+        stats_l2_settled(s); /* as l2_exit_other() ends */
     stats_exit_done(s);
 }
 
@@ -52,8 +55,8 @@ static void test_l1_exits_are_not_l2(void **state)
 {
     (void)state;
     struct vcpu_stats *s = &vcpus[0].stats;
-    one_exit(s, VMEXIT_CPUID, 0, 0);
-    one_exit(s, VMEXIT_CPUID, 0, 0);
+    one_exit(s, VMEXIT_CPUID, 0);
+    one_exit(s, VMEXIT_CPUID, 0);
     struct stats_row r;
     assert_true(stats_sum(VMEXIT_CPUID, &r));
     assert_int_equal(r.count, 2);
@@ -61,15 +64,15 @@ static void test_l1_exits_are_not_l2(void **state)
     assert_int_equal(r.l2_l0, 0);
 }
 
-/* l2_exit_other() marks STATS_MARK_L2, then reflect() adds REFLECTED: the
- * exit counts once, as reflected. */
+/* l2_exit_other() counts an exit as L0's, then reflect() moves it: it
+ * counts once, as reflected. */
 static void test_l2_exits_split_by_marks(void **state)
 {
     (void)state;
-    one_exit(&vcpus[0].stats, VMEXIT_IOIO, STATS_MARK_L2 | STATS_MARK_REFLECTED, 0);
-    one_exit(&vcpus[0].stats, VMEXIT_IOIO, STATS_MARK_L2, STATS_MARK_L2 | STATS_MARK_REFLECTED);
-    one_exit(&vcpus[1].stats, VMEXIT_IOIO, STATS_MARK_L2, 0);
-    one_exit(&vcpus[1].stats, VMEXIT_IOIO, 0, 0);
+    one_exit(&vcpus[0].stats, VMEXIT_IOIO, 2);
+    one_exit(&vcpus[0].stats, VMEXIT_IOIO, 3);
+    one_exit(&vcpus[1].stats, VMEXIT_IOIO, 1);
+    one_exit(&vcpus[1].stats, VMEXIT_IOIO, 0);
     struct stats_row r;
     assert_true(stats_sum(VMEXIT_IOIO, &r));
     assert_int_equal(r.count, 4);
@@ -77,6 +80,9 @@ static void test_l2_exits_split_by_marks(void **state)
     assert_int_equal(r.l2_l0, 1);
     assert_int_equal(vcpus[0].stats.slots[VMEXIT_IOIO].l2_reflected, 2);
     assert_int_equal(vcpus[1].stats.slots[VMEXIT_IOIO].l2_l0, 1);
+    assert_int_equal(vcpus[0].stats.slots[VMEXIT_IOIO].l2_l0, 0);
+    assert_int_equal(stats_l2_reflected(&vcpus[0].stats), 2);
+    assert_int_equal(stats_l2_reflected(&vcpus[1].stats), 0);
 }
 
 /* TCG's VMEXIT_INVALID (0x00000000ffffffff) and the architectural -1 share
@@ -84,9 +90,9 @@ static void test_l2_exits_split_by_marks(void **state)
 static void test_invalid_and_other_rows(void **state)
 {
     (void)state;
-    one_exit(&vcpus[0].stats, 0xFFFFFFFFull, STATS_MARK_L2 | STATS_MARK_REFLECTED, 0);
-    one_exit(&vcpus[0].stats, VMEXIT_INVALID, 0, 0);
-    one_exit(&vcpus[0].stats, 0x12345, 0, 0);
+    one_exit(&vcpus[0].stats, 0xFFFFFFFFull, 2);
+    one_exit(&vcpus[0].stats, VMEXIT_INVALID, 0);
+    one_exit(&vcpus[0].stats, 0x12345, 0);
     struct stats_row r;
     assert_true(stats_sum(VMEXIT_INVALID, &r));
     assert_int_equal(r.count, 2);
@@ -102,7 +108,7 @@ static void test_ring_keeps_last_exits(void **state)
     (void)state;
     struct vcpu_stats *s = &vcpus[1].stats;
     for (unsigned i = 0; i < STATS_LAST_EXITS + 3; i++)
-        one_exit(s, i & 1 ? VMEXIT_VMRUN : VMEXIT_CPUID, i & 1 ? 0 : STATS_MARK_L2, 0);
+        one_exit(s, i & 1 ? VMEXIT_VMRUN : VMEXIT_CPUID, i & 1 ? 0 : 1);
     assert_int_equal(s->total, STATS_LAST_EXITS + 3);
     const struct exit_record *newest = &s->last[(s->total - 1) % STATS_LAST_EXITS];
     assert_int_equal(newest->exitcode, VMEXIT_CPUID);
