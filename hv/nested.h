@@ -9,6 +9,16 @@
 #define NESTED_ASIDS 256
 /* Allocates the vCPU's nested state (VMCB02, the VMCB12 copy, maps, NPT02). */
 bool nested_init(struct vcpu *v);
+/* Host ASIDs: L1_ASID (hv/launch.c) is 1, L2 entry i runs on 2 + i. */
+#define L2_ASID_FIRST 2
+/* The NPT02 of the L2 entry VMCB02 runs with (hv/tlb_policy.h). */
+static inline struct npt02 *nested_npt02(struct vcpu *v)
+{
+    return &v->nested.npt02[v->tlb.cur];
+}
+/* switch_vmcb() into L2: VMCB02 takes the current entry's host ASID and,
+ * with L1's nested paging, its NPT02. */
+void nested_vmcb02_use_entry(struct vcpu *v);
 
 /* Exits of L1 (from exit_svm_insn). */
 void nested_vmrun(struct vcpu *v);
