@@ -97,13 +97,6 @@ bool nested_init(struct vcpu *v)
     return true;
 }
 
-void nested_vmcb02_use_entry(struct vcpu *v)
-{
-    struct vmcb_control *c = &v->nested.vmcb02.va->control;
-    c->guest_asid = L2_ASID_FIRST + v->tlb.cur;
-    if (v->nested.npt12_root)
-        c->n_cr3 = nested_npt02(v)->root;
-}
 
 static inline bool svm_insn_allowed(struct vcpu *v);
 static void l2_nmi(struct vcpu *v);
@@ -367,7 +360,9 @@ static ALWAYS_INLINE void build_controls(struct vcpu *v, const struct vmcb_contr
              * root of 0 read as "no NP" sent every #NPF of such an L2 to
              * the hypervisor's fatal stop. */
             v->nested.npt12_root = (c12->n_cr3 & VMCB_PAGE_ADDR_MASK) | NPT12_ON;
-            /* c->n_cr3: the L2 entry's NPT02, set by switch_vmcb(). */
+            /* The current L2 entry's; switch_vmcb() changes it with the
+             * entry (nested_vmcb02_use_entry()). */
+            c->n_cr3 = nested_npt02(v)->root;
         } else {
             v->nested.npt12_root = 0;
             c->n_cr3 = guest_mem_npt01_root(); /* L2 lives in L1's physical space */

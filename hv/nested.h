@@ -17,8 +17,14 @@ static inline struct npt02 *nested_npt02(struct vcpu *v)
     return &v->nested.npt02[v->tlb.cur];
 }
 /* switch_vmcb() into L2: VMCB02 takes the current entry's host ASID and,
- * with L1's nested paging, its NPT02. */
-void nested_vmcb02_use_entry(struct vcpu *v);
+ * with L1's nested paging, its NPT02 (NPT01 is set when L1 has none). */
+static inline void nested_vmcb02_use_entry(struct vcpu *v)
+{
+    struct vmcb_control *c = &v->nested.vmcb02.va->control;
+    c->guest_asid = L2_ASID_FIRST + v->tlb.cur;
+    if (v->nested.npt12_root)
+        c->n_cr3 = nested_npt02(v)->root;
+}
 
 /* Exits of L1 (from exit_svm_insn). */
 void nested_vmrun(struct vcpu *v);

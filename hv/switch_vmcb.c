@@ -22,9 +22,12 @@ void switch_vmcb(struct vcpu *v, enum tlb_ctx to)
     v->vmcb = to == TLB_CTX_L2 ? v->nested.vmcb02 : v->vmcb01;
     if (to == TLB_CTX_L2) {
         const struct vmcb_control *c12 = &v->nested.vmcb12->control;
-        tlb_vmrun12(v, c12->guest_asid,
-                    (c12->nested_ctl & VMCB_NP_ENABLE) ? c12->n_cr3 : TLB_NCR3_NONE,
-                    c12->tlb_control);
-        nested_vmcb02_use_entry(v); /* the entry tlb_vmrun12() chose */
+        /* VMCB02 runs with the current entry's ASID and NPT02 always:
+         * build_controls() gave it the current entry's NPT02, the entry
+         * the policy now chose replaces both if it is another one. */
+        if (tlb_vmrun12(v, c12->guest_asid,
+                        (c12->nested_ctl & VMCB_NP_ENABLE) ? c12->n_cr3 : TLB_NCR3_NONE,
+                        c12->tlb_control))
+            nested_vmcb02_use_entry(v);
     }
 }

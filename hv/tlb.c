@@ -19,9 +19,9 @@ void tlb_npt01_changed(struct vcpu *v) { tlb_on_npt01_change(&v->tlb); }
 void tlb_npt02_changed(struct vcpu *v) { tlb_on_npt02_change(&v->tlb); }
 void tlb_npt02_evicted(struct vcpu *v, unsigned i) { tlb_on_npt02_evicted(&v->tlb, i); }
 
-void tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12)
+bool tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12)
 {
-    tlb_on_vmrun12(&v->tlb, vasid, ncr3, tlb_control12);
+    return tlb_on_vmrun12(&v->tlb, vasid, ncr3, tlb_control12);
 }
 
 /* INVLPGA with ASID 0 names L1's own translations (APM 15.16.2); the

@@ -13,7 +13,8 @@ void tlb_vcpu_init(struct vcpu *v);
 void tlb_l1_changed(struct vcpu *v);       /* L1's translations changed meaning (EFER.NXE) */
 void tlb_npt01_changed(struct vcpu *v);    /* an NPT01 entry lost rights or changed */
 void tlb_npt02_changed(struct vcpu *v);    /* an NPT02 entry changed */
-void tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12);
+/* true: VMCB02 must take another L2 entry's ASID and NPT02 (switch_vmcb). */
+bool tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12);
 void tlb_invlpga(struct vcpu *v, uint32_t asid);
 /* L0 dropped L2 entry i's NPT02 to give its pages to another (budget). */
 void tlb_npt02_evicted(struct vcpu *v, unsigned i);

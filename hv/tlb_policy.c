@@ -112,9 +112,16 @@ static void take_entry(struct tlb_policy *p, unsigned i, uint32_t vasid, uint64_
     p->l2_misses++;
 }
 
-void tlb_on_vmrun12(struct tlb_policy *p, uint32_t vasid, uint64_t ncr3,
+bool tlb_on_vmrun12(struct tlb_policy *p, uint32_t vasid, uint64_t ncr3,
                     uint8_t vmcb12_tlb_control)
 {
+    const struct tlb_l2_entry *e = &p->l2[p->cur];
+    /* The usual VMRUN: the guest that ran last, no flush asked.  Its entry
+     * stays the most recently used without a new stamp. */
+    if (vmcb12_tlb_control == VMCB_TLB_CONTROL_DO_NOTHING && e->vasid == vasid &&
+        e->ncr3 == ncr3)
+        return false;
+    unsigned before = p->cur;
     switch (vmcb12_tlb_control) {
     case VMCB_TLB_CONTROL_DO_NOTHING:
         break;
@@ -139,6 +146,7 @@ void tlb_on_vmrun12(struct tlb_policy *p, uint32_t vasid, uint64_t ncr3,
     }
     p->cur = (uint8_t)i;
     p->l2[i].last_used = ++p->clock;
+    return i != before;
 }
 
 void tlb_on_invlpga(struct tlb_policy *p, uint32_t vasid)

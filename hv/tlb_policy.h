@@ -107,7 +107,7 @@ enum tlb_why {
 struct tlb_l2_entry {
     uint32_t vasid;     /* VMCB12 ASID (0 = free: never a valid one, 15.5.1) */
     uint64_t ncr3;      /* and its nCR3 (or TLB_NCR3_NONE) */
-    uint64_t last_used; /* tlb_policy.clock at its last VMRUN12: LRU */
+    uint64_t last_used; /* tlb_policy.clock when it last became current: LRU */
     uint16_t pending;   /* TLB_WHY_BIT mask its host ASID owes; 0 = nothing */
     bool resync;        /* its NPT02 must be dropped before it runs */
 };
@@ -117,7 +117,7 @@ struct tlb_policy {
     uint8_t n_l2;                 /* entries in use: 1..TLB_L2_MAX */
     uint8_t cur;                  /* the entry VMCB02 runs with */
     uint16_t l1_pending;          /* L1's ASID's debt */
-    uint64_t clock;               /* VMRUN12s seen, for LRU */
+    uint64_t clock;               /* changes of the current entry, for LRU */
     struct tlb_l2_entry l2[TLB_L2_MAX];
     /* Statistics. */
     uint64_t flushes_asid;        /* TLB_CONTROL 03h written */
@@ -174,8 +174,9 @@ void tlb_request_npt02_resync(struct tlb_policy *p);
  * taking a free or the least recently used one (flushed, NPT02 dropped)
  * if none holds it; L1's flush requests reach every entry they name
  * (03h/07h: those of vasid; 01h and reserved values: all, and L1's own
- * ASID).  The caller then runs VMCB02 with p->cur's ASID and NPT02. */
-void tlb_on_vmrun12(struct tlb_policy *p, uint32_t vasid, uint64_t ncr3,
+ * ASID).  The caller then runs VMCB02 with p->cur's ASID and NPT02;
+ * true when p->cur changed (VMCB02 must be given the other entry's). */
+bool tlb_on_vmrun12(struct tlb_policy *p, uint32_t vasid, uint64_t ncr3,
                     uint8_t vmcb12_tlb_control);
 /* L1 executed INVLPGA with this ASID (ECX).  rAX is not needed: the host
  * cannot tell which NPT02 entries a guest-virtual page went through, so

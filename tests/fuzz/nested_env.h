@@ -149,7 +149,7 @@ struct tlb_record {
 static struct tlb_record tlb_rec[2];
 static struct vcpu cpus[2];
 static unsigned cpu_index(const struct vcpu *v) { return v == &cpus[1]; }
-void tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12)
+bool tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12)
 {
     struct tlb_record *r = &tlb_rec[cpu_index(v)];
     r->vmrun12s++;
@@ -158,7 +158,7 @@ void tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_cont
     r->tlb_control = tlb_control12;
     /* The real policy picks the L2 entry (host ASID, NPT02) VMCB02 runs
      * with: switch_vmcb() puts it into VMCB02 (check_vmcb02). */
-    tlb_on_vmrun12(&v->tlb, vasid, ncr3, tlb_control12);
+    return tlb_on_vmrun12(&v->tlb, vasid, ncr3, tlb_control12);
 }
 void tlb_invlpga(struct vcpu *v, uint32_t asid) { tlb_rec[cpu_index(v)].invlpgas++; }
 void tlb_npt01_changed(struct vcpu *v) { tlb_rec[cpu_index(v)].npt01_changes++; }

@@ -446,7 +446,11 @@ static void test_cache_lru_replacement(void **state)
         round_trip(&p, 10 + k, 0x5000, CTL_NONE);
     round_trip(&p, 5, 0x5000, CTL_NONE); /* entry 0 is the most recent again */
     assert_int_equal(p.cur, 0);
-    tlb_on_vmrun12(&p, 99, 0x9000, CTL_NONE); /* a new guest takes the LRU: entry 1 */
+    assert_false(tlb_on_vmrun12(&p, 5, 0x5000, CTL_NONE)); /* same entry */
+    assert_false(tlb_on_vmrun12(&p, 5, 0x5000, CTL_ASID)); /* same entry, flushed */
+    assert_true(tlb_take_npt02_resync(&p));
+    assert_int_equal(tlb_control_for_vmrun(&p, L2), CTL_ASID);
+    assert_true(tlb_on_vmrun12(&p, 99, 0x9000, CTL_NONE)); /* a new guest takes the LRU: entry 1 */
     assert_int_equal(p.cur, 1);
     assert_int_equal(tlb_pending(&p, L2), BIT(TLB_WHY_VASID));
     assert_true(tlb_take_npt02_resync(&p));
@@ -616,6 +620,7 @@ enum mutant {
     MUT_NPT01_ONE_ENTRY,    /* an NPT01 change reaches the running entry only */
     MUT_LEAVING_INTO_VMCB02, /* leaving L2 writes the entry's debt into VMCB02 */
     MUT_ONE_ASID,           /* every entry's NPT02 run on one host ASID */
+    MUT_VMCB02_KEPT,        /* VMCB02 keeps the old entry's ASID and NPT02 */
     MUT_COUNT
 };
 
@@ -649,6 +654,7 @@ static const char *const mutant_names[MUT_COUNT] = {
     [MUT_NPT01_ONE_ENTRY] = "NPT01 change reaches the running entry only",
     [MUT_LEAVING_INTO_VMCB02] = "leaving L2 writes the entry's debt into VMCB02",
     [MUT_ONE_ASID] = "every L2 entry on one host ASID",
+    [MUT_VMCB02_KEPT] = "VMCB02 keeps the previous entry's ASID and NPT02",
 };
 
 struct tlbe {
@@ -829,7 +835,7 @@ static void pol_request_resync(struct model *m)
             m->pol.l2[i].pending = s.e[i].pending;
 }
 
-static void pol_vmrun12(struct model *m, uint32_t vasid, uint64_t ncr3, uint8_t ctl)
+static bool pol_vmrun12(struct model *m, uint32_t vasid, uint64_t ncr3, uint8_t ctl)
 {
     struct tlb_policy *p = &m->pol;
     uint32_t last = p->l2[p->cur].vasid;
@@ -845,13 +851,14 @@ static void pol_vmrun12(struct model *m, uint32_t vasid, uint64_t ncr3, uint8_t 
         ctl = CTL_ASID;
     take_snap(m, &s);
     uint64_t misses = p->l2_misses;
-    tlb_on_vmrun12(p, vasid, ncr3, ctl);
+    bool switched = tlb_on_vmrun12(p, vasid, ncr3, ctl);
     if (m->mut == MUT_CTL03_ONE_ENTRY && (ctl == CTL_ASID || ctl == CTL_LOCAL))
         undo_others(m, &s);
     if (m->mut == MUT_REKEY_NO_FLUSH && p->l2_misses != misses && ctl == CTL_NONE) {
         p->l2[p->cur].pending = s.e[p->cur].pending;
         p->l2[p->cur].resync = s.e[p->cur].resync;
     }
+    return switched && m->mut != MUT_VMCB02_KEPT;
 }
 
 static void pol_invlpga(struct model *m, uint32_t vasid)
@@ -1260,8 +1267,10 @@ static void allow_vasid(struct model *m, uint32_t v)
 static void enter_l2(struct model *m, uint32_t vasid, int root, uint8_t ctl)
 {
     switch_to(m, L2);
-    pol_vmrun12(m, vasid, ncr3_of(root), ctl);
-    use_entry(m);
+    /* hv/switch_vmcb.c: VMCB02 changes ASID and NPT02 only when the
+     * policy says the entry changed. */
+    if (pol_vmrun12(m, vasid, ncr3_of(root), ctl))
+        use_entry(m);
     /* An entry given to another key may be flushed and dropped. */
     unsigned s = m->vmcb02_slot, t = m->vmcb02_tree;
     if (m->slot_vasid[s] != vasid || m->slot_root[s] != root) {
