@@ -304,6 +304,12 @@ static void check_same(void)
                "clean bits L1 honours do not change whether VMRUN succeeds");
     if (!cpus[0].nested.in_l2)
         return;
+    /* Which L2 entry (host ASID, NPT02) runs depends on each vCPU's own
+     * history of VMRUNs, and the main one ran more: each must have its own
+     * current entry's (check_vmcb02 checks that of both). */
+    if (a.control.guest_asid == L2_ASID_FIRST + cpus[0].tlb.cur &&
+        b.control.guest_asid == L2_ASID_FIRST + cpus[1].tlb.cur)
+        a.control.guest_asid = b.control.guest_asid;
     if (a.control.n_cr3 == cpus[0].nested.npt02[cpus[0].tlb.cur].root)
         a.control.n_cr3 =
             b.control.n_cr3 == cpus[1].nested.npt02[cpus[1].tlb.cur].root ? b.control.n_cr3 : 1;
