@@ -70,6 +70,7 @@ static void host_caps_read(const struct svm_caps *caps)
         .vgif = svm_has(caps, SVM_FEAT_VGIF),
         .monitor = (cpuid(1, 0).ecx >> 3) & 1,
         .x2apic = (cpuid(1, 0).ecx >> 21) & 1,
+        .nasid = caps->nasid,
     };
     host_caps_init(&hc);
 }

@@ -8,6 +8,7 @@
 #include "hv/npt02.h"
 #include "hv/percpu.h"
 #include "hv/tlb.h"
+#include "hv/nested.h"
 #include "hv/nested_maps.h"
 #include "hv/apic.h"
 #include "hv/exception.h"
@@ -202,7 +203,7 @@ static uint64_t npt02_budget(void)
         budget = page_alloc_free_pages(hv_pages()) / (2 * vcpu_count());
         budget = budget > NPT02_MAX_PAGES ? NPT02_MAX_PAGES : budget;
         budget = budget < NPT02_MIN_PAGES ? NPT02_MIN_PAGES : budget;
-        pr_info("NPT02: at most %lu table pages per vCPU, recycled beyond", budget);
+        pr_info("NPT02: at most %lu table pages per vCPU (shared by its L2 entries), recycled beyond", budget);
     }
     return budget;
 }
@@ -213,6 +214,42 @@ bool guest_mem_npt02_init(struct npt02 *npt02)
     if (!npt02_init(npt02, &npt_mem, npt01_root, host_nx))
         return false;
     npt02->max_pages = npt02_budget();
+    return true;
+}
+
+/* The L2 entries of a vCPU share its budget: the current entry may grow
+ * to what the others leave. */
+static struct npt02 *npt02_with_budget(struct vcpu *v)
+{
+    struct npt02 *s = nested_npt02(v);
+    uint64_t others = 0, budget = npt02_budget();
+    for (unsigned i = 0; i < v->nested.npt02_count; i++)
+        if (&v->nested.npt02[i] != s)
+            others += v->nested.npt02[i].pages;
+    s->max_pages = others + 1 < budget ? budget - others : 1; /* 0 would mean no cap */
+    return s;
+}
+
+/* Out of budget: the least recently used other entry that holds table
+ * pages beyond its root gives them to the current one. Its tree is
+ * dropped, so its ASID owes a flush before it runs again (the page-walk
+ * caches may point into the pages, now another tree's, APM 15.25).
+ * false: no other entry has any, the caller recycles the current one. */
+static bool npt02_evict_lru(struct vcpu *v)
+{
+    const struct tlb_policy *p = &v->tlb;
+    unsigned victim = TLB_L2_MAX;
+    for (unsigned i = 0; i < v->nested.npt02_count; i++) {
+        if (i == p->cur || v->nested.npt02[i].pages <= 1)
+            continue;
+        if (victim == TLB_L2_MAX || p->l2[i].last_used < p->l2[victim].last_used)
+            victim = i;
+    }
+    if (victim == TLB_L2_MAX)
+        return false;
+    npt02_reset(&v->nested.npt02[victim]);
+    npt02_move_free(&v->nested.npt02[victim], nested_npt02(v));
+    tlb_npt02_evicted(v, victim);
     return true;
 }
 
@@ -250,11 +287,13 @@ enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint6
         .la57 = (l1->cr4 & CR4_LA57) != 0,
     };
     bool map_write = false;
-    for (int attempt = 0; attempt < 3; attempt++) {
+    /* 3 tries, plus one per other entry that may give pages. */
+    for (int attempt = 0; attempt < 3 + TLB_L2_MAX; attempt++) {
         struct npt02_result r;
         uint64_t size;
-        bool was_mapped = npt_lookup(&npt_mem, v->nested.npt02.root, l2_gpa, &size) != 0;
-        switch (npt02_fault(&v->nested.npt02, &n, l2_gpa, info1, &r)) {
+        struct npt02 *s = npt02_with_budget(v);
+        bool was_mapped = npt_lookup(&npt_mem, s->root, l2_gpa, &size) != 0;
+        switch (npt02_fault(s, &n, l2_gpa, info1, &r)) {
         case NPT02_MAPPED:
             /* A new entry needs no flush (absent entries are not cached);
              * one that gained rights (dirty, writable) does. */
@@ -280,7 +319,9 @@ enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint6
                 return NPT02_TO_L1_NOT_MAPPED;
             continue;
         case NPT02_NO_MEMORY:
-            npt02_reset(&v->nested.npt02);
+            if (npt02_evict_lru(v))
+                continue;
+            npt02_reset(s);
             tlb_npt02_changed(v);
             continue;
         }
@@ -312,7 +353,7 @@ bool guest_mem_l2_to_l1(const struct vcpu *v, uint64_t gpa, uint64_t *l1_gpa)
         *l1_gpa = gpa;
         return true;
     }
-    uint64_t size, e = npt_lookup(&npt_mem, v->nested.npt02.root, gpa, &size);
+    uint64_t size, e = npt_lookup(&npt_mem, v->nested.npt02[v->tlb.cur].root, gpa, &size);
     if (!(e & PTE_P))
         return false;
     *l1_gpa = (e & PTE_ADDR_MASK & ~(size - 1)) | (gpa & (size - 1));

@@ -15,6 +15,7 @@ struct host_caps {
     bool vgif;           /* virtual GIF (EDX[16]) */
     bool monitor;        /* MONITOR/MWAIT (CPUID 1 ECX[3]) */
     bool x2apic;         /* x2APIC mode (CPUID 1 ECX[21]) */
+    uint32_t nasid;      /* ASIDs (CPUID 0x8000000A EBX): L2 entries (hv/tlb_policy.h) */
 };
 
 /* Written only by host_caps_init(); everything else reads host_caps(). */

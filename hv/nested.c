@@ -28,7 +28,6 @@
 #include "hv/tlb.h"
 #include "hv/vmcb12_check.h"
 
-#define L2_ASID 2
 #define DR7_RESET 0x400
 
 
@@ -71,11 +70,11 @@ bool nested_init(struct vcpu *v)
     n->msrpm02 = hv_alloc_zeroed(MSRPM_SIZE / 4096, &n->msrpm02_pa);
     n->iopm02 = hv_alloc_zeroed(IOPM_SIZE / 4096, &n->iopm02_pa);
     if (n->vmcb02.va) {
-        /* VMCB02's fields that no VMCB12 changes: L2's static ASID, nested
-         * paging always on (NPT02, or NPT01 when L1 uses none), the merged
-         * maps. */
+        /* VMCB02's fields that no VMCB12 changes: nested paging always on
+         * (NPT02, or NPT01 when L1 uses none), the merged maps. The ASID
+         * and NPT02 are the L2 entry's (nested_vmcb02_use_entry()). */
         struct vmcb_control *c = &n->vmcb02.va->control;
-        c->guest_asid = L2_ASID;
+        c->guest_asid = L2_ASID_FIRST;
         c->nested_ctl = VMCB_NP_ENABLE;
         c->msrpm_base_pa = n->msrpm02_pa;
         c->iopm_base_pa = n->iopm02_pa;
@@ -88,9 +87,16 @@ bool nested_init(struct vcpu *v)
         .np_allowed = true,
         .vgif_allowed = host_caps()->vgif, /* offered where the CPU has it (hv/nested_gif.h) */
     };
-    return n->vmcb12 && n->vmcb02.va && n->msrpm02 && n->iopm02 &&
-           guest_mem_npt02_init(&n->npt02);
+    if (!n->vmcb12 || !n->vmcb02.va || !n->msrpm02 || !n->iopm02)
+        return false;
+    /* One NPT02 per L2 entry the CPU's ASIDs allow (hv/tlb_policy.h). */
+    n->npt02_count = tlb_l2_entries_for(host_caps()->nasid);
+    for (unsigned i = 0; i < n->npt02_count; i++)
+        if (!guest_mem_npt02_init(&n->npt02[i]))
+            return false;
+    return true;
 }
+
 
 static inline bool svm_insn_allowed(struct vcpu *v);
 static void l2_nmi(struct vcpu *v);
@@ -354,7 +360,9 @@ static ALWAYS_INLINE void build_controls(struct vcpu *v, const struct vmcb_contr
              * root of 0 read as "no NP" sent every #NPF of such an L2 to
              * the hypervisor's fatal stop. */
             v->nested.npt12_root = (c12->n_cr3 & VMCB_PAGE_ADDR_MASK) | NPT12_ON;
-            c->n_cr3 = v->nested.npt02.root;
+            /* The current L2 entry's; switch_vmcb() changes it with the
+             * entry (nested_vmcb02_use_entry()). */
+            c->n_cr3 = nested_npt02(v)->root;
         } else {
             v->nested.npt12_root = 0;
             c->n_cr3 = guest_mem_npt01_root(); /* L2 lives in L1's physical space */

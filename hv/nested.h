@@ -9,6 +9,22 @@
 #define NESTED_ASIDS 256
 /* Allocates the vCPU's nested state (VMCB02, the VMCB12 copy, maps, NPT02). */
 bool nested_init(struct vcpu *v);
+/* Host ASIDs: L1_ASID (hv/launch.c) is 1, L2 entry i runs on 2 + i. */
+#define L2_ASID_FIRST 2
+/* The NPT02 of the L2 entry VMCB02 runs with (hv/tlb_policy.h). */
+static inline struct npt02 *nested_npt02(struct vcpu *v)
+{
+    return &v->nested.npt02[v->tlb.cur];
+}
+/* switch_vmcb() into L2: VMCB02 takes the current entry's host ASID and,
+ * with L1's nested paging, its NPT02 (NPT01 is set when L1 has none). */
+static inline void nested_vmcb02_use_entry(struct vcpu *v)
+{
+    struct vmcb_control *c = &v->nested.vmcb02.va->control;
+    c->guest_asid = L2_ASID_FIRST + v->tlb.cur;
+    if (v->nested.npt12_root)
+        c->n_cr3 = nested_npt02(v)->root;
+}
 
 /* Exits of L1 (from exit_svm_insn). */
 void nested_vmrun(struct vcpu *v);

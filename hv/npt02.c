@@ -378,6 +378,21 @@ void npt02_reset(struct npt02 *s)
     }
 }
 
+void npt02_move_free(struct npt02 *from, struct npt02 *to)
+{
+    while (from->free_list) {
+        uint64_t pa = from->free_list;
+        uint64_t *t = table_va(from->mem, pa);
+        from->free_list = t[0];
+        from->free_pages--;
+        from->pages--;
+        t[0] = to->free_list;
+        to->free_list = pa;
+        to->free_pages++;
+        to->pages++;
+    }
+}
+
 uint64_t npt02_table_pages(const struct npt02 *s)
 {
     return npt_table_pages(s->mem, s->root);

@@ -207,5 +207,9 @@ enum npt02_outcome npt02_fault(struct npt02 *s, const struct npt12 *n,
  */
 void npt02_reset(struct npt02 *s);
 
+/* Moves every page of from's free list to to's (pages and free_pages
+ * follow): one vCPU's trees share its budget (hv/guest_mem.c). */
+void npt02_move_free(struct npt02 *from, struct npt02 *to);
+
 /* Table pages in the tree, root included (free-list pages not counted). */
 uint64_t npt02_table_pages(const struct npt02 *s);

@@ -216,9 +216,14 @@ static void cmd_mem(int argc, char **argv)
                    (pool->npages - page_alloc_free_pages(pool)) * 4,
                    page_alloc_free_pages(pool) * 4);
     for (unsigned i = 0; i < vcpu_count(); i++) {
-        const struct npt02 *s = &vcpu_by_index(i)->nested.npt02;
-        console_printf("cpu%u: NPT02 %lu table pages in use, %lu on its free list\n", i,
-                       s->root ? npt02_table_pages(s) : 0, s->free_pages);
+        const struct nested *n = &vcpu_by_index(i)->nested;
+        uint64_t used = 0, free = 0;
+        for (unsigned e = 0; e < n->npt02_count; e++) {
+            used += n->npt02[e].root ? npt02_table_pages(&n->npt02[e]) : 0;
+            free += n->npt02[e].free_pages;
+        }
+        console_printf("cpu%u: NPT02 %lu table pages in use, %lu on free lists (%u L2 entries)\n",
+                       i, used, free, n->npt02_count);
     }
     console_printf("heap (newlib): %lu KiB used of %lu KiB\n", (unsigned long)used / 1024, (unsigned long)size / 1024);
 }

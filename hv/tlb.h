@@ -13,8 +13,11 @@ void tlb_vcpu_init(struct vcpu *v);
 void tlb_l1_changed(struct vcpu *v);       /* L1's translations changed meaning (EFER.NXE) */
 void tlb_npt01_changed(struct vcpu *v);    /* an NPT01 entry lost rights or changed */
 void tlb_npt02_changed(struct vcpu *v);    /* an NPT02 entry changed */
-void tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12);
+/* true: VMCB02 must take another L2 entry's ASID and NPT02 (switch_vmcb). */
+bool tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12);
 void tlb_invlpga(struct vcpu *v, uint32_t asid);
+/* L0 dropped L2 entry i's NPT02 to give its pages to another (budget). */
+void tlb_npt02_evicted(struct vcpu *v, unsigned i);
 /* The context whose VMCB is current. */
 static inline enum tlb_ctx tlb_current_ctx(const struct vcpu *v)
 {
@@ -23,7 +26,8 @@ static inline enum tlb_ctx tlb_current_ctx(const struct vcpu *v)
 /* Something is owed before ctx's VMCB runs again. */
 static inline bool tlb_owed(const struct vcpu *v, enum tlb_ctx ctx)
 {
-    return v->tlb.pending[ctx] != 0 || v->tlb.npt02_resync;
+    return tlb_pending(&v->tlb, ctx) != 0 ||
+           (ctx == TLB_CTX_L2 && v->tlb.l2[v->tlb.cur].resync);
 }
 
 void tlb_apply_requests_slow(struct vcpu *v);

@@ -70,7 +70,11 @@ struct nested {
     uint64_t merged_msrpm12, merged_iopm12; /* L1 maps merged (0: L1 has none; NESTED_MAPS_NONE: no merge) */
     uint64_t protected_pages[NESTED_MAX_PROTECTED];
     unsigned nprotected;
-    struct npt02 npt02;      /* the shadow NPT01 o NPT12 (hv/npt02.c) */
+    /* The shadows NPT01 o NPT12 (hv/npt02.c), one per L2 entry of v->tlb
+     * (hv/tlb_policy.h); VMCB02 runs on v->tlb.cur's. They share one
+     * page budget (hv/guest_mem.c). */
+    struct npt02 npt02[TLB_L2_MAX];
+    unsigned npt02_count;
     /* VMCB12's nCR3 (bits 51:12) | NPT12_ON while L2 runs with NP, else 0:
      * bit 0 marks NP on, so that an NPT12 at GPA 0 is NP too (the walk
      * reads bits 51:12 only, hv/npt02.h). */

@@ -369,7 +369,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fuzz_in in = { data, size };
     uint8_t caps = in_u8(&in);
     world_reset(&(struct host_caps){ .nrips = caps & 1, .vgif = caps & 2, .flush_by_asid = caps & 4,
-                                     .decode_assists = caps & 8 },
+                                     .decode_assists = caps & 8,
+                                     .nasid = caps & 16 ? 16 : 3 /* 4 L2 entries, or 1 */ },
                 in_u64(&in));
     load_vmcb12(&in);
     l2_tf = 0;

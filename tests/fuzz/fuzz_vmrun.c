@@ -304,8 +304,15 @@ static void check_same(void)
                "clean bits L1 honours do not change whether VMRUN succeeds");
     if (!cpus[0].nested.in_l2)
         return;
-    if (a.control.n_cr3 == cpus[0].nested.npt02.root)
-        a.control.n_cr3 = b.control.n_cr3 == cpus[1].nested.npt02.root ? b.control.n_cr3 : 1;
+    /* Which L2 entry (host ASID, NPT02) runs depends on each vCPU's own
+     * history of VMRUNs, and the main one ran more: each must have its own
+     * current entry's (check_vmcb02 checks that of both). */
+    if (a.control.guest_asid == L2_ASID_FIRST + cpus[0].tlb.cur &&
+        b.control.guest_asid == L2_ASID_FIRST + cpus[1].tlb.cur)
+        a.control.guest_asid = b.control.guest_asid;
+    if (a.control.n_cr3 == cpus[0].nested.npt02[cpus[0].tlb.cur].root)
+        a.control.n_cr3 =
+            b.control.n_cr3 == cpus[1].nested.npt02[cpus[1].tlb.cur].root ? b.control.n_cr3 : 1;
     a.control.msrpm_base_pa = b.control.msrpm_base_pa;
     a.control.iopm_base_pa = b.control.iopm_base_pa;
     if (trace)
@@ -427,7 +434,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fuzz_in in = { data, size };
     uint8_t caps = in_u8(&in);
     world_reset(&(struct host_caps){ .nrips = caps & 1, .vgif = caps & 2, .flush_by_asid = caps & 4,
-                                     .decode_assists = caps & 8 },
+                                     .decode_assists = caps & 8,
+                                     .nasid = caps & 16 ? 16 : 3 /* 4 L2 entries, or 1 */ },
                 in_u64(&in));
     load_vmcb12(&in, PG_VMCB12_A);
     load_vmcb12(&in, PG_VMCB12_B);

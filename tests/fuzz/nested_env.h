@@ -149,13 +149,16 @@ struct tlb_record {
 static struct tlb_record tlb_rec[2];
 static struct vcpu cpus[2];
 static unsigned cpu_index(const struct vcpu *v) { return v == &cpus[1]; }
-void tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12)
+bool tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12)
 {
     struct tlb_record *r = &tlb_rec[cpu_index(v)];
     r->vmrun12s++;
     r->vasid = vasid;
     r->ncr3 = ncr3;
     r->tlb_control = tlb_control12;
+    /* The real policy picks the L2 entry (host ASID, NPT02) VMCB02 runs
+     * with: switch_vmcb() puts it into VMCB02 (check_vmcb02). */
+    return tlb_on_vmrun12(&v->tlb, vasid, ncr3, tlb_control12);
 }
 void tlb_invlpga(struct vcpu *v, uint32_t asid) { tlb_rec[cpu_index(v)].invlpgas++; }
 void tlb_npt01_changed(struct vcpu *v) { tlb_rec[cpu_index(v)].npt01_changes++; }
@@ -237,6 +240,7 @@ static void cpu_reset(struct vcpu *v, unsigned i, uint64_t tsc_offset01)
     v->l1.efer_svme = true;
     l1_gif_init(v);
     FUZZ_CHECK(nested_init(v), "harness: nested_init");
+    tlb_policy_init(&v->tlb, host_caps()->flush_by_asid, tlb_l2_entries_for(host_caps()->nasid));
 }
 
 /* Per input: the host's CPU, L1's RAM, both vCPUs. */
@@ -288,7 +292,6 @@ static void world_init(void)
  * AVIC, x2AVIC, vNMI. */
 #define INT_CTL_L1 (0xFFu | (1u << 8) | (0xFu << 16) | (1u << 20) | (1u << 24))
 #define INT_CTL_VGIF ((1u << 9) | (1u << 25))
-#define L2_ASID 2 /* L2's static ASID (hv/nested.c) */
 
 /* An EVENTINJ the CPU accepts (APM 15.20): V clear, or a defined type
  * (0 INTR, 2 NMI, 3 exception, 4 INTn) and an exception vector for type 3. */
@@ -329,10 +332,21 @@ static void check_vmcb02(const struct vcpu *v)
                    (c->intercept_misc2 & c12->intercept_misc2) == c12->intercept_misc2 &&
                    (c->intercept_misc3 & c12->intercept_misc3) == c12->intercept_misc3,
                "VMCB02 has every intercept L1 asked for");
-    FUZZ_CHECK(c->guest_asid == L2_ASID, "VMCB02 runs on L2's own ASID");
+    /* The L2 entry cache (hv/tlb_policy.h): VMCB02 runs with the host
+     * ASID and NPT02 of the entry that holds VMCB12's (ASID, nCR3), never
+     * L1's ASID (1) or the host's (0), never another entry's. */
+    const struct tlb_policy *p = &v->tlb;
+    bool np12 = (c12->nested_ctl & VMCB_NP_ENABLE) != 0;
+    FUZZ_CHECK(p->cur < n->npt02_count && p->n_l2 == n->npt02_count &&
+                   n->npt02_count == tlb_l2_entries_for(host_caps()->nasid),
+               "one NPT02 per L2 entry the CPU's ASIDs allow");
+    FUZZ_CHECK(p->l2[p->cur].vasid == c12->guest_asid &&
+                   p->l2[p->cur].ncr3 == (np12 ? c12->n_cr3 : TLB_NCR3_NONE),
+               "VMCB02 runs the L2 entry of VMCB12's ASID and nCR3");
+    FUZZ_CHECK(c->guest_asid == L2_ASID_FIRST + p->cur, "VMCB02 runs on its L2 entry's own ASID");
     FUZZ_CHECK(c->nested_ctl == VMCB_NP_ENABLE, "VMCB02: nested paging on, no SEV or other nested_ctl bit");
-    FUZZ_CHECK(c->n_cr3 == ((c12->nested_ctl & VMCB_NP_ENABLE) ? n->npt02.root : NPT01_ROOT),
-               "VMCB02's nCR3 is NPT02 with L1's nested paging, else NPT01");
+    FUZZ_CHECK(c->n_cr3 == (np12 ? n->npt02[p->cur].root : NPT01_ROOT),
+               "VMCB02's nCR3 is its L2 entry's NPT02 with L1's nested paging, else NPT01");
     FUZZ_CHECK(c->msrpm_base_pa == n->msrpm02_pa && c->iopm_base_pa == n->iopm02_pa,
                "VMCB02 uses the merged maps");
     FUZZ_CHECK(msrpm_protects_l0(n->msrpm02), "the merged MSRPM protects L0's MSRs");

@@ -27,6 +27,7 @@ nested_vmload_hv_memory_gp nested_vmcb12_unaligned_gp
 nested_vmsave_values nested_vmload_values nested_vmload_restores nested_gif_holds_interrupts
 nested_tsc_offset nested_event_injection nested_exitintinfo_after_exit_during_delivery
 nested_vmcb_clean_bits nested_map_write_under_clean_bits nested_two_l2_asids
+nested_two_l2s_alternate_without_flush
 nested_timer_irq_intercepted_by_l1 nested_timer_irq_delivered_to_l2 nested_round_trips_no_leak
 nested_l2_vmload_unintercepted nested_l2_vmsave_unintercepted
 nested_l2_vmload_unintercepted_no_np nested_l2_vmload_hv_memory_gp
@@ -105,7 +106,7 @@ BARE_SKIPS = {
     "nested_invalid_avic_refused", "nested_invalid_sev_refused",
     "nested_l2_vmload_unintercepted_no_np",
     "nested_msrpm_outside_ram_intercepts_all", "nested_iopm_outside_ram_intercepts_all",
-    "nested_l1_db_through_l0",
+    "nested_l1_db_through_l0", "nested_two_l2s_alternate_without_flush",
 }
 BARE_ONLY = ["nested_round_trips"]  # without the hypervisor's counters
 HV_ONLY = ["nested_round_trips_no_leak"]

@@ -481,6 +481,41 @@ static void scenario_two_asids(void)
     check(ok, "nested_two_l2_asids", "");
 }
 
+/* Issue 10: L1 alternating between two L2 guests (VMCB12 ASIDs 1 and 2,
+ * nested paging on one NPT12) on one vCPU. Each has an L2 entry of its
+ * own in the hypervisor (host ASID and NPT02, hv/tlb_policy.h), so after
+ * the first round nothing is flushed and no NPT02 dropped. Interrupts
+ * off: an L1 timer handler run in L2 would map new pages (a dirty bit
+ * gained is a flush). Under TCG every flush would be 01h (no FlushByAsid):
+ * both counters must stay. */
+static void scenario_two_l2s_no_flush(void)
+{
+    if (!hv_present()) {
+        skip("nested_two_l2s_alternate_without_flush", "no hypervisor counters bare");
+        return;
+    }
+    uint64_t ncr3 = l1_npt12_identity();
+    l1_vmcb12_init(&vmcb12, l2_cpuid_vmmcall);
+    l1_vmcb12_init(&vmcb12b, l2_cpuid_vmmcall);
+    vmcb12b.control.guest_asid = 2;
+    vmcb12.control.nested_ctl = vmcb12b.control.nested_ctl = VMCB_NP_ENABLE;
+    vmcb12.control.n_cr3 = vmcb12b.control.n_cr3 = ncr3;
+    __asm__ volatile("cli" ::: "memory");
+    int ok = run(&vmcb12) == VMEXIT_VMMCALL && run(&vmcb12b) == VMEXIT_VMMCALL;
+    ok &= run(&vmcb12) == VMEXIT_VMMCALL && run(&vmcb12b) == VMEXIT_VMMCALL;
+    struct hv_result a = hv_call(HV_CALL_TLB_INFO, 0, 0, 0);
+    for (int i = 0; i < 50; i++) {
+        ok &= run(&vmcb12) == VMEXIT_VMMCALL;
+        ok &= run(&vmcb12b) == VMEXIT_VMMCALL;
+    }
+    struct hv_result b = hv_call(HV_CALL_TLB_INFO, 0, 0, 0);
+    __asm__ volatile("sti" ::: "memory");
+    check(ok && b.rbx == a.rbx && b.rcx == a.rcx && b.rdx == a.rdx,
+          "nested_two_l2s_alternate_without_flush",
+          "100 VMRUNs: %ld flushes by ASID, %ld full, %ld NPT02 resyncs", b.rbx - a.rbx,
+          b.rcx - a.rcx, b.rdx - a.rdx);
+}
+
 static void scenario_round_trips(void)
 {
     l1_vmcb12_init(&vmcb12, l2_cpuid_loop);
@@ -530,6 +565,7 @@ void run_nested_checks(void)
     scenario_events();
     scenario_clean_bits();
     scenario_two_asids();
+    scenario_two_l2s_no_flush();
     scenario_interrupts();
     scenario_round_trips();
     run_conformance_checks(hv_region);

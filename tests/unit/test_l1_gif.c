@@ -21,9 +21,10 @@
 
 void log_printf(enum log_level level, const char *fmt, ...) { (void)level; (void)fmt; }
 void tlb_service_leaving_slow(struct vcpu *v) { (void)v; }
-void tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12)
+bool tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12)
 {
     (void)v; (void)vasid; (void)ncr3; (void)tlb_control12;
+    return false;
 }
 
 static struct vcpu vcpu;

@@ -83,10 +83,11 @@ void tlb_npt01_changed(struct vcpu *v) { (void)v; }
 void tlb_invlpga(struct vcpu *v, uint32_t asid) { (void)v; (void)asid; }
 void tlb_service_leaving_slow(struct vcpu *v) { (void)v; }
 static uint32_t last_vasid;
-void tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12)
+bool tlb_vmrun12(struct vcpu *v, uint32_t vasid, uint64_t ncr3, uint8_t tlb_control12)
 {
     (void)v; (void)ncr3; (void)tlb_control12;
     last_vasid = vasid;
+    return false;
 }
 static int injected;
 void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)

@@ -898,6 +898,45 @@ static void test_no_memory(void **state)
     pool.limit = POOL_PAGES;
 }
 
+/* npt02_move_free: one vCPU's L2 entries share its budget (hv/guest_mem.c);
+ * an entry dropped for another gives it its tables, counts follow, and
+ * the other maps from them without taking pages from the pool. */
+static void test_move_free(void **state)
+{
+    (void)state;
+    fresh(true);
+    n12.cmpxchg = NULL;
+    assert_true(map12(n12.root, 0, 0, GB1, NL));
+    for (uint64_t l2 = 0; l2 < 4 * MB2; l2 += MB2) {
+        struct npt02_result r;
+        assert_int_equal(npt02_fault(&s02, &n12, l2, RD, &r), NPT02_MAPPED);
+    }
+    uint64_t pages = s02.pages; /* root, PDPT, PD, 4 PTs */
+    assert_int_equal(pages, 7);
+    struct npt02 t;
+    assert_true(npt02_init(&t, &mem, npt01, true));
+    npt02_reset(&s02);
+    assert_int_equal(s02.free_pages, 6);
+    npt02_move_free(&s02, &t);
+    assert_int_equal(s02.pages, 1);
+    assert_int_equal(s02.free_pages, 0);
+    assert_int_equal(s02.free_list, 0);
+    assert_int_equal(t.pages, 7);
+    assert_int_equal(t.free_pages, 6);
+    t.max_pages = 7; /* no page more from the pool */
+    size_t used = pool.used;
+    for (uint64_t l2 = 0; l2 < 4 * MB2; l2 += MB2) {
+        struct npt02_result r;
+        assert_int_equal(npt02_fault(&t, &n12, l2, RD, &r), NPT02_MAPPED);
+    }
+    assert_int_equal(pool.used, used);
+    assert_int_equal(t.free_pages, 0);
+    assert_int_equal(npt02_table_pages(&t), 7);
+    npt02_move_free(&t, &s02); /* an empty free list: nothing moves */
+    assert_int_equal(t.pages, 7);
+    assert_int_equal(s02.pages, 1);
+}
+
 /* The per-vCPU cap (max_pages): one L2 touching ever more 2 MiB regions
  * (a table each) never takes more than max_pages from the pool; past it
  * NO_MEMORY, a reset recycles, and the storm goes on from the free list. */
@@ -1199,6 +1238,7 @@ int main(void)
         cmocka_unit_test(test_reset),
         cmocka_unit_test(test_no_memory),
         cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_move_free),
         cmocka_unit_test(test_randomized),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
