@@ -183,12 +183,20 @@ unit: $(UNIT_BINS)
 # A Debian kernel and a busybox initramfs to boot as L1 (cached).
 LINUX_L1 := $(BUILD)/linux/.stamp
 $(LINUX_L1): tools/linux-l1.sh tests/l1/linux/init tests/l1/linux/hvcheck.c tools/hvstat.c \
-		tests/l1/linux/kvmrun.c tests/l1/linux/smpcheck.c | deps
+		tests/l1/linux/kvmrun.c tests/l1/linux/smpcheck.c tests/l1/linux/l2init | deps
 	@echo "  LINUX   $(BUILD)/linux (Debian kernel + initramfs, cached)"
 	$(Q)tools/linux-l1.sh $(BUILD)/linux
 	$(Q)touch $@
 
-integration: all $(LINUX_L1)
+# Debian's QEMU and an L2 to boot, a second initramfs for test_kvmguest.py
+# (cached).
+LINUX_QEMU := $(BUILD)/linux/qemu.img
+$(LINUX_QEMU): tools/linux-qemu.sh $(LINUX_L1)
+	@echo "  LINUX   $@ (Debian QEMU for L1 + L2 kernel and initramfs, cached)"
+	$(Q)tools/linux-qemu.sh $(BUILD)/linux
+	$(Q)touch $@
+
+integration: all $(LINUX_L1) $(LINUX_QEMU)
 	$(Q)$(PYTHON) -m pytest -q tests/integration
 
 include tests/fuzz/fuzz.mk

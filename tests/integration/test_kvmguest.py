@@ -1,0 +1,88 @@
+"""Three levels of Linux and KVM on our hypervisor (L0):
+L1 is Debian's kernel, booted by our loader as next stage (test_linux.py);
+in it, Debian's QEMU (its microvm-only build, `-accel kvm -cpu host`)
+boots the same kernel as L2, whose /init (tests/l1/linux/l2init) loads
+kvm_amd (L1's KVM offers SVM: nested=1) and runs kvmrun's tiny VM as L3.
+Every VMRUN of L1's KVM is emulated by our hypervisor; every VMRUN of L2's
+KVM is emulated by L1's KVM, on top of ours.
+
+The L1 initramfs is test_linux.py's, plus tools/linux-qemu.sh's cpio
+(QEMU, its libraries and firmware, and what it boots), which the kernel's
+EFI stub loads as a second initrd= and appends; L1's /init does the L2
+part when the command line says "kvmguest"."""
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROOT, assert_in_order, boot, make_image
+from test_linux import CMDLINE, LINUX
+
+QEMU_IMG = os.path.join(LINUX, "qemu.img")
+# The EFI stub concatenates every initrd= file, in order.
+KVMGUEST_CMDLINE = CMDLINE.replace(
+    "initrd=\\EFI\\linux\\initrd.img",
+    "initrd=\\EFI\\linux\\initrd.img initrd=\\EFI\\linux\\qemu.img") + " kvmguest"
+CONFIG = ("next_stage = \\EFI\\linux\\vmlinuz.efi\n"
+          f"cmdline = {KVMGUEST_CMDLINE}\n")
+TIMEOUT = 900
+
+
+# As test_linux.py: EPYC, and max with what real Zen CPUs also have.
+@pytest.fixture(scope="module", params=["EPYC", "max"])
+def kvmguest_boot(request, tmp_path_factory):
+    for script in ("linux-l1.sh", "linux-qemu.sh"):
+        subprocess.run([os.path.join(ROOT, "tools", script), LINUX], check=True)
+    files = [(os.path.join(LINUX, "vmlinuz.efi"), "\\EFI\\linux\\vmlinuz.efi"),
+             (os.path.join(LINUX, "initrd.img"), "\\EFI\\linux\\initrd.img"),
+             (QEMU_IMG, "\\EFI\\linux\\qemu.img")]
+    tmp = tmp_path_factory.mktemp("kvmguest")
+    img = make_image(tmp, CONFIG, extra_files=files)
+    start = time.monotonic()
+    b = boot(tmp, img, cpu=request.param, mem="1G", timeout=TIMEOUT, extra=["-no-reboot"])
+    print(f"kvmguest boot: {time.monotonic() - start:.1f} s, QEMU status {b.status}")
+    return b
+
+
+def test_qemu_kvm_in_l1_boots_linux_as_l2(kvmguest_boot):
+    """L2 is a Linux under L1's KVM (its CPUID signature is KVM's, not ours),
+    runs its /init to the end, powers off, and QEMU in L1 exits with 0; L1
+    checked that and says PASS; then L1 powers off too."""
+    b = kvmguest_boot
+    assert_in_order(
+        b.console,
+        r"\[hv\] starting next stage \\EFI\\linux\\vmlinuz.efi",
+        r"(?m)^L1LINUX: booted$",
+        r'(?m)^hvcheck: leaf 0x40000000 max=0x[0-9a-f]{8} signature="NestedSVM-HV"$',
+        r"(?m)^L1LINUX: /dev/kvm present$",
+        r"(?m)^L1LINUX: starting L2 under QEMU\+KVM$",
+        r"(?m)^L2LINUX: booted\r?$",
+        r'(?m)^hvcheck: hypervisor bit=1\r?$',
+        r'(?m)^hvcheck: leaf 0x40000000 max=0x[0-9a-f]{8} signature="KVMKVMKVM   "\r?$',
+        r"(?m)^L2LINUX: done\r?$",
+        r"reboot: Power down",          # L2's
+        r"(?m)^L1LINUX: QEMU exit status 0$",
+        r"(?m)^L1LINUX: kvmguest L2 PASS$",
+        r"(?m)^L1LINUX: done$",
+        r"reboot: Power down",          # L1's
+    )
+    assert "Kernel panic" not in b.console
+    assert "[hv] error:" not in b.console, "the hypervisor reported an error"
+    assert b.status == 0, f"QEMU status {b.status} (124: timeout)"
+
+
+def test_kvm_in_l2_runs_kvmrun_as_l3(kvmguest_boot):
+    """L1's KVM (nested=1) offers SVM to L2; L2's kvm_amd loads and runs
+    kvmrun's VM (a CPUID, 100 OUTs, HLT) as L3."""
+    b = kvmguest_boot
+    assert_in_order(
+        b.console,
+        r"(?m)^L2LINUX: booted\r?$",
+        r"(?m)^L2LINUX: cpuinfo svm flag=yes\r?$",
+        r"(?m)^L2LINUX: /dev/kvm present\r?$",
+        r"(?m)^kvmrun: L2 ran: 100 OUTs to port 0x10, then HLT at 0x100d\r?$",
+        r"(?m)^L2LINUX: kvmrun passed\r?$",
+        r"(?m)^L1LINUX: kvmguest L3 PASS$",
+    )
+    assert "L2LINUX: insmod" not in b.console, "a KVM module did not load in L2"
