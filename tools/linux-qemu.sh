@@ -84,7 +84,7 @@ if [ ! -x "$qr/$QEMU" ] || [ "$0" -nt "$qr/$QEMU" ]; then
     r="$tmp/qemu-root"
     mkdir -p "$r/usr/bin" "$r/$LIBDIR" "$r/lib64" "$r/usr/share/qemu"
     cp "$tmp/x/$QEMU" "$r/$QEMU"
-    for f in $FIRMWARE; do cp "$tmp/x/$f" "$r/$f"; done
+    for f in $FIRMWARE; do mkdir -p "$(dirname "$r/$f")" && cp "$tmp/x/$f" "$r/$f"; done
     for so in $libs; do
         name=$(basename "$so")
         # Debian 12 is usrmerged: a library may be under lib/ or usr/lib/.

@@ -11,6 +11,7 @@ The L1 initramfs is test_linux.py's, plus tools/linux-qemu.sh's cpio
 EFI stub loads as a second initrd= and appends; L1's /init does the L2
 part when the command line says "kvmguest"."""
 import os
+import re
 import subprocess
 import time
 
@@ -29,20 +30,25 @@ CONFIG = ("next_stage = \\EFI\\linux\\vmlinuz.efi\n"
 TIMEOUT = 900
 
 
-# As test_linux.py: EPYC, and max with what real Zen CPUs also have.
-@pytest.fixture(scope="module", params=["EPYC", "max"])
-def kvmguest_boot(request, tmp_path_factory):
+def boot_kvmguest(tmp, cpu, smp=None, words=""):
     for script in ("linux-l1.sh", "linux-qemu.sh"):
         subprocess.run([os.path.join(ROOT, "tools", script), LINUX], check=True)
     files = [(os.path.join(LINUX, "vmlinuz.efi"), "\\EFI\\linux\\vmlinuz.efi"),
              (os.path.join(LINUX, "initrd.img"), "\\EFI\\linux\\initrd.img"),
              (QEMU_IMG, "\\EFI\\linux\\qemu.img")]
-    tmp = tmp_path_factory.mktemp("kvmguest")
-    img = make_image(tmp, CONFIG, extra_files=files)
+    img = make_image(tmp, CONFIG.replace("kvmguest", f"kvmguest {words}".rstrip()),
+                     extra_files=files)
     start = time.monotonic()
-    b = boot(tmp, img, cpu=request.param, mem="1G", timeout=TIMEOUT, extra=["-no-reboot"])
-    print(f"kvmguest boot: {time.monotonic() - start:.1f} s, QEMU status {b.status}")
+    b = boot(tmp, img, cpu=cpu, smp=smp, mem="1G", timeout=TIMEOUT, extra=["-no-reboot"])
+    print(f"kvmguest boot ({cpu}, smp {smp}, {words!r}): {time.monotonic() - start:.1f} s, "
+          f"QEMU status {b.status}")
     return b
+
+
+# As test_linux.py: EPYC, and max with what real Zen CPUs also have.
+@pytest.fixture(scope="module", params=["EPYC", "max"])
+def kvmguest_boot(request, tmp_path_factory):
+    return boot_kvmguest(tmp_path_factory.mktemp("kvmguest"), request.param)
 
 
 def test_qemu_kvm_in_l1_boots_linux_as_l2(kvmguest_boot):
@@ -56,7 +62,7 @@ def test_qemu_kvm_in_l1_boots_linux_as_l2(kvmguest_boot):
         r"(?m)^L1LINUX: booted$",
         r'(?m)^hvcheck: leaf 0x40000000 max=0x[0-9a-f]{8} signature="NestedSVM-HV"$',
         r"(?m)^L1LINUX: /dev/kvm present$",
-        r"(?m)^L1LINUX: starting L2 under QEMU\+KVM$",
+        r"(?m)^L1LINUX: starting L2 under QEMU\+KVM \(1 vCPU\)$",
         r"(?m)^L2LINUX: booted\r?$",
         r'(?m)^hvcheck: hypervisor bit=1\r?$',
         r'(?m)^hvcheck: leaf 0x40000000 max=0x[0-9a-f]{8} signature="KVMKVMKVM   "\r?$',
@@ -86,3 +92,42 @@ def test_kvm_in_l2_runs_kvmrun_as_l3(kvmguest_boot):
         r"(?m)^L1LINUX: kvmguest L3 PASS$",
     )
     assert "L2LINUX: insmod" not in b.console, "a KVM module did not load in L2"
+    # Our statistics after L2 (tools/hvstat in L1): L2's KVM ran L3 with
+    # VMRUN, which L2 executed on our hypervisor's VMCB02 and which we
+    # reflected to L1's KVM (the L2>L1 column), like L2's VMLOAD/VMSAVE.
+    table = b.console[b.console.index("L1LINUX: hvstat -1 after L2"):]
+    for exit_name in ("VMRUN", "VMLOAD", "VMSAVE"):
+        m = re.search(rf"(?m)^0x8[0-9a-f]\s+{exit_name}\s+(\d+)\s+\S+%\s+\d+\s+(\d+)\s+(\d+)$",
+                      table)
+        assert m, f"no {exit_name} row in:\n{table[:3000]}"
+        assert int(m.group(2)) >= 1, f"no {exit_name} of L2 reflected to L1: {m.group(0)}"
+
+
+@pytest.mark.long  # 1.5 to 3 minutes each under TCG (make test-long)
+@pytest.mark.parametrize("cpu", ["EPYC", "max"])
+def test_two_vcpus_at_each_level(tmp_path, cpu):
+    """L1 with 2 CPUs, L2 with 2 vCPUs (QEMU's threads on both of L1's
+    CPUs, so two nested VMRUNs of L1's KVM in flight at once on our
+    hypervisor): the L3 VM on each of L2's vCPUs and on both at once, then
+    L2 writes and reads back 3 x 16 MiB of fresh memory on one vCPU (page
+    faults through L2's page tables, KVM's NPT and our shadow of it) while
+    the L3 VM keeps running on the other."""
+    b = boot_kvmguest(tmp_path, cpu, smp=2, words="kvmguest_smp=2")
+    assert_in_order(
+        b.console,
+        r"(?m)^L1LINUX: starting L2 under QEMU\+KVM \(2 vCPU\)$",
+        r"(?m)^L2LINUX: booted\r?$",
+        r"(?m)^L2LINUX: kvmrun passed\r?$",
+        r"(?m)^L2LINUX: kvmrun on cpu0 passed\r?$",
+        r"(?m)^L2LINUX: kvmrun on cpu1 passed\r?$",
+        r"(?m)^L2LINUX: kvmrun on cpu0 and cpu1 at once passed\r?$",
+        r"(?m)^L2LINUX: memory churn beside L3 passed \(L2's uptime [0-9.]+ s to [0-9.]+ s\)\r?$",
+        r"(?m)^L2LINUX: kvmrun forever passed\r?$",
+        r"(?m)^L2LINUX: done\r?$",
+        r"(?m)^L1LINUX: kvmguest L2 PASS$",
+        r"(?m)^L1LINUX: kvmguest L3 PASS$",
+        r"(?m)^L1LINUX: done$",
+    )
+    assert "Kernel panic" not in b.console
+    assert "[hv] error:" not in b.console, "the hypervisor reported an error"
+    assert b.status == 0, f"QEMU status {b.status} (124: timeout)"
