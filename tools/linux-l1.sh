@@ -80,7 +80,7 @@ if [ $stale -eq 1 ]; then
     r="$tmp/root"
     mkdir -p "$r/bin" "$r/dev" "$r/proc" "$r/sys" "$r/lib/modules"
     cp /bin/busybox "$r/bin/busybox"
-    for applet in sh mount grep poweroff sleep insmod taskset tee mkdir dd md5sum rm; do   # what /init and /l2init use
+    for applet in sh mount grep poweroff sleep insmod taskset tee mkdir dd md5sum rm tail timeout; do   # what /init and /l2init use
         ln -s busybox "$r/bin/$applet"
     done
     gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/hvcheck" "$src/hvcheck.c"

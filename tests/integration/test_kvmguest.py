@@ -30,6 +30,14 @@ CONFIG = ("next_stage = \\EFI\\linux\\vmlinuz.efi\n"
 TIMEOUT = 900
 
 
+def assert_l2_healthy(console):
+    """No kernel (L1's or L2's) complained: a stall (a soft lockup or an
+    RCU stall: L2 hanging for 20 s or more, even if it then went on), an
+    oops, a panic."""
+    for bad in ("Kernel panic", "soft lockup", "detected stalls", "BUG:", "Oops"):
+        assert bad not in console, f"{bad!r} on the console"
+
+
 def boot_kvmguest(tmp, cpu, smp=None, words=""):
     for script in ("linux-l1.sh", "linux-qemu.sh"):
         subprocess.run([os.path.join(ROOT, "tools", script), LINUX], check=True)
@@ -73,7 +81,7 @@ def test_qemu_kvm_in_l1_boots_linux_as_l2(kvmguest_boot):
         r"(?m)^L1LINUX: done$",
         r"reboot: Power down",          # L1's
     )
-    assert "Kernel panic" not in b.console
+    assert_l2_healthy(b.console)
     assert "[hv] error:" not in b.console, "the hypervisor reported an error"
     assert b.status == 0, f"QEMU status {b.status} (124: timeout)"
 
@@ -128,6 +136,58 @@ def test_two_vcpus_at_each_level(tmp_path, cpu):
         r"(?m)^L1LINUX: kvmguest L3 PASS$",
         r"(?m)^L1LINUX: done$",
     )
-    assert "Kernel panic" not in b.console
+    assert_l2_healthy(b.console)
+    assert "[hv] error:" not in b.console, "the hypervisor reported an error"
+    assert b.status == 0, f"QEMU status {b.status} (124: timeout)"
+
+
+@pytest.mark.long
+@pytest.mark.xfail(strict=False, reason="known bug, not yet found: L2 hangs or panics when L1's "
+                   "KVM also runs a second guest on one of L1's CPUs (see the docstring)")
+def test_l2_beside_a_second_kvm_guest(tmp_path):
+    """L1 with 2 CPUs; kvmrun's VM loops on L1's cpu1 ("kvmrun forever")
+    while QEMU's L2 boots, so L1's KVM switches between two guests there:
+    two VMCB12s, vASIDs and NPT12s alternate on one of our vCPUs.
+
+    Not working (seen while doing issue 10, 2026-11-26): six runs out of
+    six went wrong, always at the same point of L2's boot, its jump-label patching
+    (activate_jump_labels -> text_poke_bp_batch), right after "PCI: Fatal:
+    No config space access function found":
+    - L2 with 2 vCPUs: L2 shut down, no message (a SHUTDOWN exit of L2,
+      reflected to L1: a triple fault);
+    - L2 with 2 vCPUs: vCPU 0 executed the INT3 that text_poke_bp had just
+      written into account_process_tick (in the timer interrupt) and went
+      on at the next byte without running its #BP handler: "BUG: unable
+      to handle page fault for address: 00000000003d0900" at
+      account_process_tick+0x12, then a panic;
+    - L2 with 2 vCPUs, and L2 with 1 vCPU: "watchdog: BUG: soft lockup -
+      CPU#N stuck for 22s!", for as long as it ran;
+    - L2 with 1 vCPU, twice: a stall there ("soft lockup - CPU#0 stuck
+      for 26s!", "rcu_preempt kthread starved for 5253 jiffies"), then it
+      went on and passed (hence the checks for stalls below).
+    (A seventh run, L2 with 2 vCPUs and its console not quiet, got past
+    that point and was stopped by hand.) Our hypervisor logged no error
+    and, in three runs with temporary logging, neither reflected nor re-delivered any EXITINTINFO event
+    with vector 3 or of the software-interrupt type. The same L1, QEMU
+    and L2 on QEMU's own nested SVM (`hypervisor = no`) pass (L2 with 2
+    vCPUs), as do all the runs above without the second guest. So the bug
+    is ours, in what changes when one vCPU's L1 alternates between two L2
+    guests (full VMCB12 reloads, NPT02 resyncs on each vASID change, map
+    merges moving their write protection); not found in the time this
+    work had."""
+    # A hung L2 is stopped after 240 s (L1 then prints FAIL and the stats).
+    b = boot_kvmguest(tmp_path, "EPYC", smp=2, words="kvmguest_beside kvmguest_timeout=240")
+    assert_in_order(
+        b.console,
+        r"(?m)^L1LINUX: kvmrun forever on cpu1 beside L2$",
+        r"(?m)^L1LINUX: starting L2 under QEMU\+KVM \(1 vCPU\)$",
+        r"(?m)^L2LINUX: kvmrun passed\r?$",
+        r"(?m)^L2LINUX: done\r?$",
+        r"(?m)^L1LINUX: kvmguest L2 PASS$",
+        r"(?m)^L1LINUX: kvmguest L3 PASS$",
+        r"(?m)^L1LINUX: kvmrun forever beside L2 passed$",
+        r"(?m)^L1LINUX: done$",
+    )
+    assert_l2_healthy(b.console)
     assert "[hv] error:" not in b.console, "the hypervisor reported an error"
     assert b.status == 0, f"QEMU status {b.status} (124: timeout)"
