@@ -2,6 +2,7 @@
 #   make          build build/hv.efi, build/l1test.efi and build/usb.img
 #   make run      boot build/usb.img in QEMU (TCG, or KVM on an AMD host)
 #   make test     unit tests (cmocka) + fuzz smoke run + integration tests (pytest, QEMU)
+#   make test-long  the integration tests of several minutes each (after make test in CI)
 #   make fuzz     libFuzzer targets, FUZZ_SECONDS or FUZZ_RUNS each (tests/fuzz/README.md)
 #   make bench    exit round-trip cost and memory footprint (figures)
 #   make debug    boot in QEMU stopped, gdb attached with the core's symbols
@@ -109,7 +110,7 @@ UNIT_SRC_nested_vmrun := hv/nested.c hv/nested_gif.c hv/l1_gif.c hv/nested_maps.
 UNIT_LDFLAGS_nested_vmrun := -Wl,--wrap=vmcb12_check,--wrap=vmcb12_check_reloaded -lpthread
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/unit/test_%)
 
-.PHONY: all deps run test unit integration bench debug clean distclean
+.PHONY: all deps run test test-long unit integration bench debug clean distclean
 all: $(BUILD)/hv.efi $(BUILD)/l1test.efi $(BUILD)/usb.img
 
 # Installs only what is missing; cheap when everything is there.
@@ -193,8 +194,20 @@ $(LINUX_L1): tools/linux-l1.sh $(wildcard tests/l1/linux/*) tools/hvstat.c \
 	$(Q)tools/linux-l1.sh $(BUILD)/linux
 	$(Q)touch $@
 
-integration: all $(LINUX_L1)
-	$(Q)$(PYTHON) -m pytest -q tests/integration
+# Debian's QEMU and an L2 to boot, a second initramfs for test_kvmguest.py
+# (cached).
+LINUX_QEMU := $(BUILD)/linux/qemu.img
+$(LINUX_QEMU): tools/linux-qemu.sh $(LINUX_L1)
+	@echo "  LINUX   $@ (Debian QEMU for L1 + L2 kernel and initramfs, cached)"
+	$(Q)tools/linux-qemu.sh $(BUILD)/linux
+	$(Q)touch $@
+
+integration: all $(LINUX_L1) $(LINUX_QEMU)
+	$(Q)$(PYTHON) -m pytest -q -m "not long" tests/integration
+
+# The integration tests of several minutes each under TCG (marked "long").
+test-long: all $(LINUX_L1) $(LINUX_QEMU)
+	$(Q)$(PYTHON) -m pytest -q -m long tests/integration
 
 include tests/fuzz/fuzz.mk
 

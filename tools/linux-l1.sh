@@ -4,7 +4,7 @@
 #   OUTDIR/vmlinuz.efi  a Debian 12 kernel (EFI stub), from Debian's archive
 #                       (apt-get download; the package name goes in kernel.txt)
 #   OUTDIR/modules/     the kernel's KVM modules (kvm_amd and what it needs)
-#   OUTDIR/initrd.img   gzip'd newc cpio: busybox-static, /init, hvcheck,
+#   OUTDIR/initrd.img   gzip'd newc cpio: busybox-static, /init, /l2init, hvcheck,
 #                       kvmrun, kvmbench, smpcheck, dmaprobe and excheck (tests/l1/linux/), the
 #                       KVM modules
 # Cached: each output is only rebuilt when missing or older than its inputs.
@@ -69,7 +69,7 @@ fi
 
 # (b) The initramfs, rebuilt when an input changed.
 root=$(cd "$src/../../.." && pwd)
-inputs=("$root/tools/hvstat.c" "$root/hv/hypercall_abi.h" "$root/hv/hypercall_guest.h" "$src/init" "$src/hvcheck.c" "$src/kvmrun.c" "$src/kvmbench.c" "$src/tinyvm.c" "$src/tinyvm.h" "$src/smpcheck.c" "$src/dmaprobe.c" "$src/excheck.c" /bin/busybox "$0"
+inputs=("$root/tools/hvstat.c" "$root/hv/hypercall_abi.h" "$root/hv/hypercall_guest.h" "$src/init" "$src/l2init" "$src/hvcheck.c" "$src/kvmrun.c" "$src/kvmbench.c" "$src/tinyvm.c" "$src/tinyvm.h" "$src/smpcheck.c" "$src/dmaprobe.c" "$src/excheck.c" /bin/busybox "$0"
         "$out/vmlinuz.efi")
 stale=0
 [ -s "$out/initrd.img" ] || stale=1
@@ -80,7 +80,7 @@ if [ $stale -eq 1 ]; then
     r="$tmp/root"
     mkdir -p "$r/bin" "$r/dev" "$r/proc" "$r/sys" "$r/lib/modules"
     cp /bin/busybox "$r/bin/busybox"
-    for applet in sh mount grep poweroff sleep insmod taskset; do   # what /init uses
+    for applet in sh mount grep poweroff sleep insmod taskset tee mkdir dd md5sum rm tail timeout; do   # what /init and /l2init use
         ln -s busybox "$r/bin/$applet"
     done
     gcc -static -O2 -s -Wall -Wextra -Werror -o "$r/bin/hvcheck" "$src/hvcheck.c"
@@ -94,6 +94,9 @@ if [ $stale -eq 1 ]; then
         "$root/tools/hvstat.c" "$root/arch/x86/svm_exit_names.c"
     for m in $MODULES; do cp "$out/modules/$(basename "$m")" "$r/lib/modules/"; done
     install -m 755 "$src/init" "$r/init"
+    # The L2 guest's /init when this initramfs is booted under QEMU in L1
+    # (tools/linux-qemu.sh, test_kvmguest.py).
+    install -m 755 "$src/l2init" "$r/l2init"
     # /dev/console comes from the kernel's built-in initramfs.
     (cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
         gzip -9n >"$out/initrd.img.tmp"

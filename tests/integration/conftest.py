@@ -83,6 +83,13 @@ def assert_all_passed(boot_result, names):
     return int(m.group(1))
 
 
+def pytest_configure(config):
+    # `make integration` runs the tests without this mark, `make test-long`
+    # those with it (over about 3 minutes each under TCG).
+    config.addinivalue_line("markers", "long: a test of several minutes under TCG "
+                            "(make test-long, not make test)")
+
+
 DEFAULT_CONFIG = open(os.path.join(ROOT, "boot", "hv.cfg")).read()
 
 

@@ -1,0 +1,193 @@
+"""Three levels of Linux and KVM on our hypervisor (L0):
+L1 is Debian's kernel, booted by our loader as next stage (test_linux.py);
+in it, Debian's QEMU (its microvm-only build, `-accel kvm -cpu host`)
+boots the same kernel as L2, whose /init (tests/l1/linux/l2init) loads
+kvm_amd (L1's KVM offers SVM: nested=1) and runs kvmrun's tiny VM as L3.
+Every VMRUN of L1's KVM is emulated by our hypervisor; every VMRUN of L2's
+KVM is emulated by L1's KVM, on top of ours.
+
+The L1 initramfs is test_linux.py's, plus tools/linux-qemu.sh's cpio
+(QEMU, its libraries and firmware, and what it boots), which the kernel's
+EFI stub loads as a second initrd= and appends; L1's /init does the L2
+part when the command line says "kvmguest"."""
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROOT, assert_in_order, boot, make_image
+from test_linux import CMDLINE, LINUX
+
+QEMU_IMG = os.path.join(LINUX, "qemu.img")
+# The EFI stub concatenates every initrd= file, in order.
+KVMGUEST_CMDLINE = CMDLINE.replace(
+    "initrd=\\EFI\\linux\\initrd.img",
+    "initrd=\\EFI\\linux\\initrd.img initrd=\\EFI\\linux\\qemu.img") + " kvmguest"
+CONFIG = ("next_stage = \\EFI\\linux\\vmlinuz.efi\n"
+          f"cmdline = {KVMGUEST_CMDLINE}\n")
+TIMEOUT = 900
+
+
+def assert_l2_healthy(console):
+    """No kernel (L1's or L2's) complained: a stall (a soft lockup or an
+    RCU stall: L2 hanging for 20 s or more, even if it then went on), an
+    oops, a panic."""
+    for bad in ("Kernel panic", "soft lockup", "detected stalls", "BUG:", "Oops"):
+        assert bad not in console, f"{bad!r} on the console"
+
+
+def boot_kvmguest(tmp, cpu, smp=None, words=""):
+    for script in ("linux-l1.sh", "linux-qemu.sh"):
+        subprocess.run([os.path.join(ROOT, "tools", script), LINUX], check=True)
+    files = [(os.path.join(LINUX, "vmlinuz.efi"), "\\EFI\\linux\\vmlinuz.efi"),
+             (os.path.join(LINUX, "initrd.img"), "\\EFI\\linux\\initrd.img"),
+             (QEMU_IMG, "\\EFI\\linux\\qemu.img")]
+    img = make_image(tmp, CONFIG.replace("kvmguest", f"kvmguest {words}".rstrip()),
+                     extra_files=files)
+    start = time.monotonic()
+    b = boot(tmp, img, cpu=cpu, smp=smp, mem="1G", timeout=TIMEOUT, extra=["-no-reboot"])
+    print(f"kvmguest boot ({cpu}, smp {smp}, {words!r}): {time.monotonic() - start:.1f} s, "
+          f"QEMU status {b.status}")
+    return b
+
+
+# As test_linux.py: EPYC, and max with what real Zen CPUs also have.
+@pytest.fixture(scope="module", params=["EPYC", "max"])
+def kvmguest_boot(request, tmp_path_factory):
+    return boot_kvmguest(tmp_path_factory.mktemp("kvmguest"), request.param)
+
+
+def test_qemu_kvm_in_l1_boots_linux_as_l2(kvmguest_boot):
+    """L2 is a Linux under L1's KVM (its CPUID signature is KVM's, not ours),
+    runs its /init to the end, powers off, and QEMU in L1 exits with 0; L1
+    checked that and says PASS; then L1 powers off too."""
+    b = kvmguest_boot
+    assert_in_order(
+        b.console,
+        r"\[hv\] starting next stage \\EFI\\linux\\vmlinuz.efi",
+        r"(?m)^L1LINUX: booted$",
+        r'(?m)^hvcheck: leaf 0x40000000 max=0x[0-9a-f]{8} signature="NestedSVM-HV"$',
+        r"(?m)^L1LINUX: /dev/kvm present$",
+        r"(?m)^L1LINUX: starting L2 under QEMU\+KVM \(1 vCPU\)$",
+        r"(?m)^L2LINUX: booted\r?$",
+        r'(?m)^hvcheck: hypervisor bit=1\r?$',
+        r'(?m)^hvcheck: leaf 0x40000000 max=0x[0-9a-f]{8} signature="KVMKVMKVM   "\r?$',
+        r"(?m)^L2LINUX: done\r?$",
+        r"reboot: Power down",          # L2's
+        r"(?m)^L1LINUX: QEMU exit status 0$",
+        r"(?m)^L1LINUX: kvmguest L2 PASS$",
+        r"(?m)^L1LINUX: done$",
+        r"reboot: Power down",          # L1's
+    )
+    assert_l2_healthy(b.console)
+    assert "[hv] error:" not in b.console, "the hypervisor reported an error"
+    assert b.status == 0, f"QEMU status {b.status} (124: timeout)"
+
+
+def test_kvm_in_l2_runs_kvmrun_as_l3(kvmguest_boot):
+    """L1's KVM (nested=1) offers SVM to L2; L2's kvm_amd loads and runs
+    kvmrun's VM (a CPUID, 100 OUTs, HLT) as L3."""
+    b = kvmguest_boot
+    assert_in_order(
+        b.console,
+        r"(?m)^L2LINUX: booted\r?$",
+        r"(?m)^L2LINUX: cpuinfo svm flag=yes\r?$",
+        r"(?m)^L2LINUX: /dev/kvm present\r?$",
+        r"(?m)^kvmrun: L2 ran: 100 OUTs to port 0x10, then HLT at 0x100d\r?$",
+        r"(?m)^L2LINUX: kvmrun passed\r?$",
+        r"(?m)^L1LINUX: kvmguest L3 PASS$",
+    )
+    assert "L2LINUX: insmod" not in b.console, "a KVM module did not load in L2"
+    # Our statistics after L2 (tools/hvstat in L1): L2's KVM ran L3 with
+    # VMRUN, which L2 executed on our hypervisor's VMCB02 and which we
+    # reflected to L1's KVM (the L2>L1 column), like L2's VMLOAD/VMSAVE.
+    table = b.console[b.console.index("L1LINUX: hvstat -1 after L2"):]
+    for exit_name in ("VMRUN", "VMLOAD", "VMSAVE"):
+        m = re.search(rf"(?m)^0x8[0-9a-f]\s+{exit_name}\s+(\d+)\s+\S+%\s+\d+\s+(\d+)\s+(\d+)$",
+                      table)
+        assert m, f"no {exit_name} row in:\n{table[:3000]}"
+        assert int(m.group(2)) >= 1, f"no {exit_name} of L2 reflected to L1: {m.group(0)}"
+
+
+@pytest.mark.long  # 1.5 to 3 minutes each under TCG (make test-long)
+@pytest.mark.parametrize("cpu", ["EPYC", "max"])
+def test_two_vcpus_at_each_level(tmp_path, cpu):
+    """L1 with 2 CPUs, L2 with 2 vCPUs (QEMU's threads on both of L1's
+    CPUs, so two nested VMRUNs of L1's KVM in flight at once on our
+    hypervisor): the L3 VM on each of L2's vCPUs and on both at once, then
+    L2 writes and reads back 3 x 16 MiB of fresh memory on one vCPU (page
+    faults through L2's page tables, KVM's NPT and our shadow of it) while
+    the L3 VM keeps running on the other."""
+    b = boot_kvmguest(tmp_path, cpu, smp=2, words="kvmguest_smp=2")
+    assert_in_order(
+        b.console,
+        r"(?m)^L1LINUX: starting L2 under QEMU\+KVM \(2 vCPU\)$",
+        r"(?m)^L2LINUX: booted\r?$",
+        r"(?m)^L2LINUX: kvmrun passed\r?$",
+        r"(?m)^L2LINUX: kvmrun on cpu0 passed\r?$",
+        r"(?m)^L2LINUX: kvmrun on cpu1 passed\r?$",
+        r"(?m)^L2LINUX: kvmrun on cpu0 and cpu1 at once passed\r?$",
+        r"(?m)^L2LINUX: memory churn beside L3 passed \(L2's uptime [0-9.]+ s to [0-9.]+ s\)\r?$",
+        r"(?m)^L2LINUX: kvmrun forever passed\r?$",
+        r"(?m)^L2LINUX: done\r?$",
+        r"(?m)^L1LINUX: kvmguest L2 PASS$",
+        r"(?m)^L1LINUX: kvmguest L3 PASS$",
+        r"(?m)^L1LINUX: done$",
+    )
+    assert_l2_healthy(b.console)
+    assert "[hv] error:" not in b.console, "the hypervisor reported an error"
+    assert b.status == 0, f"QEMU status {b.status} (124: timeout)"
+
+
+@pytest.mark.long
+@pytest.mark.xfail(strict=False, reason="known bug, not yet found: L2 hangs or panics when L1's "
+                   "KVM also runs a second guest on one of L1's CPUs (see the docstring)")
+def test_l2_beside_a_second_kvm_guest(tmp_path):
+    """L1 with 2 CPUs; kvmrun's VM loops on L1's cpu1 ("kvmrun forever")
+    while QEMU's L2 boots, so L1's KVM switches between two guests there:
+    two VMCB12s, vASIDs and NPT12s alternate on one of our vCPUs.
+
+    Not working (seen while doing issue 10, 2026-11-26): six runs out of
+    six went wrong, always at the same point of L2's boot, its jump-label patching
+    (activate_jump_labels -> text_poke_bp_batch), right after "PCI: Fatal:
+    No config space access function found":
+    - L2 with 2 vCPUs: L2 shut down, no message (a SHUTDOWN exit of L2,
+      reflected to L1: a triple fault);
+    - L2 with 2 vCPUs: vCPU 0 executed the INT3 that text_poke_bp had just
+      written into account_process_tick (in the timer interrupt) and went
+      on at the next byte without running its #BP handler: "BUG: unable
+      to handle page fault for address: 00000000003d0900" at
+      account_process_tick+0x12, then a panic;
+    - L2 with 2 vCPUs, and L2 with 1 vCPU: "watchdog: BUG: soft lockup -
+      CPU#N stuck for 22s!", for as long as it ran;
+    - L2 with 1 vCPU, twice: a stall there ("soft lockup - CPU#0 stuck
+      for 26s!", "rcu_preempt kthread starved for 5253 jiffies"), then it
+      went on and passed (hence the checks for stalls below).
+    (A seventh run, L2 with 2 vCPUs and its console not quiet, got past
+    that point and was stopped by hand.) Our hypervisor logged no error
+    and, in three runs with temporary logging, neither reflected nor re-delivered any EXITINTINFO event
+    with vector 3 or of the software-interrupt type. The same L1, QEMU
+    and L2 on QEMU's own nested SVM (`hypervisor = no`) pass (L2 with 2
+    vCPUs), as do all the runs above without the second guest. So the bug
+    is ours, in what changes when one vCPU's L1 alternates between two L2
+    guests (full VMCB12 reloads, NPT02 resyncs on each vASID change, map
+    merges moving their write protection); not found in the time this
+    work had."""
+    # A hung L2 is stopped after 240 s (L1 then prints FAIL and the stats).
+    b = boot_kvmguest(tmp_path, "EPYC", smp=2, words="kvmguest_beside kvmguest_timeout=240")
+    assert_in_order(
+        b.console,
+        r"(?m)^L1LINUX: kvmrun forever on cpu1 beside L2$",
+        r"(?m)^L1LINUX: starting L2 under QEMU\+KVM \(1 vCPU\)$",
+        r"(?m)^L2LINUX: kvmrun passed\r?$",
+        r"(?m)^L2LINUX: done\r?$",
+        r"(?m)^L1LINUX: kvmguest L2 PASS$",
+        r"(?m)^L1LINUX: kvmguest L3 PASS$",
+        r"(?m)^L1LINUX: kvmrun forever beside L2 passed$",
+        r"(?m)^L1LINUX: done$",
+    )
+    assert_l2_healthy(b.console)
+    assert "[hv] error:" not in b.console, "the hypervisor reported an error"
+    assert b.status == 0, f"QEMU status {b.status} (124: timeout)"
