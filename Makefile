@@ -104,7 +104,7 @@ UNIT_SRC_nested_vmrun := hv/nested.c hv/nested_gif.c hv/l1_gif.c hv/nested_maps.
 UNIT_LDFLAGS_nested_vmrun := -Wl,--wrap=vmcb12_check,--wrap=vmcb12_check_reloaded -lpthread
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/unit/test_%)
 
-.PHONY: all deps run test unit integration bench debug clean distclean
+.PHONY: all deps run test unit integration test-xen bench debug clean distclean
 all: $(BUILD)/hv.efi $(BUILD)/l1test.efi $(BUILD)/usb.img
 
 # Installs only what is missing; cheap when everything is there.
@@ -188,8 +188,21 @@ $(LINUX_L1): tools/linux-l1.sh tests/l1/linux/init tests/l1/linux/hvcheck.c tool
 	$(Q)tools/linux-l1.sh $(BUILD)/linux
 	$(Q)touch $@
 
-integration: all $(LINUX_L1)
+# Debian's Xen 4.17 and a dom0 initramfs with its toolstack and a PVH domU
+# (cached), for tests/integration/test_xen.py.
+XEN_L1 := $(BUILD)/xen/.stamp
+$(XEN_L1): tools/xen-l1.sh tests/l1/xen/dom0-init tests/l1/xen/domu-init tests/l1/xen/domu.cfg \
+		$(LINUX_L1)
+	@echo "  XEN     $(BUILD)/xen (Debian's Xen 4.17, dom0 and domU initramfs, cached)"
+	$(Q)tools/xen-l1.sh $(BUILD)/xen $(BUILD)/linux
+	$(Q)touch $@
+
+integration: all $(LINUX_L1) $(XEN_L1)
 	$(Q)$(PYTHON) -m pytest -q tests/integration
+
+# Xen as L1 alone (about 1.5 min under TCG).
+test-xen: all $(XEN_L1)
+	$(Q)$(PYTHON) -m pytest -q tests/integration/test_xen.py
 
 include tests/fuzz/fuzz.mk
 

@@ -9,6 +9,7 @@
 #                      PVH domU: LINUXDIR/vmlinuz.efi plus its own busybox
 #                      initramfs (tests/l1/xen/domu-init), tests/l1/xen/domu.cfg
 #   OUTDIR/packages.txt  the Debian packages used
+#   OUTDIR/pkg/        what dom0.img takes from them (tools, libraries, modules)
 # LINUXDIR is tools/linux-l1.sh's output (Debian's kernel, also dom0's).
 # xen.cfg (Xen's EFI config, which names the kernel and command lines) is
 # written by the test. Packages come from Debian's archive with apt-get
@@ -40,33 +41,42 @@ download() {   # $1: directory; output only on failure
     (cd "$1" && apt-get download -q $PACKAGES $(cat "$linux/kernel.txt")) >"$tmp/apt.log" 2>&1
 }
 
-# (a) Packages, extracted under OUTDIR/pkgroot; the kernel package only for
-# its xen modules.
-if [ ! -s "$out/xen.efi" ] || [ ! -d "$out/pkgroot" ] || [ "$linux/kernel.txt" -nt "$out/xen.efi" ]; then
-    mkdir -p "$tmp/debs"
+# (a) Packages, extracted in a temporary directory; what dom0 needs is kept
+# under OUTDIR/pkg/ (bin: the tools, lib: Xen's libraries, modules; not the
+# whole tree: the Makefile includes every *.d under build/, and Debian's
+# packages have directories named so). The kernel package only for its xen
+# modules.
+if [ ! -s "$out/xen.efi" ] || [ ! -d "$out/pkg" ] || [ "$linux/kernel.txt" -nt "$out/xen.efi" ]; then
+    mkdir -p "$tmp/debs" "$tmp/pkgroot"
     if ! download "$tmp/debs"; then
         $SUDO apt-get update -q >"$tmp/update.log" 2>&1 || { cat "$tmp/update.log" >&2; exit 1; }
         download "$tmp/debs" || { cat "$tmp/apt.log" >&2; exit 1; }
     fi
-    rm -rf "$out/pkgroot" && mkdir -p "$out/pkgroot"
+    p="$tmp/pkgroot"
     for d in "$tmp"/debs/*.deb; do
         case $(basename "$d") in
         linux-image-*)
             patterns=()
             for m in $MODULES; do patterns+=("./lib/modules/*/kernel/drivers/xen/$m.ko" \
                                             "./lib/modules/*/kernel/drivers/xen/*/$m.ko"); done
-            dpkg-deb --fsys-tarfile "$d" | tar -x -C "$out/pkgroot" --wildcards \
+            # Each module matches one of its two patterns: tar fails on the other.
+            dpkg-deb --fsys-tarfile "$d" | tar -x -C "$p" --wildcards \
                 --no-wildcards-match-slash "${patterns[@]}" 2>/dev/null || true;;
-        *) dpkg-deb -x "$d" "$out/pkgroot";;
+        *) dpkg-deb -x "$d" "$p";;
         esac
         dpkg-deb --showformat='${Package} ${Version}\n' -W "$d" >>"$tmp/packages.txt"
     done
+    rm -rf "$out/pkg" && mkdir -p "$out/pkg.tmp/bin" "$out/pkg.tmp/lib" "$out/pkg.tmp/modules"
     for m in $MODULES; do
-        [ -n "$(find "$out/pkgroot/lib/modules" -name "$m.ko")" ] ||
-            { echo "$0: $m.ko not in $(cat "$linux/kernel.txt")" >&2; exit 1; }
+        f=$(find "$p/lib/modules" -name "$m.ko")
+        [ -n "$f" ] || { echo "$0: $m.ko not in $(cat "$linux/kernel.txt")" >&2; exit 1; }
+        cp "$f" "$out/pkg.tmp/modules/"
     done
+    for t in $TOOLS; do cp "$p/usr/lib/xen-4.17/bin/$t" "$out/pkg.tmp/bin/"; done
+    cp -a "$p"/usr/lib/x86_64-linux-gnu/*.so.* "$out/pkg.tmp/lib/"   # with their soname links
+    mv "$out/pkg.tmp" "$out/pkg"
     mv "$tmp/packages.txt" "$out/packages.txt"
-    cp "$out"/pkgroot/boot/xen-4.17-amd64.efi "$out/xen.efi.tmp"
+    cp "$p"/boot/xen-4.17-amd64.efi "$out/xen.efi.tmp"
     mv "$out/xen.efi.tmp" "$out/xen.efi"
 fi
 
@@ -99,9 +109,9 @@ if [ $stale -eq 1 ]; then
         ln -s busybox "$r/bin/$applet"
     done
     install -m 755 "$src/dom0-init" "$r/init"
-    find "$out/pkgroot/lib/modules" -name '*.ko' -exec cp {} "$r/lib/modules/" \;
-    xbin="$out/pkgroot/usr/lib/xen-4.17/bin"
-    xlib="$out/pkgroot/usr/lib/x86_64-linux-gnu"
+    cp "$out"/pkg/modules/*.ko "$r/lib/modules/"
+    xbin="$out/pkg/bin"
+    xlib="$out/pkg/lib"
     for t in $TOOLS; do cp "$xbin/$t" "$r/usr/lib/xen-4.17/bin/"; done
     # Xen's libraries (with their soname links) from the packages; the rest
     # from the host as ldd resolves them, and the dynamic loader.
