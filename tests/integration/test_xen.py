@@ -7,12 +7,14 @@ Xen runs it with VMRUN, as L2 on our nested SVM, with Xen's HAP (nested
 paging) on top of our NPT. tools/xen-l1.sh prepares build/xen/ (cached);
 the kernel is tools/linux-l1.sh's.
 
-Under QEMU's TCG the domU's kernel stops early, before its first hypercall
-and before it prints anything, and halts; Xen then powers the domain off
-("reason code 0"). It does exactly the same with `hypervisor = no`, Xen on
-TCG's SVM directly: test_domu_ends_as_without_the_hypervisor compares the
-two runs, and test_pvh_domu_reports (what should happen on hardware) is
-marked xfail on TCG."""
+QEMU's TCG (10.0) gives every MOV from CRn of a guest whose CR0 reads are
+intercepted as a CR0-read exit; Xen then emulated the domU's MOV from CR2
+with a stale CR2 and its kernel died at its first page fault, silently.
+Our hypervisor gives L1 the exit a CPU gives (hv/nested_cr_read.c), and the
+domU's kernel boots (test_domu_kernel_boots_as_l2). It then stops at its
+int3 self-test (kernel BUG at arch/x86/kernel/alternative.c:1143) under
+TCG: test_pvh_domu_reports, what should happen on hardware, is marked
+xfail until that is understood."""
 import os
 import re
 import subprocess
@@ -54,31 +56,18 @@ def xen_files(tmp_path_factory):
             (os.path.join(XEN, "dom0.img"), "\\EFI\\xen\\dom0.img")]
 
 
-def run_xen(tmp_path_factory, files, config, iommu):
+def run_xen(tmp_path_factory, files, config):
     tmp = tmp_path_factory.mktemp("xen")
     img = make_image(tmp, config, extra_files=files)
     start = time.monotonic()
-    b = boot(tmp, img, mem="2G", timeout=TIMEOUT, extra=["-no-reboot"], iommu=iommu)
+    b = boot(tmp, img, mem="2G", timeout=TIMEOUT, extra=["-no-reboot"])
     print(f"xen boot: {time.monotonic() - start:.1f} s, QEMU status {b.status}")
     return b
 
 
 @pytest.fixture(scope="module")
 def xen_boot(tmp_path_factory, xen_files):
-    return run_xen(tmp_path_factory, xen_files, CONFIG, iommu=True)
-
-
-@pytest.fixture(scope="module")
-def xen_bare_boot(tmp_path_factory, xen_files):
-    """The same without our hypervisor: Xen on QEMU's SVM itself. No IOMMU
-    on this machine: Xen 4.17 panics initializing QEMU's amd-iommu
-    (iommu_init.c:1386, seen with -cpu max), which ours hides from L1."""
-    return run_xen(tmp_path_factory, xen_files, CONFIG + "hypervisor = no\n", iommu=False)
-
-
-def domu_end(console):
-    m = re.search(r"(?m)^Domain 1 has shut down, reason code (\d+)", console)
-    return m and int(m.group(1))
+    return run_xen(tmp_path_factory, xen_files, CONFIG)
 
 
 def test_xen_boots_as_l1_with_svm_and_hap(xen_boot):
@@ -118,20 +107,24 @@ def test_xen_runs_a_pvh_domu_on_our_nested_svm(xen_boot):
     assert xen_boot.status == 0, f"QEMU status {xen_boot.status} (124: timeout)"
 
 
-def test_domu_ends_as_without_the_hypervisor(xen_boot, xen_bare_boot):
-    """The domU's fate is the CPU's (TCG's) and Xen's, not ours: it ends the
-    same way with and without our hypervisor under Xen."""
-    bare = xen_bare_boot.console
-    assert "[hv] hypervisor = no" in bare
-    assert re.search(r"(?m)^XENDOM0: xl create$", bare), "bare Xen did not get to xl create"
-    assert domu_end(bare) is not None, "bare: the domU did not shut down"
-    assert domu_end(xen_boot.console) == domu_end(bare)
-    assert (re.search(r"(?m)^XENDOM0: (PASS|FAIL) PVH domU", xen_boot.console).group(1) ==
-            re.search(r"(?m)^XENDOM0: (PASS|FAIL) PVH domU", bare).group(1))
+def test_domu_kernel_boots_as_l2(xen_boot):
+    """The domU's kernel, L2 under Xen's SVM and HAP on ours, gets through
+    its early boot: its early console (port E9h, which Xen prints as
+    "(d1)") and then its hvc0 console (xenconsoled's log, read back by
+    dom0) show it. Under TCG this needs our fix of TCG's CR-read exit
+    codes, whose first use the hypervisor logs (a CPU never needs it)."""
+    c = xen_boot.console
+    assert_in_order(
+        c,
+        r"\[hv\] L2's MOV from CR\d+ exited as a CR0 read",
+        r"\(d1\) \[\s*[\d.]+\] Linux version 6\.1",
+        r"\(d1\) \[\s*[\d.]+\] Hypervisor detected: Xen HVM",
+        r"(?m)^XENDOM0: domU console: .*Linux version 6\.1",
+    )
 
 
-@pytest.mark.xfail(reason="under TCG the PVH domU's kernel halts before printing anything, "
-                          "with and without our hypervisor (test_domu_ends_as_without_the_hypervisor)",
+@pytest.mark.xfail(reason="under TCG the domU's kernel BUGs in its int3 self-test "
+                          "(arch/x86/kernel/alternative.c:1143); cause not found yet",
                    strict=False)
 def test_pvh_domu_reports(xen_boot):
     """What should happen (and should on hardware): the domU's kernel boots
