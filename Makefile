@@ -34,6 +34,7 @@ CORE_C   := hv/entry.c hv/log.c hv/fpu.c hv/exception.c hv/symbols.c \
 	hv/apic.c hv/store_decode.c hv/guest_fetch.c arch/x86/apic.c hv/vcpu_request.c \
 	hv/npt.c hv/iommu.c hv/iommu_events.c hv/iommu_pt.c hv/insn_len.c hv/stats.c hv/tlb.c arch/x86/svm_bitmaps.c \
 	hv/nested.c hv/nested_gif.c hv/l1_gif.c hv/nested_maps.c hv/npt02.c hv/vmcb12_check.c hv/tlb_policy.c \
+	hv/nested_cr_read.c hv/cr_read_decode.c \
 	lib/newlib_glue.c lib/ringbuf.c \
 	lib/page_alloc.c arch/x86/uart16550.c arch/x86/cpu_features.c \
 	arch/x86/svm_probe.c arch/x86/svm_exit_names.c boot/config.c
@@ -74,7 +75,7 @@ UNIT_HEADERS := $(wildcard tests/unit/*.h hv/*.h arch/x86/*.h boot/*.h lib/*.h)
 UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb svm_bitmaps npt insn_len \
 	exit_dispatch vmcb12_check npt02 tlb_model nested_route nested_maps nested_vmrun \
 	nested_tsc l1_gif ap_state apic_icr store_decode vcpu_request iommu_pt iommu_events ivrs \
-	exit_debug console_mux shell_line vmcb_decode stats acpi_s5
+	exit_debug console_mux shell_line vmcb_decode stats acpi_s5 cr_read_decode
 UNIT_SRC_config       := boot/config.c
 UNIT_SRC_ringbuf      := lib/ringbuf.c
 UNIT_SRC_console_mux  := hv/console_mux.c
@@ -101,16 +102,17 @@ UNIT_SRC_ap_state     := hv/ap_state.c
 UNIT_LDFLAGS_ap_state := -lpthread
 UNIT_SRC_apic_icr     := arch/x86/apic.c
 UNIT_SRC_store_decode := hv/store_decode.c
+UNIT_SRC_cr_read_decode := hv/cr_read_decode.c
 UNIT_SRC_vcpu_request := hv/vcpu_request.c
 UNIT_LDFLAGS_vcpu_request := -lpthread
 UNIT_SRC_l1_gif       := hv/l1_gif.c hv/host_caps.c hv/switch_vmcb.c
 UNIT_SRC_nested_vmrun := hv/nested.c hv/nested_gif.c hv/l1_gif.c hv/nested_maps.c hv/vmcb12_check.c arch/x86/svm_bitmaps.c \
-	hv/host_caps.c hv/switch_vmcb.c
+	hv/host_caps.c hv/switch_vmcb.c hv/nested_cr_read.c hv/cr_read_decode.c
 # The checks wrapped: the test acts right after each VMRUN's check.
 UNIT_LDFLAGS_nested_vmrun := -Wl,--wrap=vmcb12_check,--wrap=vmcb12_check_reloaded -lpthread
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/unit/test_%)
 
-.PHONY: all deps run test test-long unit integration bench debug clean distclean
+.PHONY: all deps run test test-long unit integration test-xen bench debug clean distclean
 all: $(BUILD)/hv.efi $(BUILD)/l1test.efi $(BUILD)/usb.img
 
 # Installs only what is missing; cheap when everything is there.
@@ -202,12 +204,25 @@ $(LINUX_QEMU): tools/linux-qemu.sh $(LINUX_L1)
 	$(Q)tools/linux-qemu.sh $(BUILD)/linux
 	$(Q)touch $@
 
-integration: all $(LINUX_L1) $(LINUX_QEMU)
+# Debian's Xen 4.17 and a dom0 initramfs with its toolstack and a PVH domU
+# (cached), for tests/integration/test_xen.py.
+XEN_L1 := $(BUILD)/xen/.stamp
+$(XEN_L1): tools/xen-l1.sh tests/l1/xen/dom0-init tests/l1/xen/domu-init tests/l1/xen/domu.cfg \
+		$(LINUX_L1)
+	@echo "  XEN     $(BUILD)/xen (Debian's Xen 4.17, dom0 and domU initramfs, cached)"
+	$(Q)tools/xen-l1.sh $(BUILD)/xen $(BUILD)/linux
+	$(Q)touch $@
+
+integration: all $(LINUX_L1) $(LINUX_QEMU) $(XEN_L1)
 	$(Q)$(PYTHON) -m pytest -q -m "not long" tests/integration
 
 # The integration tests of several minutes each under TCG (marked "long").
 test-long: all $(LINUX_L1) $(LINUX_QEMU)
 	$(Q)$(PYTHON) -m pytest -q -m long tests/integration
+
+# Xen as L1 alone (about 1.5 min under TCG).
+test-xen: all $(XEN_L1)
+	$(Q)$(PYTHON) -m pytest -q tests/integration/test_xen.py
 
 include tests/fuzz/fuzz.mk
 
@@ -236,4 +251,4 @@ clean:
 distclean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)

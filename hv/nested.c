@@ -708,6 +708,11 @@ void nested_l2_exit(struct vcpu *v)
 {
     const struct vmcb_control *c = &v->nested.vmcb02.va->control;
     uint64_t code = c->exitcode;
+    /* Without decode assists the code of a CR read may be wrong (QEMU's
+     * TCG, hv/nested_cr_read.c); with them the CPU is trusted. */
+    if (__builtin_expect(code == VMEXIT_CR0_READ, 0) && !host_caps()->decode_assists &&
+        nested_cr_read_fixup(v, &code))
+        return;
     /* The usual case first: an exit L1 asked for with an intercept bit
      * (not an NMI, which L2's GIF may hold; no map step under way). */
     if (!nested_exit_uses_map(code) && code != VMEXIT_NMI && !v->nested.map_step &&

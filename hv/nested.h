@@ -46,3 +46,9 @@ void nested_npf(struct vcpu *v, uint64_t exitinfo1, uint64_t exitinfo2);
 
 /* The only place the vCPU's current VMCB changes (hv/switch_vmcb.c). */
 void switch_vmcb(struct vcpu *v, enum tlb_ctx to);
+
+/* L2's exit with code CR0 read on a CPU without decode assists: reads the
+ * instruction; a MOV from another CR gets the exit code of that CR
+ * (*code changed), or, where L1 does not intercept reads of that CR, is
+ * performed for L2 (true: nothing left to do). hv/nested_cr_read.c. */
+bool nested_cr_read_fixup(struct vcpu *v, uint64_t *code);

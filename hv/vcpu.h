@@ -80,6 +80,8 @@ struct nested {
      * reads bits 51:12 only, hv/npt02.h). */
     uint64_t npt12_root;
     uint64_t vmruns, l0_handled, invalid, merges; /* reflected: stats_l2_reflected() */
+    /* L2's MOV from CRn (n != 0) that the CPU gave as a CR0 read (hv/nested_cr_read.c) */
+    uint64_t cr_read_fixups;
 };
 
 /* L1's local APIC as this vCPU's L1 last programmed it (hv/apic.c): what

@@ -11,7 +11,9 @@
  * Also: the checks see the private copy, never L1's page; a failed VMRUN
  * is not cached (clean bits cannot skip its checks next time); the fully
  * clean fast path re-reads exactly the always-read fields; VMCB02's TSC
- * offset is VMCB01's plus VMCB12's. */
+ * offset is VMCB01's plus VMCB12's. And L2's CR-read exits on a CPU that
+ * codes every MOV from CRn as a CR0 read (QEMU's TCG, hv/nested_cr_read.c):
+ * L1 gets the exit of the CR read, or none where it does not intercept it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -96,6 +98,17 @@ void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint3
     injected++;
 }
 void vcpu_skip_insn(struct vcpu *v) { v->vmcb01.va->save.rip += 3; }
+void vcpu_complete_insn_flags(struct vcpu *v) { (void)v; }
+/* The instruction at L2's RIP, as hv/guest_fetch.c would read it. */
+static uint8_t l2_insn[15];
+static unsigned l2_insn_len;
+unsigned guest_fetch_insn(const struct vcpu *v, uint8_t *buf, unsigned max)
+{
+    (void)v;
+    unsigned n = l2_insn_len < max ? l2_insn_len : max;
+    memcpy(buf, l2_insn, n);
+    return n;
+}
 
 static struct vcpu vcpu;
 unsigned vcpu_count(void) { return 1; }
@@ -430,6 +443,52 @@ static void test_tsc_offset_is_l1s_plus_vmcb12s(void **state)
     assert_int_equal(vcpu.nested.vmcb02.va->control.tsc_offset, (uint64_t)-8000);
 }
 
+/* Xen 4.17's HVM guests: CR0 and CR4 reads intercepted, not CR2 and CR3
+ * (bits 15:0 of intercept_cr, measured). L2 in long mode runs
+ * `insn` and the CPU exits with code 0 (CR0 read), as TCG does. */
+#define XEN_INTERCEPT_CR 0xfef3fef3u
+static void l2_cr0_read_exit(const uint8_t *insn, unsigned len)
+{
+    vmcb12->control.intercept_cr = XEN_INTERCEPT_CR;
+    vmrun();
+    assert_true(vcpu.nested.in_l2);
+    memcpy(l2_insn, insn, len);
+    l2_insn_len = len;
+    struct vmcb *v02 = vcpu.nested.vmcb02.va;
+    v02->save.cr2 = 0xffff888003143480;
+    v02->save.rip = 0xffffffff830794ff;
+    v02->control.exitcode = VMEXIT_CR0_READ;
+    vmcb12->control.exitcode = 0x7777; /* not an exit code L2 could give */
+    nested_l2_exit(&vcpu);
+}
+
+static void test_unintercepted_cr2_read_is_performed_for_l2(void **state)
+{
+    (void)state;
+    l2_cr0_read_exit((const uint8_t[]){0x0f, 0x20, 0xd7}, 3); /* mov %cr2,%rdi */
+    assert_true(vcpu.nested.in_l2);                 /* no #VMEXIT for L1 */
+    assert_int_equal(vmcb12->control.exitcode, 0x7777);
+    assert_int_equal(vcpu.regs.rdi, 0xffff888003143480);
+    assert_int_equal(vcpu.nested.vmcb02.va->save.rip, 0xffffffff830794ff + 3);
+}
+
+static void test_intercepted_cr4_read_gets_its_own_exit_code(void **state)
+{
+    (void)state;
+    l2_cr0_read_exit((const uint8_t[]){0x0f, 0x20, 0xe5}, 3); /* mov %cr4,%rbp */
+    assert_false(vcpu.nested.in_l2);
+    assert_int_equal(vmcb12->control.exitcode, VMEXIT_CR4_READ);
+    assert_int_equal(vmcb12->save.rip, 0xffffffff830794ff); /* L1 emulates it */
+}
+
+static void test_cr0_read_stays_a_cr0_read(void **state)
+{
+    (void)state;
+    l2_cr0_read_exit((const uint8_t[]){0x0f, 0x20, 0xc0}, 3); /* mov %cr0,%rax */
+    assert_false(vcpu.nested.in_l2);
+    assert_int_equal(vmcb12->control.exitcode, VMEXIT_CR0_READ);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -443,6 +502,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_other_vmcb12_is_read_in_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tsc_offset_is_l1s_plus_vmcb12s, setup, teardown),
         cmocka_unit_test_setup_teardown(test_int_ctl_reserved_bits_not_passed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unintercepted_cr2_read_is_performed_for_l2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_intercepted_cr4_read_gets_its_own_exit_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cr0_read_stays_a_cr0_read, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
