@@ -14,6 +14,7 @@
  * is modelled page by page (tests/fuzz/fake_npt01_protect.h); an L1 write to
  * a protected page is an #NPF that reaches nested_maps_l1_write() first. */
 #pragma once
+#include "hv/cr_read_decode.h"
 #include <setjmp.h>
 #include <stdarg.h>
 
@@ -190,6 +191,50 @@ bool vcpu_nmi_was_kick(struct vcpu *v) { return l0.nmi_is_kick; }
 void exit_init_sx(struct vcpu *v) { l0.init_sx++; }
 bool apic_mmio_fault(struct vcpu *v, uint64_t gpa, uint64_t exitinfo1) { return l0.apic_write; }
 bool guest_mem_hv_access(uint64_t gpa, uint64_t rip, bool write) { return l0.hv_access; }
+/* L2's instruction bytes (hv/nested_cr_read.c reads them at a CR0-read
+ * exit): chosen by L2's RIP, which the input sets, among MOV from CR0, 2,
+ * 3, 4, 8 (REX.R) with register and prefixes, SMSW, and bytes that are no
+ * MOV CRn; sometimes fewer bytes than the instruction has. */
+unsigned guest_fetch_insn(const struct vcpu *v, uint8_t *buf, unsigned max)
+{
+    static const struct { uint8_t n, b[6]; } insns[] = {
+        { 3, { 0x0F, 0x20, 0xC0 } },             /* mov rax, cr0 */
+        { 3, { 0x0F, 0x20, 0xD3 } },             /* mov rbx, cr2 */
+        { 3, { 0x0F, 0x20, 0xDF } },             /* mov rdi, cr3 */
+        { 3, { 0x0F, 0x20, 0xE1 } },             /* mov rcx, cr4 */
+        { 4, { 0x44, 0x0F, 0x20, 0xC2 } },       /* mov rdx, cr8 */
+        { 4, { 0x41, 0x0F, 0x20, 0xD7 } },       /* mov r15, cr2 */
+        { 4, { 0x66, 0x0F, 0x20, 0xD8 } },       /* prefix, mov rax, cr3 */
+        { 3, { 0x0F, 0x01, 0xE0 } },             /* smsw eax */
+        { 2, { 0x0F, 0x20 } },                   /* cut short */
+        { 3, { 0x0F, 0x22, 0xD8 } },             /* mov cr3, rax: a write */
+    };
+    unsigned i = (unsigned)(v->vmcb.va->save.rip % (sizeof insns / sizeof insns[0]));
+    unsigned n = insns[i].n < max ? insns[i].n : max;
+    memcpy(buf, insns[i].b, n);
+    return n;
+}
+
+/* What hv/nested_cr_read.c makes of a CR0-read exit of L2 without decode
+ * assists, for the harness's expectations: the exit code L1 should see
+ * (*code changed), or true when L0 performs the read itself. */
+static inline bool env_cr_read_fixed(struct vcpu *v, uint64_t *code)
+{
+    const struct vmcb *v02 = v->vmcb.va;
+    if (*code != VMEXIT_CR0_READ || host_caps()->decode_assists)
+        return false;
+    uint8_t b[15];
+    struct cr_read_insn d;
+    bool code64 = (v02->save.efer & EFER_LMA) && (v02->save.cs.attrib & VMCB_SEG_ATTR_L);
+    if (!cr_read_decode(b, guest_fetch_insn(v, b, sizeof b), code64, &d) || d.cr == 0)
+        return false;
+    if ((v->nested.vmcb12->control.intercept_cr >> d.cr) & 1) {
+        *code = VMEXIT_CR_READ(d.cr);
+        return false;
+    }
+    return d.cr == 2 || d.cr == 3 || d.cr == 4 ||
+           (d.cr == 8 && (v02->control.int_ctl & VMCB_INT_CTL_V_INTR_MASKING));
+}
 enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint64_t l2_gpa,
                                       uint64_t info1, uint64_t *reflect_info1)
 {

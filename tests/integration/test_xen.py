@@ -119,13 +119,15 @@ def test_domu_kernel_boots_as_l2(xen_boot):
         r"\[hv\] L2's MOV from CR\d+ exited as a CR0 read",
         r"\(d1\) \[\s*[\d.]+\] Linux version 6\.1",
         r"\(d1\) \[\s*[\d.]+\] Hypervisor detected: Xen HVM",
-        r"(?m)^XENDOM0: domU console: .*Linux version 6\.1",
+        r"(?m)^XENDOM0: domU console: \[\s*[\d.]+\] printk: console \[hvc0\] enabled",
     )
 
 
-@pytest.mark.xfail(reason="under TCG the domU's kernel BUGs in its int3 self-test "
-                          "(arch/x86/kernel/alternative.c:1143); cause not found yet",
-                   strict=False)
+@pytest.mark.xfail(reason="under TCG the domU's kernel stops early: first it BUGed in its "
+                          "int3 self-test (an INT3 cut off by an exit was injected again with "
+                          "RIP at the INT3; fixed in hv/exit_dispatch.c), now Xen logs 'SVM "
+                          "Insn len emulation failed' for its RDTSCP (0f 01 f9) and the domain "
+                          "ends; cause not found yet", strict=False)
 def test_pvh_domu_reports(xen_boot):
     """What should happen (and should on hardware): the domU's kernel boots
     as L2, reports on its console (dom0 reads it back from xenconsoled's
