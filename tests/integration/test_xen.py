@@ -11,10 +11,13 @@ QEMU's TCG (10.0) gives every MOV from CRn of a guest whose CR0 reads are
 intercepted as a CR0-read exit; Xen then emulated the domU's MOV from CR2
 with a stale CR2 and its kernel died at its first page fault, silently.
 Our hypervisor gives L1 the exit a CPU gives (hv/nested_cr_read.c), and the
-domU's kernel boots (test_domu_kernel_boots_as_l2). It then stops at its
-int3 self-test (kernel BUG at arch/x86/kernel/alternative.c:1143) under
-TCG: test_pvh_domu_reports, what should happen on hardware, is marked
-xfail until that is understood."""
+domU's kernel boots (test_domu_kernel_boots_as_l2). It then stopped at
+its int3 self-test (kernel BUG at arch/x86/kernel/alternative.c:1143): an
+INT3 whose delivery an exit cut off was injected again with RIP still at
+the INT3 (fixed, hv/exit_dispatch.c). Now Xen logs "SVM Insn len
+emulation failed" at the domU's RDTSCP and the domain ends:
+test_pvh_domu_reports, what should happen on hardware, is marked xfail
+until that is understood."""
 import os
 import re
 import subprocess
