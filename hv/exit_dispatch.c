@@ -62,22 +62,12 @@ static void dispatch(struct vcpu *v, uint64_t code)
 /* An exit may cut off the delivery of an event (EXITINTINFO, APM 15.7.2):
  * unless the exit went to L1 (then L1 finds it in its VMCB12's
  * EXITINTINFO) or the handler queued an event itself, it is delivered
- * again at the next VMRUN of the same VMCB, except the events of an
- * instruction (exit_event_redelivered()). */
+ * again at the next VMRUN of the same VMCB. */
 static void redeliver(struct vcpu *v, const struct vmcb *exited, uint64_t intinfo)
 {
     struct vmcb_control *c = &v->vmcb.va->control;
-    /* An instruction's event L1 injected into L2 is L1's emulation of the
-     * instruction, with RIP already past it: injected again, and still
-     * L1's if this delivery is cut off too. */
-    bool l1s = intinfo == v->nested.l1_instr_event && exited == v->nested.vmcb02.va;
-    v->nested.l1_instr_event = 0;
-    if (v->vmcb.va == exited && !(c->eventinj & VMCB_EVENT_V) &&
-        (l1s || exit_event_redelivered(intinfo))) {
+    if (v->vmcb.va == exited && !(c->eventinj & VMCB_EVENT_V))
         c->eventinj = intinfo;
-        if (l1s)
-            v->nested.l1_instr_event = intinfo;
-    }
 }
 
 void exit_dispatch(struct vcpu *v)
@@ -87,8 +77,6 @@ void exit_dispatch(struct vcpu *v)
     dispatch(v, exited->control.exitcode);
     if (__builtin_expect((intinfo & VMCB_EVENT_V) != 0, 0))
         redeliver(v, exited, intinfo);
-    else if (__builtin_expect(v->nested.l1_instr_event != 0, 0))
-        v->nested.l1_instr_event = 0; /* delivered */
     if (__builtin_expect(v->deferred_event != 0, 0))
         exit_deferred_event(v);
 }

@@ -456,8 +456,6 @@ void nested_vmrun(struct vcpu *v)
     /* VMRUN sets GIF (15.5.1). VMCB01 need not follow now: it runs again
      * only after a #VMEXIT, which clears GIF and updates it. An NMI held
      * since CLGI stays held until L1's STGI. */
-    uint64_t inj = n->vmcb12->control.eventinj;
-    n->l1_instr_event = (inj & VMCB_EVENT_V) && !exit_event_redelivered(inj) ? inj : 0;
     n->gif = true;
     n->l2_gif = true;
     n->l2_svme = true; /* the checks required it */

@@ -82,12 +82,6 @@ struct nested {
     uint64_t vmruns, l0_handled, invalid, merges; /* reflected: stats_l2_reflected() */
     /* L2's MOV from CRn (n != 0) that the CPU gave as a CR0 read (hv/nested_cr_read.c) */
     uint64_t cr_read_fixups;
-    /* An INTn/INT3/INTO event VMCB12 injected at L1's last VMRUN (without
-     * NRIPS L1 moved L2's RIP past the instruction, as KVM does), until
-     * L2's first exit after it: injected again if that exit cut off its
-     * delivery (hv/exit_dispatch.c); any other instruction's event is left
-     * to the instruction, which runs again. */
-    uint64_t l1_instr_event;
 };
 
 /* L1's local APIC as this vCPU's L1 last programmed it (hv/apic.c): what

@@ -11,13 +11,14 @@ QEMU's TCG (10.0) gives every MOV from CRn of a guest whose CR0 reads are
 intercepted as a CR0-read exit; Xen then emulated the domU's MOV from CR2
 with a stale CR2 and its kernel died at its first page fault, silently.
 Our hypervisor gives L1 the exit a CPU gives (hv/nested_cr_read.c), and the
-domU's kernel boots (test_domu_kernel_boots_as_l2). It then stopped at
-its int3 self-test (kernel BUG at arch/x86/kernel/alternative.c:1143): an
-INT3 whose delivery an exit cut off was injected again with RIP still at
-the INT3 (fixed, hv/exit_dispatch.c). Now Xen logs "SVM Insn len
-emulation failed" at the domU's RDTSCP and the domain ends:
-test_pvh_domu_reports, what should happen on hardware, is marked xfail
-until that is understood."""
+domU's kernel boots (test_domu_kernel_boots_as_l2). It then stops at its
+int3 self-test (kernel BUG at arch/x86/kernel/alternative.c:1143) under
+TCG: test_pvh_domu_reports, what should happen on hardware, is marked
+xfail until that is fixed. The likely cause: hv/exit_dispatch.c injects
+an INT3 whose delivery an exit cut off again with RIP still at the INT3
+(a wrong return address). A fix that left such events to their
+instruction made the domU go further (to a failing RDTSCP emulation in
+Xen) but broke KVM three levels deep on 2 vCPUs, and was taken back."""
 import os
 import re
 import subprocess
@@ -126,11 +127,10 @@ def test_domu_kernel_boots_as_l2(xen_boot):
     )
 
 
-@pytest.mark.xfail(reason="under TCG the domU's kernel stops early: first it BUGed in its "
-                          "int3 self-test (an INT3 cut off by an exit was injected again with "
-                          "RIP at the INT3; fixed in hv/exit_dispatch.c), now Xen logs 'SVM "
-                          "Insn len emulation failed' for its RDTSCP (0f 01 f9) and the domain "
-                          "ends; cause not found yet", strict=False)
+@pytest.mark.xfail(reason="under TCG the domU's kernel BUGs in its int3 self-test "
+                          "(arch/x86/kernel/alternative.c:1143): an INT3 cut off by an exit "
+                          "is injected again with RIP at the INT3; not fixed yet",
+                   strict=False)
 def test_pvh_domu_reports(xen_boot):
     """What should happen (and should on hardware): the domU's kernel boots
     as L2, reports on its console (dom0 reads it back from xenconsoled's

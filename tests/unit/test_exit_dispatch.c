@@ -85,32 +85,12 @@ static void test_every_l1_intercept_has_a_handler(void **state)
             assert_ptr_not_equal(exit_handler_for(0x40 + vec), exit_unexpected);
 }
 
-/* Which cut-off events L0 injects again (APM 15.7.2, 15.20). INT3 in an
- * L2 whose IDT or stack page NPT02 had not mapped yet was injected again
- * as QEMU's TCG reported it (type 4, vector 3) with RIP still at the INT3:
- * the handler saw the INT3's address as the return address, and Debian
- * 6.1's int3 self-test BUG()ed in Xen's PVH domU. */
-static void test_instruction_events_are_not_injected_again(void **state)
-{
-    (void)state;
-    uint64_t v = VMCB_EVENT_V;
-    assert_false(exit_event_redelivered(v | VMCB_EVENT_TYPE_SOFT_INT | 3));    /* TCG's INT3 */
-    assert_false(exit_event_redelivered(v | VMCB_EVENT_TYPE_SOFT_INT | 0x80)); /* INT 80h */
-    assert_false(exit_event_redelivered(v | VMCB_EVENT_TYPE_EXCEPTION | 3));   /* AMD's INT3 */
-    assert_false(exit_event_redelivered(v | VMCB_EVENT_TYPE_EXCEPTION | 4));   /* INTO */
-    assert_true(exit_event_redelivered(v | VMCB_EVENT_TYPE_EXCEPTION | 14 | VMCB_EVENT_EV));
-    assert_true(exit_event_redelivered(v | VMCB_EVENT_TYPE_EXCEPTION | 6));    /* #UD */
-    assert_true(exit_event_redelivered(v | VMCB_EVENT_TYPE_INTR | 0x30));
-    assert_true(exit_event_redelivered(v | VMCB_EVENT_TYPE_NMI | 2));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_exits),
         cmocka_unit_test(test_unrequested_exits_are_unexpected),
         cmocka_unit_test(test_every_l1_intercept_has_a_handler),
-        cmocka_unit_test(test_instruction_events_are_not_injected_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
