@@ -26,6 +26,12 @@ static int passed, failed, skipped;
 
 static void vsay(const char *prefix, const char *fmt, va_list ap)
 {
+    /* GNU-EFI's AsciiVSPrint goes through boot services whose TPL restore
+     * sets RFLAGS.IF: a caller that runs with interrupts off (the echo
+     * loop) would get them back, and with them the firmware's timer
+     * handlers (its console polls the UART and eats typed bytes; its boot
+     * watchdog resets the machine). Saying something leaves IF as it was. */
+    int intr_off = !(read_rflags() & RFLAGS_IF);
     char line[1024]; /* AsciiVSPrint fills at most half (it works in UCS-2) */
     UINTN n = 0;
     for (const char *p = "[l1test] "; *p; p++)
@@ -35,6 +41,8 @@ static void vsay(const char *prefix, const char *fmt, va_list ap)
     AsciiVSPrint((CHAR8 *)line + n, sizeof line - n - 1, (const CHAR8 *)fmt, ap);
     n = strlena((CHAR8 *)line);
     line[n++] = '\n';
+    if (intr_off)
+        __asm__ volatile("cli");
     uart_write(&com1, line, n);
 }
 
@@ -138,6 +146,14 @@ static void triple_fault(void)
 
 void run_bench(void);
 
+/* The boot manager arms a 5-minute watchdog before it starts us (UEFI
+ * spec, EFI_BOOT_SERVICES.SetWatchdogTimer); the modes that wait for a
+ * person, or a test typing, as long as it takes disarm it. */
+static void no_watchdog(void)
+{
+    uefi_call_wrapper(BS->SetWatchdogTimer, 4, 0, 0, 0, NULL);
+}
+
 /* `echo`: L1 reads the serial port (polled, as firmware does) and says
  * each line it got, control bytes as ^X: the debug shell's tests type to
  * L1 and to the shell through the same port (tests/integration/
@@ -145,12 +161,13 @@ void run_bench(void);
  * must never switch the console. */
 static void echo_forever(void)
 {
+    no_watchdog();
     static const char esc[] = "[l1test] escape in output: \x01\x01\x01\r\n";
     uart_write(&com1, esc, sizeof esc - 1);
     say("echo: reading the serial port");
     /* Interrupts off: the firmware's terminal driver polls the same UART
      * from its timer interrupt (ConIn) and would take bytes meant for this
-     * loop, or one between its LSR and RBR reads. */
+     * loop, or one between its LSR and RBR reads (say() keeps them off). */
     __asm__ volatile("cli");
     char line[128];
     int n = 0;
@@ -180,6 +197,7 @@ static void echo_forever(void)
  * the boot CPU's exit countdown is what polls the UART. */
 static void wait_forever(void)
 {
+    no_watchdog();
     say("waiting (CPUID loop)");
     for (;;) {
         cpuid(0, 0);
