@@ -17,6 +17,10 @@ static const uint8_t *l0_msrpm; /* what L0 protects in L1 (and in L2) */
  * protect the same page. The lists and the protection change under this
  * lock; merges are rare (a new pair of maps), so one lock is enough. */
 static struct spinlock maps_lock;
+/* Counts the pages ever protected (under maps_lock): a vCPU that found a
+ * page unprotected knows the answer still holds while this has not moved
+ * (nested_maps_l0_wrote); unprotecting never makes it wrong. */
+static uint64_t protect_gen;
 
 void nested_maps_init(const uint8_t *msrpm)
 {
@@ -88,6 +92,7 @@ static void protect(struct vcpu *v, uint64_t pa, uint64_t size)
         if (!page_is_l1_ram(pa + off))
             continue; /* read as all ones, whatever is written there */
         n->protected_pages[n->nprotected++] = pa + off;
+        __atomic_add_fetch(&protect_gen, 1, __ATOMIC_RELEASE);
         guest_mem_set_writable(pa + off, false);
     }
     tlb_npt01_changed(v); /* fewer rights: cached writable translations go */
@@ -139,8 +144,22 @@ bool nested_maps_l1_write(struct vcpu *v, uint64_t gpa)
  * serves it first sees the pages protected here. Taken only on a hit. */
 void nested_maps_l0_wrote(struct vcpu *v, uint64_t gpa)
 {
-    if (protected_by_other(NULL, page_of(gpa)))
+    /* Every reflected #VMEXIT writes VMCB12: the usual answer (its page is
+     * no map) is remembered until some vCPU protects a page, so the fast
+     * path does not scan every vCPU's list. The generation is read before
+     * the scan: a page protected during it moves the generation, and the
+     * next write scans again. */
+    struct nested *n = &v->nested;
+    uint64_t page = page_of(gpa);
+    uint64_t gen = __atomic_load_n(&protect_gen, __ATOMIC_ACQUIRE);
+    if (page == n->unprotected_page && gen == n->unprotected_gen)
+        return;
+    if (protected_by_other(NULL, page)) {
         nested_maps_l1_write(v, gpa);
+        return;
+    }
+    n->unprotected_page = page;
+    n->unprotected_gen = gen;
 }
 
 /* dst = l0 | L1's map at l1_base (0: L1 has none, l0 NULL: nothing of

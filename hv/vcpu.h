@@ -70,6 +70,9 @@ struct nested {
     uint64_t merged_msrpm12, merged_iopm12; /* L1 maps merged (0: L1 has none; NESTED_MAPS_NONE: no merge) */
     uint64_t protected_pages[NESTED_MAX_PROTECTED];
     unsigned nprotected;
+    /* A page L0 wrote for L1 and found in no vCPU's list, at that
+     * protection generation (hv/nested_maps.c nested_maps_l0_wrote). */
+    uint64_t unprotected_page, unprotected_gen;
     /* The shadows NPT01 o NPT12 (hv/npt02.c), one per L2 entry of v->tlb
      * (hv/tlb_policy.h); VMCB02 runs on v->tlb.cur's. They share one
      * page budget (hv/guest_mem.c). */

@@ -78,8 +78,13 @@ static uint8_t msrpm02w[MSRPM_SIZE], iopm02w[IOPM_SIZE];
 static struct vmcb_control c12;
 static struct vmcb copy12; /* v's VMCB12 copy, for routing (use_maps) */
 
+static int vcpu_lookups; /* how often the module walked the vCPUs */
 unsigned vcpu_count(void) { return 2; }
-struct vcpu *vcpu_by_index(unsigned i) { return i == 0 ? &v : i == 1 ? &w : NULL; }
+struct vcpu *vcpu_by_index(unsigned i)
+{
+    vcpu_lookups++;
+    return i == 0 ? &v : i == 1 ? &w : NULL;
+}
 
 static void reset_vcpu(struct vcpu *x, uint8_t *msrpm02_, uint8_t *iopm02_)
 {
@@ -232,6 +237,32 @@ static void test_two_vcpus_share_protection(void **state)
     assert_false(msrpm_intercepts(msrpm02w, MSR_LSTAR, true));
 }
 
+/* L0 writes VMCB12 at every reflected #VMEXIT (nested_maps_l0_wrote): a
+ * page found in no list is not looked up again, until a vCPU protects a
+ * page; a page protected since then is seen, and the merge dropped. */
+static void test_l0_write_remembers_unprotected_page_until_a_merge(void **state)
+{
+    (void)state;
+    uint64_t page = (uint64_t)l1_msrpm; /* L1 could put its VMCB12 here */
+    nested_maps_l0_wrote(&v, page + 8);
+    vcpu_lookups = 0;
+    nested_maps_l0_wrote(&v, page + 16);
+    assert_int_equal(vcpu_lookups, 0); /* remembered: no walk */
+    /* w merges a map on that very page (protects it) ... */
+    use_maps(l1_msrpm, 0);
+    nested_maps_merge(&w, &c12);
+    assert_true(is_protected(page));
+    /* ... so v's next write there is seen, and w's merge goes. */
+    nested_maps_l0_wrote(&v, page + 24);
+    assert_true(nested_maps_dropped(&w.nested));
+    assert_false(is_protected(page));
+    /* Unprotected again: remembered again after one walk. */
+    nested_maps_l0_wrote(&v, page + 32);
+    vcpu_lookups = 0;
+    nested_maps_l0_wrote(&v, page + 40);
+    assert_int_equal(vcpu_lookups, 0);
+}
+
 uint64_t guest_phys_limit(void) { return 1ULL << 52; }
 
 static void test_maps_past_phys_limit_are_invalid(void **state)
@@ -292,6 +323,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_vcpus_share_protection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_maps_past_phys_limit_are_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_bytes_outside_l1_ram_intercept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_l0_write_remembers_unprotected_page_until_a_merge, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
