@@ -4,6 +4,7 @@
 #include "hv/host_caps.h"
 #include "hv/l1_gif.h"
 #include "hv/l1_intercepts.h"
+#include "hv/l1_vmload.h"
 #include "hv/log.h"
 #include "hv/nested.h"
 #include "hv/tlb.h"
@@ -47,6 +48,7 @@ static void reset_vcpu(struct vcpu *v)
     v->vmcb01.va->control.intercept_exceptions = L0_INTERCEPT_EXCEPTIONS;
     v->nested.intr_held = false;
     v->l1 = (struct l1_svm_msrs){ 0 };
+    l1_vmload_update(v); /* EFER.SVME is 0 after INIT */
     v->apic.ldr = 0;
     v->apic.dfr = 0xFFFFFFFFu;
     l1_gif_set(v, true);

@@ -12,6 +12,7 @@
 #include "hv/apic.h"
 #include "hv/guest_mem.h"
 #include "hv/host_caps.h"
+#include "hv/l1_vmload.h"
 #include "hv/log.h"
 #include "hv/memory.h"
 #include "hv/tlb.h"
@@ -46,6 +47,8 @@ static bool write_efer(struct vcpu *v, uint64_t val)
     /* The real EFER keeps SVME: VMRUN requires it (15.5.1). L2's write
      * changes L2's EFER (VMCB02's) only, never L1's view. */
     *guest_svme(v) = val & EFER_SVME;
+    if (!v->nested.in_l2)
+        l1_vmload_update(v);
     s->efer = (val & ~EFER_LMA) | (s->efer & EFER_LMA) | EFER_SVME;
     /* NXE changes what translations mean */
     if (v->nested.in_l2)

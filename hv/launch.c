@@ -8,6 +8,7 @@
 #include "hv/guest_mem.h"
 #include "hv/l1_gif.h"
 #include "hv/l1_intercepts.h"
+#include "hv/l1_vmload.h"
 #include "hv/log.h"
 #include "hv/memory.h"
 #include "hv/nested.h"
@@ -181,6 +182,7 @@ void launch_l1(struct hv_boot_info *info, struct vcpu *v)
     l1_gif_init(v); /* may drop the STGI intercept */
     tlb_vcpu_init(v);
     capture_loader(v, &info->cpu[v->id].loader);
+    l1_vmload_init(v); /* after the loader's EFER.SVME is known */
     apic_vcpu_init(v);
     switch_vmcb(v, TLB_CTX_L1); /* the first launch: owes the first flush */
 

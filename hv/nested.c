@@ -155,7 +155,8 @@ static inline __attribute__((always_inline)) bool svm_insn_allowed(struct vcpu *
 /* A VMCB address in RAX: 4 KiB aligned and in L1's RAM, never the
  * hypervisor's (else #GP, as for an address the CPU cannot use). From L2
  * too it is an address of L1's physical memory: without virtualized
- * VMLOAD/VMSAVE (15.33.1, not offered to L1) no nested translation applies,
+ * VMLOAD/VMSAVE for L2 (15.33.1, not offered to L1 for its guests; L1's own
+ * may be virtualized, hv/l1_vmload.h) no nested translation applies,
  * as KVM also reads it (its CVE-2021-3656). */
 static struct vmcb *l1_vmcb_at(struct vcpu *v, uint64_t gpa)
 {
