@@ -68,6 +68,8 @@ static void host_caps_read(const struct svm_caps *caps)
         .flush_by_asid = svm_has(caps, SVM_FEAT_FLUSH_BY_ASID),
         .decode_assists = svm_has(caps, SVM_FEAT_DECODE_ASSISTS),
         .vgif = svm_has(caps, SVM_FEAT_VGIF),
+        .pause_filter = svm_has(caps, SVM_FEAT_PAUSE_FILTER),
+        .pause_threshold = svm_has(caps, SVM_FEAT_PAUSE_FILTER_THRESHOLD),
         .vmload_virt = svm_has(caps, SVM_FEAT_VMSAVE_VIRT),
         .monitor = (cpuid(1, 0).ecx >> 3) & 1,
         .x2apic = (cpuid(1, 0).ecx >> 21) & 1,

@@ -13,9 +13,10 @@
  *                     (L0 honours TLB_CONTROL 3 and 7 of VMCB12), NRIPS
  *                     only when the CPU has it (L0 passes nRIP on), VMCB
  *                     clean bits (L0 keeps clean groups of the VMCB12 it
- *                     ran last), vGIF when the CPU has it. Not offered:
- *                     decode assists, AVIC, LBR virtualization, pause
- *                     filter, ... */
+ *                     ran last); vGIF, decode assists, pause filter and
+ *                     its threshold when the CPU has them. Not offered:
+ *                     AVIC, vNMI, LBR virtualization, virtualized
+ *                     VMLOAD/VMSAVE for L2, TSC ratio, ... */
 #include "hv/exit_dispatch.h"
 #include "hv/host_caps.h"
 #include "arch/x86/cpu.h"
@@ -29,14 +30,27 @@
 #define HV_LEAF_MAX 0x40000001u
 #define HV_LEAF_END 0x400000FFu
 
+static uint32_t if_host(bool has, unsigned feature)
+{
+    return has ? 1u << feature : 0;
+}
+
+/* The features L0 passes on from the CPU for L2 (hv/nested.c), so only
+ * where the CPU has them:
+ *  - vGIF: VMCB12's V_GIF is handed to the CPU's own;
+ *  - NRIPS: VMCB02's nRIP is copied into VMCB12 at each reflected exit;
+ *  - decode assists: the exits L0 reflects carry the CPU's EXITINFO1
+ *    decoding of L2's instruction, and #NPF/#PF the fetched bytes (15.33);
+ *  - pause filter count and threshold: VMCB12's go into VMCB02 (15.14.4),
+ *    and L0 never intercepts PAUSE itself, so the CPU counts for L1. */
 static uint32_t l1_svm_features(void)
 {
-    uint32_t f = (1u << SVM_FEAT_NP) | (1u << SVM_FEAT_FLUSH_BY_ASID) |
-                 (1u << SVM_FEAT_VMCB_CLEAN);
-    /* vGIF for L1's guests: L0 hands VMCB12's V_GIF to the CPU's own
-     * (hv/nested.c), so only where the CPU has it. */
-    return f | (host_caps()->nrips ? 1u << SVM_FEAT_NRIPS : 0) |
-           (host_caps()->vgif ? 1u << SVM_FEAT_VGIF : 0);
+    const struct host_caps *h = host_caps();
+    return (1u << SVM_FEAT_NP) | (1u << SVM_FEAT_FLUSH_BY_ASID) | (1u << SVM_FEAT_VMCB_CLEAN) |
+           if_host(h->nrips, SVM_FEAT_NRIPS) | if_host(h->vgif, SVM_FEAT_VGIF) |
+           if_host(h->decode_assists, SVM_FEAT_DECODE_ASSISTS) |
+           if_host(h->pause_filter, SVM_FEAT_PAUSE_FILTER) |
+           if_host(h->pause_threshold, SVM_FEAT_PAUSE_FILTER_THRESHOLD);
 }
 
 static uint32_t sig_word(unsigned i)

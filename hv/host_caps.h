@@ -13,6 +13,8 @@ struct host_caps {
     bool flush_by_asid;  /* TLB_CONTROL 03h/07h (EDX[6]) */
     bool decode_assists; /* instruction bytes in the VMCB on #NPF (EDX[7]) */
     bool vgif;           /* virtual GIF (EDX[16]) */
+    bool pause_filter;   /* PAUSE filter count (EDX[10]) */
+    bool pause_threshold; /* PAUSE filter cycle threshold (EDX[12]) */
     bool vmload_virt;    /* virtualized VMLOAD/VMSAVE (EDX[15]), hv/l1_vmload.h */
     bool monitor;        /* MONITOR/MWAIT (CPUID 1 ECX[3]) */
     bool x2apic;         /* x2APIC mode (CPUID 1 ECX[21]) */

@@ -7,6 +7,7 @@
  * VMRUN into a private copy; checks and the VMCB02 build use only the copy
  * (a second read would let another L1 CPU change it after the check). */
 #include "hv/nested.h"
+#include <string.h>
 #include "arch/x86/vectors.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/svm.h"
@@ -478,6 +479,20 @@ bool nested_l1_takes_exception(struct vcpu *v, uint8_t vector, bool has_error, u
     return true;
 }
 
+/* Decode assists (APM 15.33.5): with them the CPU fetched the bytes of
+ * L2's instruction at a #NPF or #PF intercept; L1 was offered the feature
+ * (hv/exit_cpuid.c) and gets them, when the exit it gets is the CPU's.
+ * Every other exit reports none. */
+static void reflect_insn_bytes(struct vmcb_control *c12, const struct vmcb_control *c02,
+                               uint64_t code)
+{
+    bool bytes = host_caps()->decode_assists && code == c02->exitcode &&
+                 (code == VMEXIT_NPF || code == VMEXIT_EXCP(VEC_PF));
+    c12->guest_insn_len = bytes ? c02->guest_insn_len : 0;
+    if (bytes)
+        memcpy(c12->guest_insn_bytes, c02->guest_insn_bytes, sizeof c12->guest_insn_bytes);
+}
+
 /* Writes what a #VMEXIT stores (APM 15.6) into L1's VMCB12 in L1 memory. */
 static void write_exit_to_vmcb12(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info2)
 {
@@ -518,6 +533,7 @@ static void write_exit_to_vmcb12(struct vcpu *v, uint64_t code, uint64_t info1, 
     c->exitintinfo = v02->control.exitintinfo;
     c->eventinj = 0; /* delivered, or now in EXITINTINFO */
     c->nrip = host_caps()->nrips ? v02->control.nrip : 0;
+    reflect_insn_bytes(c, &v02->control, code);
     /* The CPU reads a map as it is at each access (15.10, 15.11): L1's
      * VMCB12 sharing a page with a merged map must not leave it stale. */
     nested_maps_l0_wrote(v, v->nested.vmcb12_pa);

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,10 +29,12 @@
 
 #include "arch/x86/svm.h"
 #include "arch/x86/svm_bitmaps.h"
+#include "arch/x86/vectors.h"
 #include "arch/x86/vmcb.h"
 #include "hv/exception.h"
 #include "hv/exit_dispatch.h"
 #include "hv/guest_mem.h"
+#include "hv/host_caps.h"
 #include "hv/log.h"
 #include "hv/memory.h"
 #include "hv/nested.h"
@@ -309,10 +312,12 @@ static void test_clean_fast_path_still_checks_eventinj(void **state)
  * never SVME clear, CR0.NW without CD, the VMRUN intercept gone, AVIC or
  * vGIF set, a reserved event type. */
 static volatile int flipping;
+static unsigned flips;
 static void *flipper(void *arg)
 {
     (void)arg;
     for (unsigned i = 0; __atomic_load_n(&flipping, __ATOMIC_ACQUIRE); i++) {
+        __atomic_store_n(&flips, i, __ATOMIC_RELEASE);
         volatile struct vmcb *v = vmcb12;
         if (i & 1) {
             v->save.efer = good.save.efer & ~EFER_SVME;
@@ -337,8 +342,14 @@ static void test_vmcb12_changed_by_another_cpu_during_vmrun(void **state)
     pthread_t t;
     unsigned ok = 0, invalid = 0;
     flipping = 1;
+    flips = 0;
     pthread_create(&t, NULL, flipper, NULL);
-    for (int i = 0; i < 20000; i++) {
+    /* The flipper runs first; then at least 20000 VMRUNs, and on until
+     * both outcomes were seen (a loaded host may leave the thread off a
+     * CPU for a while), within a bound that no scheduler reaches. */
+    while (__atomic_load_n(&flips, __ATOMIC_ACQUIRE) < 2)
+        sched_yield();
+    for (long i = 0; i < 20000 || ((!ok || !invalid) && i < 20000000); i++) {
         vmcb12->control.vmcb_clean = 0; /* a full check every time */
         vmrun();
         if (!vcpu.nested.in_l2) {
@@ -489,10 +500,51 @@ static void test_cr0_read_stays_a_cr0_read(void **state)
     assert_int_equal(vmcb12->control.exitcode, VMEXIT_CR0_READ);
 }
 
+/* Decode assists passed on (L1 is offered them where the CPU has them,
+ * hv/exit_cpuid.c): a #PF of L2 that L1 intercepts carries the bytes the
+ * CPU fetched; without the feature, or for an exit without bytes, L1
+ * reads a length of 0. */
+static const uint8_t pf_insn[] = { 0x48, 0x8b, 0x07 }; /* mov (%rdi),%rax */
+
+static void l2_pf_exit(bool decode_assists)
+{
+    host_caps_init(&(struct host_caps){ .decode_assists = decode_assists });
+    vmcb12->control.intercept_exceptions = 1u << VEC_PF;
+    vmcb12->control.guest_insn_len = 9; /* stale, from L1's last look */
+    vmrun();
+    struct vmcb_control *c02 = &vcpu.nested.vmcb02.va->control;
+    c02->exitcode = VMEXIT_EXCP(VEC_PF);
+    c02->exitinfo1 = 2;
+    c02->exitinfo2 = 0x1000;
+    c02->guest_insn_len = sizeof pf_insn;
+    memcpy(c02->guest_insn_bytes, pf_insn, sizeof pf_insn);
+    nested_l2_exit(&vcpu);
+    host_caps_init(&(struct host_caps){ 0 });
+    assert_false(vcpu.nested.in_l2);
+    assert_int_equal(vmcb12->control.exitcode, VMEXIT_EXCP(VEC_PF));
+}
+
+static void test_decode_assist_bytes_reach_l1(void **state)
+{
+    (void)state;
+    l2_pf_exit(true);
+    assert_int_equal(vmcb12->control.guest_insn_len, sizeof pf_insn);
+    assert_memory_equal(vmcb12->control.guest_insn_bytes, pf_insn, sizeof pf_insn);
+}
+
+static void test_no_decode_assist_bytes_without_the_feature(void **state)
+{
+    (void)state;
+    l2_pf_exit(false);
+    assert_int_equal(vmcb12->control.guest_insn_len, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_checks_see_the_copy_and_vmcb02_is_built, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decode_assist_bytes_reach_l1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_decode_assist_bytes_without_the_feature, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vmcb12_not_touched_after_the_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changes_after_the_check_do_not_reach_vmcb02, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vmcb12_changed_by_another_cpu_during_vmrun, setup, teardown),
