@@ -34,7 +34,7 @@ CORE_C   := hv/entry.c hv/log.c hv/fpu.c hv/exception.c hv/symbols.c \
 	hv/apic.c hv/store_decode.c hv/guest_fetch.c arch/x86/apic.c hv/vcpu_request.c \
 	hv/npt.c hv/iommu.c hv/iommu_events.c hv/iommu_pt.c hv/insn_len.c hv/stats.c hv/tlb.c arch/x86/svm_bitmaps.c \
 	hv/nested.c hv/nested_gif.c hv/l1_gif.c hv/l1_vmload.c hv/nested_maps.c hv/npt02.c hv/vmcb12_check.c hv/tlb_policy.c \
-	hv/nested_cr_read.c hv/cr_read_decode.c \
+	hv/nested_cr_read.c hv/cr_read_decode.c hv/nested_tsc.c \
 	lib/newlib_glue.c lib/ringbuf.c \
 	lib/page_alloc.c arch/x86/uart16550.c arch/x86/cpu_features.c \
 	arch/x86/svm_probe.c arch/x86/svm_exit_names.c boot/config.c
@@ -108,7 +108,7 @@ UNIT_LDFLAGS_vcpu_request := -lpthread
 UNIT_SRC_l1_gif       := hv/l1_gif.c hv/host_caps.c hv/switch_vmcb.c
 UNIT_SRC_l1_vmload    := hv/l1_vmload.c hv/host_caps.c
 UNIT_SRC_nested_vmrun := hv/nested.c hv/nested_gif.c hv/l1_gif.c hv/nested_maps.c hv/vmcb12_check.c arch/x86/svm_bitmaps.c \
-	hv/host_caps.c hv/switch_vmcb.c hv/nested_cr_read.c hv/cr_read_decode.c
+	hv/host_caps.c hv/switch_vmcb.c hv/nested_cr_read.c hv/cr_read_decode.c hv/nested_tsc.c
 # The checks wrapped: the test acts right after each VMRUN's check.
 UNIT_LDFLAGS_nested_vmrun := -Wl,--wrap=vmcb12_check,--wrap=vmcb12_check_reloaded -lpthread
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/unit/test_%)

@@ -7,6 +7,7 @@
 #include "hv/l1_vmload.h"
 #include "hv/log.h"
 #include "hv/nested.h"
+#include "hv/nested_tsc.h"
 #include "hv/tlb.h"
 #include "hv/vcpu_request.h"
 #include "lib/spinlock.h"
@@ -47,7 +48,7 @@ static void reset_vcpu(struct vcpu *v)
     v->vmcb01.va->control.intercept_misc1 &= ~VMCB_INTERCEPT1_IRET;
     v->vmcb01.va->control.intercept_exceptions = L0_INTERCEPT_EXCEPTIONS;
     v->nested.intr_held = false;
-    v->l1 = (struct l1_svm_msrs){ 0 };
+    v->l1 = (struct l1_svm_msrs){ .tsc_ratio = TSC_RATIO_ONE };
     l1_vmload_update(v); /* EFER.SVME is 0 after INIT */
     v->apic.ldr = 0;
     v->apic.dfr = 0xFFFFFFFFu;

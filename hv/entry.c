@@ -69,6 +69,7 @@ static void host_caps_read(const struct svm_caps *caps)
         .decode_assists = svm_has(caps, SVM_FEAT_DECODE_ASSISTS),
         .vgif = svm_has(caps, SVM_FEAT_VGIF),
         .pause_filter = svm_has(caps, SVM_FEAT_PAUSE_FILTER),
+        .tsc_ratio = svm_has(caps, SVM_FEAT_TSC_RATE_MSR),
         .pause_threshold = svm_has(caps, SVM_FEAT_PAUSE_FILTER_THRESHOLD),
         .vmload_virt = svm_has(caps, SVM_FEAT_VMSAVE_VIRT),
         .monitor = (cpuid(1, 0).ecx >> 3) & 1,

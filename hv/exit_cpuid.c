@@ -14,9 +14,9 @@
  *                     only when the CPU has it (L0 passes nRIP on), VMCB
  *                     clean bits (L0 keeps clean groups of the VMCB12 it
  *                     ran last); vGIF, decode assists, pause filter and
- *                     its threshold when the CPU has them. Not offered:
- *                     AVIC, vNMI, LBR virtualization, virtualized
- *                     VMLOAD/VMSAVE for L2, TSC ratio, ... */
+ *                     its threshold, the TSC ratio MSR when the CPU has
+ *                     them. Not offered: AVIC, vNMI, LBR virtualization,
+ *                     virtualized VMLOAD/VMSAVE for L2, ... */
 #include "hv/exit_dispatch.h"
 #include "hv/host_caps.h"
 #include "arch/x86/cpu.h"
@@ -42,7 +42,9 @@ static uint32_t if_host(bool has, unsigned feature)
  *  - decode assists: the exits L0 reflects carry the CPU's EXITINFO1
  *    decoding of L2's instruction, and #NPF/#PF the fetched bytes (15.33);
  *  - pause filter count and threshold: VMCB12's go into VMCB02 (15.14.4),
- *    and L0 never intercepts PAUSE itself, so the CPU counts for L1. */
+ *    and L0 never intercepts PAUSE itself, so the CPU counts for L1;
+ *  - the TSC ratio MSR: L1's (virtual) is the CPU's while L2 runs
+ *    (hv/nested_tsc.h). */
 static uint32_t l1_svm_features(void)
 {
     const struct host_caps *h = host_caps();
@@ -50,7 +52,8 @@ static uint32_t l1_svm_features(void)
            if_host(h->nrips, SVM_FEAT_NRIPS) | if_host(h->vgif, SVM_FEAT_VGIF) |
            if_host(h->decode_assists, SVM_FEAT_DECODE_ASSISTS) |
            if_host(h->pause_filter, SVM_FEAT_PAUSE_FILTER) |
-           if_host(h->pause_threshold, SVM_FEAT_PAUSE_FILTER_THRESHOLD);
+           if_host(h->pause_threshold, SVM_FEAT_PAUSE_FILTER_THRESHOLD) |
+           if_host(h->tsc_ratio, SVM_FEAT_TSC_RATE_MSR);
 }
 
 static uint32_t sig_word(unsigned i)

@@ -13,6 +13,7 @@
 #include "hv/guest_mem.h"
 #include "hv/host_caps.h"
 #include "hv/l1_vmload.h"
+#include "hv/nested_tsc.h"
 #include "hv/log.h"
 #include "hv/memory.h"
 #include "hv/tlb.h"
@@ -146,8 +147,30 @@ static bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
     case MSR_VM_CR:
         *val = v->l1.vm_cr;
         return true;
+    case MSR_TSC_RATIO:
+        *val = v->l1.tsc_ratio;
+        return host_caps()->tsc_ratio; /* no such MSR: #GP */
     }
     return false;
+}
+
+/* L1's TSC ratio MSR (APM 15.30.5), offered where the CPU has one: L1's
+ * own TSC stays at 1.0; its ratio is the CPU's while L2 runs
+ * (hv/nested_tsc.h). L2 reaches it only where L1 lets it: then, as on a
+ * CPU, it is the same register. */
+static bool write_tsc_ratio(struct vcpu *v, uint64_t val)
+{
+    if (!host_caps()->tsc_ratio || (val & TSC_RATIO_RESERVED))
+        return false;
+    v->l1.tsc_ratio = val;
+    v->nested.copy_valid = false; /* VMCB02's offset follows the ratio */
+    if (v->nested.in_l2) {
+        struct vmcb_control *c02 = &v->nested.vmcb02.va->control;
+        c02->tsc_offset = nested_tsc_offset(v->vmcb01.va->control.tsc_offset,
+                                            v->nested.vmcb12->control.tsc_offset, val);
+        nested_tsc_ratio_load(v, val);
+    }
+    return true;
 }
 
 static bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
@@ -168,6 +191,8 @@ static bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
         return true;
     case MSR_APIC_BASE:
         return write_apic_base(v, val);
+    case MSR_TSC_RATIO:
+        return write_tsc_ratio(v, val);
     case MSR_X2APIC_ICR:
         /* x2APIC MSRs #GP in xAPIC mode, and so do reserved ICR bits. */
         if (!v->apic.x2apic || (val & X2APIC_ICR_RESERVED))

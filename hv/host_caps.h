@@ -14,6 +14,7 @@ struct host_caps {
     bool decode_assists; /* instruction bytes in the VMCB on #NPF (EDX[7]) */
     bool vgif;           /* virtual GIF (EDX[16]) */
     bool pause_filter;   /* PAUSE filter count (EDX[10]) */
+    bool tsc_ratio;      /* TSC ratio MSR C000_0104h (EDX[4]) */
     bool pause_threshold; /* PAUSE filter cycle threshold (EDX[12]) */
     bool vmload_virt;    /* virtualized VMLOAD/VMSAVE (EDX[15]), hv/l1_vmload.h */
     bool monitor;        /* MONITOR/MWAIT (CPUID 1 ECX[3]) */

@@ -13,6 +13,7 @@
 #include "hv/memory.h"
 #include "hv/nested.h"
 #include "hv/nested_maps.h"
+#include "hv/nested_tsc.h"
 #include "hv/apic.h"
 #include "hv/percpu.h"
 #include "hv/run_loop.h"
@@ -101,16 +102,20 @@ static void capture_loader(struct vcpu *v, const struct hv_loader_state *ls)
     };
     v->l1.efer_svme = (rdmsr(MSR_EFER) & EFER_SVME) != 0;
     v->l1.vm_cr = 0;
+    v->l1.tsc_ratio = TSC_RATIO_ONE;
+    v->tsc_ratio_hw = 0; /* unknown: the first load writes 1.0 */
+    nested_tsc_ratio_load(v, TSC_RATIO_ONE);
 }
 
 /* MSRs L1 must not reach on the hardware: the SVM MSRs (virtualized per
  * vCPU), and those whose writes could map, remap or expose the hypervisor's
  * memory (APIC base, TOM/TOM2, SYSCFG, SMM range, IORRs). */
-static const uint32_t l1_msrs_read_write[] = { MSR_EFER, MSR_VM_HSAVE_PA, MSR_VM_CR };
+static const uint32_t l1_msrs_read_write[] = { MSR_EFER, MSR_VM_HSAVE_PA, MSR_VM_CR,
+                                               MSR_TSC_RATIO };
 static const uint32_t l1_msrs_write_only[] = {
     MSR_APIC_BASE, MSR_SYSCFG, MSR_TOP_MEM, MSR_TOP_MEM2, MSR_IORR_BASE0,
     MSR_IORR_MASK0, MSR_IORR_BASE1, MSR_IORR_MASK1, MSR_SMM_BASE, MSR_SMM_ADDR,
-    MSR_SMM_MASK, MSR_SVM_KEY, MSR_TSC_RATIO,
+    MSR_SMM_MASK, MSR_SVM_KEY,
 };
 
 static void build_msrpm(uint8_t *msrpm)

@@ -329,7 +329,8 @@ static ALWAYS_INLINE void build_controls(struct vcpu *v, const struct vmcb_contr
         c->intercept_misc3 = c12->intercept_misc3;
         c->pause_filter_thresh = c12->pause_filter_thresh;
         c->pause_filter_count = c12->pause_filter_count;
-        c->tsc_offset = nested_tsc_offset(v->vmcb01.va->control.tsc_offset, c12->tsc_offset);
+        c->tsc_offset = nested_tsc_offset(v->vmcb01.va->control.tsc_offset, c12->tsc_offset,
+                                          v->l1.tsc_ratio);
     }
     if (!(clean & VMCB_CLEAN_TPR)) {
         /* V_TPR, V_IRQ, priority, V_IGN_TPR, V_INTR_MASKING and the vector
@@ -462,6 +463,7 @@ void nested_vmrun(struct vcpu *v)
     n->l2_gif = true;
     n->l2_svme = true; /* the checks required it */
     n->l1_if_at_vmrun = (v->vmcb01.va->save.rflags & RFLAGS_IF) != 0;
+    nested_tsc_ratio_load(v, v->l1.tsc_ratio);
     switch_vmcb(v, TLB_CTX_L2);
 }
 
@@ -482,12 +484,14 @@ bool nested_l1_takes_exception(struct vcpu *v, uint8_t vector, bool has_error, u
 /* Decode assists (APM 15.33.5): with them the CPU fetched the bytes of
  * L2's instruction at a #NPF or #PF intercept; L1 was offered the feature
  * (hv/exit_cpuid.c) and gets them, when the exit it gets is the CPU's.
- * Every other exit reports none. */
+ * Every other exit reports none. Without the feature the field is not
+ * L1's to read, and stays as L1 left it. */
 static void reflect_insn_bytes(struct vmcb_control *c12, const struct vmcb_control *c02,
                                uint64_t code)
 {
-    bool bytes = host_caps()->decode_assists && code == c02->exitcode &&
-                 (code == VMEXIT_NPF || code == VMEXIT_EXCP(VEC_PF));
+    if (!host_caps()->decode_assists)
+        return;
+    bool bytes = code == c02->exitcode && (code == VMEXIT_NPF || code == VMEXIT_EXCP(VEC_PF));
     c12->guest_insn_len = bytes ? c02->guest_insn_len : 0;
     if (bytes)
         memcpy(c12->guest_insn_bytes, c02->guest_insn_bytes, sizeof c12->guest_insn_bytes);
@@ -562,6 +566,7 @@ static void reflect(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info
     l1->dr7 = DR7_RESET;
     /* An NMI L2's clear GIF held is still pending at the #VMEXIT, which
      * clears L1's GIF: L1 takes it once it sets GIF again (15.17). */
+    nested_tsc_ratio_load(v, TSC_RATIO_ONE);
     switch_vmcb(v, TLB_CTX_L1);
     l1_gif_set(v, false);
     if (nmi_held)
@@ -575,6 +580,7 @@ void nested_l2_leave(struct vcpu *v)
     if (v->nested.map_step)
         nested_maps_step_end(v, 0);
     nested_gif_leave(v);
+    nested_tsc_ratio_load(v, TSC_RATIO_ONE);
 }
 
 /* Does L1 intercept this exit of L2? (Its VMCB12 intercept bits and, for

@@ -32,6 +32,7 @@ struct l1_svm_msrs {
     bool efer_svme;      /* EFER.SVME as L1 wrote it */
     uint64_t vm_hsave_pa;
     uint64_t vm_cr;
+    uint64_t tsc_ratio;  /* L1's TSC ratio MSR (hv/nested_tsc.h), 1.0 at reset */
 };
 
 /* L1's pages that L0 write-protects in NPT01 while their merge is cached
@@ -114,6 +115,7 @@ struct vcpu {
     struct vmcb_ref guest_cpu;
     struct tlb_policy tlb;   /* flush requests per context (hv/tlb.h) */
     struct l1_svm_msrs l1;
+    uint64_t tsc_ratio_hw;   /* the CPU's TSC ratio MSR as L0 left it */
     struct vcpu_apic apic;
     /* What other CPUs write, in one cache line (a vCPU waiting for a
      * SIPI MWAITs on it): INIT/SIPI (hv/ap_state.h), the work they left

@@ -27,6 +27,7 @@
 #include "hv/exit_dispatch.h"
 #include "hv/guest_mem.h"
 #include "hv/host_caps.h"
+#include "hv/nested_tsc.h"
 #include "hv/l1_gif.h"
 #include "hv/log.h"
 #include "hv/memory.h"
@@ -283,6 +284,7 @@ static void cpu_reset(struct vcpu *v, unsigned i, uint64_t tsc_offset01)
     vmcb01->save.rflags = 2 | RFLAGS_IF;
     vmcb01->control.tsc_offset = tsc_offset01;
     v->l1.efer_svme = true;
+    v->l1.tsc_ratio = v->tsc_ratio_hw = TSC_RATIO_ONE; /* as launch leaves them */
     l1_gif_init(v);
     FUZZ_CHECK(nested_init(v), "harness: nested_init");
     tlb_policy_init(&v->tlb, host_caps()->flush_by_asid, tlb_l2_entries_for(host_caps()->nasid));
@@ -483,7 +485,12 @@ static bool vmexit_writes_slow(unsigned off)
 }
 
 static bool vmexit_bytes[sizeof(struct vmcb)];
-static inline bool vmexit_writes(unsigned off) { return vmexit_bytes[off]; }
+/* With decode assists the CPU also writes the fetched instruction bytes
+ * (0D0h-0DFh, APM 15.33.5): L0 offers them to L1 where the CPU has them. */
+static inline bool vmexit_writes(unsigned off)
+{
+    return vmexit_bytes[off] || (host_caps()->decode_assists && off >= 0x0D0 && off < 0x0E0);
+}
 
 static void vmexit_bytes_init(void)
 {

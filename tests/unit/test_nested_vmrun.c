@@ -39,6 +39,7 @@
 #include "hv/memory.h"
 #include "hv/nested.h"
 #include "hv/nested_maps.h"
+#include "hv/nested_tsc.h"
 #include "hv/tlb.h"
 #include "hv/vmcb12_check.h"
 #include "tests/unit/vmcb12_fixture.h"
@@ -181,6 +182,7 @@ static int setup(void **state)
     vcpu.vmcb01.va->save.rip = 0x1000;
     vcpu.vmcb01.va->save.rax = (uint64_t)(uintptr_t)vmcb12;
     vcpu.l1.efer_svme = true;
+    vcpu.l1.tsc_ratio = vcpu.tsc_ratio_hw = TSC_RATIO_ONE; /* as at launch */
     nested_maps_init(l0_msrpm);
     assert_true(nested_init(&vcpu));
 
@@ -454,6 +456,24 @@ static void test_tsc_offset_is_l1s_plus_vmcb12s(void **state)
     assert_int_equal(vcpu.nested.vmcb02.va->control.tsc_offset, (uint64_t)-8000);
 }
 
+/* L1's TSC ratio (hv/nested_tsc.h): VMCB02's offset scales L1's, and the
+ * CPU's ratio is L1's while L2 runs, 1.0 again once L1 runs. */
+static void test_tsc_ratio_is_l1s_while_l2_runs(void **state)
+{
+    (void)state;
+    vcpu.l1.tsc_ratio = 3 * TSC_RATIO_ONE;
+    vmcb12->control.tsc_offset = 5000;
+    vmrun();
+    assert_int_equal(vcpu.nested.vmcb02.va->control.tsc_offset, 3 * OFFSET01 + 5000);
+    assert_int_equal(vcpu.tsc_ratio_hw, 3 * TSC_RATIO_ONE);
+    vcpu.nested.vmcb02.va->control.exitcode = VMEXIT_CPUID;
+    vmcb12->control.intercept_misc1 |= VMCB_INTERCEPT1_CPUID;
+    vcpu.nested.vmcb12->control.intercept_misc1 |= VMCB_INTERCEPT1_CPUID;
+    nested_l2_exit(&vcpu);
+    assert_false(vcpu.nested.in_l2);
+    assert_int_equal(vcpu.tsc_ratio_hw, TSC_RATIO_ONE);
+}
+
 /* Xen 4.17's HVM guests: CR0 and CR4 reads intercepted, not CR2 and CR3
  * (bits 15:0 of intercept_cr, measured). L2 in long mode runs
  * `insn` and the CPU exits with code 0 (CR0 read), as TCG does. */
@@ -502,8 +522,7 @@ static void test_cr0_read_stays_a_cr0_read(void **state)
 
 /* Decode assists passed on (L1 is offered them where the CPU has them,
  * hv/exit_cpuid.c): a #PF of L2 that L1 intercepts carries the bytes the
- * CPU fetched; without the feature, or for an exit without bytes, L1
- * reads a length of 0. */
+ * CPU fetched; without the feature the field is reserved and left alone. */
 static const uint8_t pf_insn[] = { 0x48, 0x8b, 0x07 }; /* mov (%rdi),%rax */
 
 static void l2_pf_exit(bool decode_assists)
@@ -536,7 +555,7 @@ static void test_no_decode_assist_bytes_without_the_feature(void **state)
 {
     (void)state;
     l2_pf_exit(false);
-    assert_int_equal(vmcb12->control.guest_insn_len, 0);
+    assert_int_equal(vmcb12->control.guest_insn_len, 9); /* not L0's to write */
 }
 
 int main(void)
@@ -544,6 +563,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_checks_see_the_copy_and_vmcb02_is_built, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_assist_bytes_reach_l1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tsc_ratio_is_l1s_while_l2_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_decode_assist_bytes_without_the_feature, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vmcb12_not_touched_after_the_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changes_after_the_check_do_not_reach_vmcb02, setup, teardown),
