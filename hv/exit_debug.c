@@ -16,18 +16,25 @@
 #include "arch/x86/svm.h"
 #include "arch/x86/vectors.h"
 #include "hv/l1_gif.h"
+#include "hv/cut_off_event.h"
+#include "hv/nested.h"
 
 /* The exception goes back to the guest; but if it cut off the delivery of
  * an interrupt or NMI (EXITINTINFO, APM 15.7.2), that event must not be
  * lost (the interrupt was already taken from the APIC): it is delivered
  * again first (exit_dispatch's redeliver), and the exception at the next
- * exit, as a CPU delivers the event and then the trap. An exception or
- * INTn cut off is simply raised again by its instruction. */
+ * exit, as a CPU delivers the event and then the trap. So is an INT3/INTn
+ * event L1 injected into L2 (no instruction raises it again,
+ * hv/cut_off_event.h). An exception or INTn of the guest's own
+ * instruction cut off is simply raised again by its instruction. */
 static void give_back(struct vcpu *v, uint8_t vector, bool has_error)
 {
-    uint64_t ii = v->vmcb.va->control.exitintinfo;
+    const struct vmcb *vmcb = v->vmcb.va;
+    uint64_t ii = vmcb->control.exitintinfo;
     uint64_t type = ii & VMCB_EVENT_TYPE_MASK;
-    if ((ii & VMCB_EVENT_V) && (type == VMCB_EVENT_TYPE_INTR || type == VMCB_EVENT_TYPE_NMI)) {
+    if ((ii & VMCB_EVENT_V) &&
+        (type == VMCB_EVENT_TYPE_INTR || type == VMCB_EVENT_TYPE_NMI ||
+         (cut_off_event_is_instruction(ii) && nested_cut_off_event_is_l1s(v, vmcb, ii)))) {
         v->deferred_event = vmcb_event_make(vector, VMCB_EVENT_TYPE_EXCEPTION, has_error, 0);
         v->deferred_vmcb = v->vmcb.va;
         return;

@@ -2,6 +2,7 @@
 #include "arch/x86/svm.h"
 #include "arch/x86/vectors.h"
 #include "hv/ap_start.h"
+#include "hv/cut_off_event.h"
 #include "hv/l1_gif.h"
 #include "hv/nested.h"
 
@@ -59,15 +60,24 @@ static void dispatch(struct vcpu *v, uint64_t code)
     exit_handler_for(code)(v);
 }
 
-/* An exit may cut off the delivery of an event (EXITINTINFO, APM 15.7.2):
- * unless the exit went to L1 (then L1 finds it in its VMCB12's
- * EXITINTINFO) or the handler queued an event itself, it is delivered
- * again at the next VMRUN of the same VMCB. */
+/* An exit may cut off the delivery of an event (EXITINTINFO, APM 15.7.2).
+ * If the exit went to L1, L1 finds it in its VMCB12's EXITINTINFO; if the
+ * handler queued an event itself, that one goes first (hv/exit_debug.c).
+ * Otherwise it is injected again at the next VMRUN of the same VMCB
+ * (EVENTINJ, 15.20), except an instruction's event (INT3, INTO, INTn),
+ * which its instruction raises again with the right return address,
+ * unless L1 injected it into L2 (hv/cut_off_event.h says why). */
 static void redeliver(struct vcpu *v, const struct vmcb *exited, uint64_t intinfo)
 {
     struct vmcb_control *c = &v->vmcb.va->control;
-    if (v->vmcb.va == exited && !(c->eventinj & VMCB_EVENT_V))
-        c->eventinj = intinfo;
+    if (v->vmcb.va != exited || (c->eventinj & VMCB_EVENT_V))
+        return;
+    bool l1s = cut_off_event_is_instruction(intinfo) && nested_cut_off_event_is_l1s(v, exited, intinfo);
+    if (!cut_off_event_reinjected(intinfo, l1s))
+        return; /* RIP is at the instruction: it runs again */
+    c->eventinj = intinfo;
+    if (l1s)
+        nested_l1_insn_event_reinjected(v);
 }
 
 void exit_dispatch(struct vcpu *v)

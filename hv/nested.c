@@ -13,6 +13,7 @@
 #include "arch/x86/svm.h"
 #include "arch/x86/svm_bitmaps.h"
 #include "hv/apic.h"
+#include "hv/cut_off_event.h"
 #include "hv/exception.h"
 #include "hv/exit_dispatch.h"
 #include "hv/guest_mem.h"
@@ -100,6 +101,7 @@ bool nested_init(struct vcpu *v)
 
 
 static inline bool svm_insn_allowed(struct vcpu *v);
+static void l1_injects(struct vcpu *v);
 static void l2_nmi(struct vcpu *v);
 static void l2_release_held_nmi(struct vcpu *v);
 
@@ -280,6 +282,10 @@ static ALWAYS_INLINE void copy_vmcb12(struct vmcb *copy, const volatile struct v
      * S_CET, RAX */
     COPY_GROUP(d, s, { 0x058, 0x060 }, { 0x068, 0x070 }, { 0x0A8, 0x0B0 }, { 0x0B8, 0x0C0 },
                { 0x570, 0x580 }, { 0x5D8, 0x5E8 }, { 0x5F8, 0x600 });
+    /* nRIP, with an event to inject only: with NRIPS it is the return
+     * address of an injected INTn/INT3/INTO (15.20, l1_injects()). */
+    if (__builtin_expect((d[0x0A8 / 8] & VMCB_EVENT_V) != 0, 0))
+        d[0x0C8 / 8] = s[0x0C8 / 8];
     if (!(clean & VMCB_CLEAN_INTERCEPTS)) /* intercepts, pause filter, TSC offset */
         COPY_GROUP(d, s, { 0x000, 0x018 }, { 0x038, 0x040 }, { 0x050, 0x058 });
     if (!(clean & VMCB_CLEAN_IOPM))
@@ -464,7 +470,50 @@ void nested_vmrun(struct vcpu *v)
     n->l2_svme = true; /* the checks required it */
     n->l1_if_at_vmrun = (v->vmcb01.va->save.rflags & RFLAGS_IF) != 0;
     nested_tsc_ratio_load(v, v->l1.tsc_ratio);
+    if (__builtin_expect((n->vmcb12->control.eventinj & VMCB_EVENT_V) != 0, 0))
+        l1_injects(v);
     switch_vmcb(v, TLB_CTX_L2);
+}
+
+/* L1 injects an event into L2 (VMCB12's EVENTINJ, 15.20, already in
+ * VMCB02). An instruction's event is noted: if an exit L0 handles cuts its
+ * delivery off, it is L1's to inject again, not L2's instruction to run
+ * again (hv/cut_off_event.h). With NRIPS the CPU pushes nRIP as the
+ * return address of an injected INTn/INT3/INTO (15.20; KVM as L1 leaves
+ * RIP at the instruction and gives the next one there): VMCB02 takes
+ * VMCB12's, from the copy (copy_vmcb12() reads it when an event is
+ * injected). */
+static void l1_injects(struct vcpu *v)
+{
+    struct nested *n = &v->nested;
+    uint64_t ev = n->vmcb12->control.eventinj;
+    if (!cut_off_event_is_instruction(ev)) {
+        n->l1_insn_event = 0;
+        return;
+    }
+    n->l1_insn_event = ev;
+    n->l1_insn_event_exit = v->stats.total + 1; /* this is L1's VMRUN exit */
+    if (host_caps()->nrips) {
+        n->l1_insn_event_nrip = n->vmcb12->control.nrip;
+        n->vmcb02.va->control.nrip = n->l1_insn_event_nrip;
+    }
+}
+
+bool nested_cut_off_event_is_l1s(const struct vcpu *v, const struct vmcb *exited, uint64_t intinfo)
+{
+    const struct nested *n = &v->nested;
+    return exited == n->vmcb02.va &&
+           cut_off_event_is_l1s(intinfo, n->l1_insn_event, v->stats.total == n->l1_insn_event_exit,
+                                exited->save.rip, n->vmcb12->save.rip);
+}
+
+void nested_l1_insn_event_reinjected(struct vcpu *v)
+{
+    struct nested *n = &v->nested;
+    /* The next exit may cut its delivery off again: still L1's then. */
+    n->l1_insn_event_exit = v->stats.total + 1;
+    if (host_caps()->nrips) /* the exit overwrote nRIP (15.7.1) */
+        n->vmcb02.va->control.nrip = n->l1_insn_event_nrip;
 }
 
 /* --- #VMEXIT from L2 --------------------------------------------------- */

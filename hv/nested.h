@@ -40,6 +40,13 @@ bool nested_l1_takes_exception(struct vcpu *v, uint8_t vector, bool has_error, u
 /* L2 is left: L0's state for it (map step, held GIF events) ends. */
 void nested_l2_leave(struct vcpu *v);
 
+/* Is the event whose delivery the exit of `exited` cut off (EXITINTINFO)
+ * an instruction's event that L1 injected at its VMRUN
+ * (hv/cut_off_event.h)? False for any other event, and under VMCB01. */
+bool nested_cut_off_event_is_l1s(const struct vcpu *v, const struct vmcb *exited, uint64_t intinfo);
+/* ...and L0 put it back in VMCB02's EVENTINJ: still L1's at the next exit. */
+void nested_l1_insn_event_reinjected(struct vcpu *v);
+
 /* An exit while L2 ran: reflect it to L1 or handle it in L0. */
 void nested_l2_exit(struct vcpu *v);
 void nested_npf(struct vcpu *v, uint64_t exitinfo1, uint64_t exitinfo2);

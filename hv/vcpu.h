@@ -86,6 +86,13 @@ struct nested {
     uint64_t vmruns, l0_handled, invalid, merges; /* reflected: stats_l2_reflected() */
     /* L2's MOV from CRn (n != 0) that the CPU gave as a CR0 read (hv/nested_cr_read.c) */
     uint64_t cr_read_fixups;
+    /* An instruction's event (INTn, #BP, #OF) L1 injected at its last
+     * VMRUN through VMCB12's EVENTINJ, which L0 injects again each time an
+     * exit L0 handles cuts its delivery off (hv/cut_off_event.h): the
+     * EVENTINJ value (0: none), the number of L2's first exit after the
+     * injection (v->stats.total then; an exit that injects it again moves
+     * it on) and, with NRIPS, the nRIP L1 gave for it (15.20). */
+    uint64_t l1_insn_event, l1_insn_event_exit, l1_insn_event_nrip;
 };
 
 /* L1's local APIC as this vCPU's L1 last programmed it (hv/apic.c): what

@@ -24,6 +24,8 @@ l1_db_dr6:       dq 0
 l1_ipi_count:    dq 0           ; L1's IPIs on CONF_IPI_VECTOR
 l2_nmi_count:    dq 0           ; L2's NMIs (l2_nmi_handler)
 l2_nmi_rip:      dq 0
+l2_insn_event_count: dq 0       ; l2_insn_event_handler's deliveries
+l2_insn_event_rip:   dq 0       ; the return RIP the first one pushed
 saved_gate:      times 2 dq 0
 
 section .text
@@ -257,6 +259,35 @@ l2_irq_rip_handler:
     call eoi
     pop rcx
     mov ebx, 0x1E1E
+    vmmcall
+
+; An instruction's event (INT3, INT n) or one L1 injected in its place:
+; counted, the return RIP of the first delivery kept, IRET. L2 code
+; continues after the instruction and ends with VMMCALL, RBX = 0x3B3B.
+; A delivery that pushed the instruction's own address (an event injected
+; again with RIP still at it) returns to the instruction: a second count.
+global l2_insn_event_handler, l2_insn_event_count, l2_insn_event_rip
+global l2_int3, l2_int3_after, l2_int_n, l2_int_n_after
+%define INSN_EVENT_VECTOR 0x55    ; conformance_checks.c: INSN_EVENT_VECTOR
+l2_insn_event_handler:
+    push rax
+    inc qword [l2_insn_event_count]
+    cmp qword [l2_insn_event_count], 1
+    jne .again
+    mov rax, [rsp + 8]
+    mov [l2_insn_event_rip], rax
+.again:
+    pop rax
+    iretq
+l2_int3:
+    int3                          ; CC
+l2_int3_after:
+    mov ebx, 0x3B3B
+    vmmcall
+l2_int_n:
+    int INSN_EVENT_VECTOR         ; CD 55
+l2_int_n_after:
+    mov ebx, 0x3B3B
     vmmcall
 
 ; An NMI in L2: counted, its RIP kept, and IRET (which ends the CPU's NMI

@@ -29,6 +29,13 @@ void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint3
     v->vmcb.va->control.eventinj = vmcb_event_make(vector, VMCB_EVENT_TYPE_EXCEPTION, has_error, 0);
 }
 bool l1_nmi_iret_done(struct vcpu *v) { (void)v; return false; }
+/* An INT3/INTn event L1 injected (hv/nested.c decides; here, by test). */
+static bool l1s_answer;
+bool nested_cut_off_event_is_l1s(const struct vcpu *v, const struct vmcb *exited, uint64_t intinfo)
+{
+    (void)v; (void)exited; (void)intinfo;
+    return l1s_answer;
+}
 
 static void start(uint64_t exitintinfo)
 {
@@ -37,6 +44,7 @@ static void start(uint64_t exitintinfo)
     vcpu.vmcb.va = &vmcb;
     vmcb.control.exitintinfo = exitintinfo;
     injected_vector = -1;
+    l1s_answer = false;
 }
 
 static void test_given_back_at_once(void **state)
@@ -94,9 +102,28 @@ static void test_not_to_another_vmcb(void **state)
     assert_int_equal(vcpu.deferred_event, 0);
 }
 
+/* #DB while L1's injected INT3 was being delivered: that event has no
+ * instruction to raise it again, so it goes first, as an interrupt would;
+ * L2's own INT3 is raised again by the instruction, #DB now. */
+static void test_after_l1s_injected_int3(void **state)
+{
+    (void)state;
+    uint64_t bp = vmcb_event_make(VEC_BP, VMCB_EVENT_TYPE_EXCEPTION, false, 0);
+    start(bp);
+    l1s_answer = true;
+    exit_db(&vcpu);
+    assert_int_equal(injected_vector, -1);
+    assert_int_not_equal(vcpu.deferred_event, 0);
+    start(bp);
+    exit_db(&vcpu);
+    assert_int_equal(injected_vector, VEC_DB);
+    assert_int_equal(vcpu.deferred_event, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_after_l1s_injected_int3),
         cmocka_unit_test(test_given_back_at_once),
         cmocka_unit_test(test_after_a_cut_off_interrupt),
         cmocka_unit_test(test_not_to_another_vmcb),

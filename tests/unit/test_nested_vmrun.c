@@ -558,6 +558,90 @@ static void test_no_decode_assist_bytes_without_the_feature(void **state)
     assert_int_equal(vmcb12->control.guest_insn_len, 9); /* not L0's to write */
 }
 
+/* L1 injects an instruction's event (KVM emulating INT3 without NRIPS:
+ * RIP already past it, #BP in EVENTINJ). L2's first exit, which L0
+ * handles, cuts its delivery off: L1's, injected again (hv/cut_off_event.h),
+ * and still L1's at the exit after that; not at a later one (then an INT3
+ * cut off is L2's own, its RIP at the instruction), nor with another RIP. */
+static void l2_exit_cutting_off(uint64_t intinfo, uint64_t rip)
+{
+    struct vmcb *v02 = vcpu.nested.vmcb02.va;
+    vcpu.stats.total++; /* the run loop counts each exit (stats_exit_begin) */
+    v02->control.exitintinfo = intinfo;
+    v02->save.rip = rip;
+}
+
+static void test_l1s_injected_int3_is_told_from_l2s(void **state)
+{
+    (void)state;
+    const uint64_t bp = VMCB_EVENT_V | VMCB_EVENT_TYPE_EXCEPTION | 3;
+    const uint64_t tcg_int3 = VMCB_EVENT_V | VMCB_EVENT_TYPE_SOFT_INT | 3;
+    vcpu.stats.total = 41; /* L1's VMRUN is exit 41 */
+    vmcb12->control.eventinj = bp;
+    vmcb12->save.rip = good.save.rip = 0x401001;
+    vmrun();
+    const struct vmcb *v02 = vcpu.nested.vmcb02.va;
+    assert_true(vcpu.nested.in_l2);
+    assert_int_equal(v02->control.eventinj, bp);
+    /* Exit 42 cuts it off (as injected, or as TCG codes INT3). */
+    l2_exit_cutting_off(bp, 0x401001);
+    assert_true(nested_cut_off_event_is_l1s(&vcpu, v02, bp));
+    assert_true(nested_cut_off_event_is_l1s(&vcpu, v02, tcg_int3));
+    assert_false(nested_cut_off_event_is_l1s(&vcpu, vcpu.vmcb01.va, bp)); /* L1's own exit */
+    nested_l1_insn_event_reinjected(&vcpu);
+    /* Exit 43 cuts it off again: still L1's. */
+    l2_exit_cutting_off(bp, 0x401001);
+    assert_true(nested_cut_off_event_is_l1s(&vcpu, v02, bp));
+    /* Exit 44 without it being injected again: delivered by then. */
+    l2_exit_cutting_off(bp, 0x401001);
+    assert_false(nested_cut_off_event_is_l1s(&vcpu, v02, bp));
+
+    /* A VMRUN that injects it, and L2's first exit at another RIP (its own
+     * INT3 after the injected #BP's handler ran): L2's. */
+    back_to_l1();
+    vmrun();
+    l2_exit_cutting_off(tcg_int3, 0x402000);
+    assert_false(nested_cut_off_event_is_l1s(&vcpu, v02, tcg_int3));
+    /* Nothing injected at the last VMRUN: never L1's. */
+    back_to_l1();
+    vmcb12->control.eventinj = 0;
+    vmrun();
+    l2_exit_cutting_off(tcg_int3, 0x401001);
+    assert_false(nested_cut_off_event_is_l1s(&vcpu, v02, tcg_int3));
+    /* An interrupt injected: not an instruction's event. */
+    back_to_l1();
+    vmcb12->control.eventinj = VMCB_EVENT_V | VMCB_EVENT_TYPE_INTR | 3;
+    vmrun();
+    l2_exit_cutting_off(tcg_int3, 0x401001);
+    assert_false(nested_cut_off_event_is_l1s(&vcpu, v02, tcg_int3));
+}
+
+/* With NRIPS, L1 (KVM) leaves RIP at the INT3/INTn it injects for and
+ * gives the next RIP in VMCB12's nRIP, which the CPU pushes (15.20):
+ * VMCB02 runs with it, and gets it back when L0 injects the event again
+ * (the exit overwrote nRIP). */
+static void test_nrip_of_injected_soft_int_passed_on(void **state)
+{
+    (void)state;
+    struct host_caps caps = *host_caps();
+    struct host_caps with = caps;
+    with.nrips = true;
+    host_caps_init(&with);
+    const uint64_t int80 = VMCB_EVENT_V | VMCB_EVENT_TYPE_SOFT_INT | 0x80;
+    vmcb12->control.eventinj = int80;
+    vmcb12->control.nrip = 0x401002;
+    vmcb12->save.rip = good.save.rip = 0x401000;
+    vmrun();
+    struct vmcb *v02 = vcpu.nested.vmcb02.va;
+    assert_int_equal(v02->control.nrip, 0x401002);
+    l2_exit_cutting_off(int80, 0x401000);
+    v02->control.nrip = 0;
+    assert_true(nested_cut_off_event_is_l1s(&vcpu, v02, int80));
+    nested_l1_insn_event_reinjected(&vcpu);
+    assert_int_equal(v02->control.nrip, 0x401002);
+    host_caps_init(&caps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -577,6 +661,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unintercepted_cr2_read_is_performed_for_l2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_intercepted_cr4_read_gets_its_own_exit_code, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cr0_read_stays_a_cr0_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_l1s_injected_int3_is_told_from_l2s, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nrip_of_injected_soft_int_passed_on, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
