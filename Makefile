@@ -35,6 +35,7 @@ CORE_C   := hv/entry.c hv/log.c hv/fpu.c hv/exception.c hv/symbols.c \
 	hv/npt.c hv/iommu.c hv/iommu_events.c hv/iommu_pt.c hv/insn_len.c hv/stats.c hv/tlb.c arch/x86/svm_bitmaps.c \
 	hv/nested.c hv/nested_gif.c hv/l1_gif.c hv/l1_vmload.c hv/nested_maps.c hv/npt02.c hv/vmcb12_check.c hv/tlb_policy.c \
 	hv/nested_cr_read.c hv/cr_read_decode.c hv/nested_tsc.c \
+	hv/nested_rdtscp.c hv/rdtscp_decode.c hv/host_tsc.c \
 	lib/newlib_glue.c lib/ringbuf.c \
 	lib/page_alloc.c arch/x86/uart16550.c arch/x86/cpu_features.c \
 	arch/x86/svm_probe.c arch/x86/svm_exit_names.c boot/config.c
@@ -75,7 +76,7 @@ UNIT_HEADERS := $(wildcard tests/unit/*.h hv/*.h arch/x86/*.h boot/*.h lib/*.h)
 UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb svm_bitmaps npt insn_len \
 	exit_dispatch vmcb12_check npt02 tlb_model nested_route nested_maps nested_vmrun \
 	nested_tsc l1_gif ap_state apic_icr store_decode vcpu_request iommu_pt iommu_events ivrs \
-	exit_debug console_mux shell_line vmcb_decode stats acpi_s5 cr_read_decode l1_vmload
+	exit_debug console_mux shell_line vmcb_decode stats acpi_s5 cr_read_decode rdtscp_decode l1_vmload
 UNIT_SRC_config       := boot/config.c
 UNIT_SRC_ringbuf      := lib/ringbuf.c
 UNIT_SRC_console_mux  := hv/console_mux.c
@@ -103,12 +104,14 @@ UNIT_LDFLAGS_ap_state := -lpthread
 UNIT_SRC_apic_icr     := arch/x86/apic.c
 UNIT_SRC_store_decode := hv/store_decode.c
 UNIT_SRC_cr_read_decode := hv/cr_read_decode.c
+UNIT_SRC_rdtscp_decode := hv/rdtscp_decode.c
 UNIT_SRC_vcpu_request := hv/vcpu_request.c
 UNIT_LDFLAGS_vcpu_request := -lpthread
 UNIT_SRC_l1_gif       := hv/l1_gif.c hv/host_caps.c hv/switch_vmcb.c
 UNIT_SRC_l1_vmload    := hv/l1_vmload.c hv/host_caps.c
 UNIT_SRC_nested_vmrun := hv/nested.c hv/nested_gif.c hv/l1_gif.c hv/nested_maps.c hv/vmcb12_check.c arch/x86/svm_bitmaps.c \
-	hv/host_caps.c hv/switch_vmcb.c hv/nested_cr_read.c hv/cr_read_decode.c hv/nested_tsc.c
+	hv/host_caps.c hv/switch_vmcb.c hv/nested_cr_read.c hv/cr_read_decode.c hv/nested_tsc.c \
+	hv/nested_rdtscp.c hv/rdtscp_decode.c
 # The checks wrapped: the test acts right after each VMRUN's check.
 UNIT_LDFLAGS_nested_vmrun := -Wl,--wrap=vmcb12_check,--wrap=vmcb12_check_reloaded -lpthread
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/unit/test_%)

@@ -331,7 +331,8 @@ static ALWAYS_INLINE void build_controls(struct vcpu *v, const struct vmcb_contr
         c->intercept_cr = c12->intercept_cr;
         c->intercept_dr = c12->intercept_dr;
         c->intercept_exceptions = c12->intercept_exceptions | L0_INTERCEPT_EXCEPTIONS;
-        c->intercept_misc1 = c12->intercept_misc1 | L2_INTERCEPT_MISC1_L0;
+        c->intercept_misc1 = c12->intercept_misc1 | L2_INTERCEPT_MISC1_L0 |
+                             nested_rdtscp_l0_misc1(c12, host_caps()->decode_assists);
         c->intercept_misc3 = c12->intercept_misc3;
         c->pause_filter_thresh = c12->pause_filter_thresh;
         c->pause_filter_count = c12->pause_filter_count;
@@ -784,6 +785,10 @@ void nested_l2_exit(struct vcpu *v)
      * TCG, hv/nested_cr_read.c); with them the CPU is trusted. */
     if (__builtin_expect(code == VMEXIT_CR0_READ, 0) && !host_caps()->decode_assists &&
         nested_cr_read_fixup(v, &code))
+        return;
+    /* Likewise RDTSCP coded as RDTSC (hv/nested_rdtscp.c). */
+    if (__builtin_expect(code == VMEXIT_RDTSC, 0) && !host_caps()->decode_assists &&
+        nested_rdtscp_fixup(v, &code))
         return;
     /* The usual case first: an exit L1 asked for with an intercept bit
      * (not an NMI, which L2's GIF may hold; no map step under way). */

@@ -59,3 +59,16 @@ void switch_vmcb(struct vcpu *v, enum tlb_ctx to);
  * (*code changed), or, where L1 does not intercept reads of that CR, is
  * performed for L2 (true: nothing left to do). hv/nested_cr_read.c. */
 bool nested_cr_read_fixup(struct vcpu *v, uint64_t *code);
+
+/* L2's exit with code RDTSC on a CPU without decode assists: reads the
+ * instruction; an RDTSCP gets the RDTSCP exit code (*code changed) if L1
+ * intercepts RDTSCP, and either instruction that L1 does not intercept is
+ * performed for L2 (true: nothing left to do). hv/nested_rdtscp.c. */
+bool nested_rdtscp_fixup(struct vcpu *v, uint64_t *code);
+/* VMCB02's extra intercept for that: such a CPU checks RDTSCP against the
+ * RDTSC intercept bit, so L1's RDTSCP intercept needs L0's RDTSC one. */
+static inline uint32_t nested_rdtscp_l0_misc1(const struct vmcb_control *c12, bool decode_assists)
+{
+    return (!decode_assists && (c12->intercept_misc2 & VMCB_INTERCEPT2_RDTSCP)) ? VMCB_INTERCEPT1_RDTSC
+                                                                                : 0;
+}

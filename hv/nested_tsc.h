@@ -23,6 +23,15 @@ static inline uint64_t nested_tsc_offset(uint64_t offset01, uint64_t offset12, u
     return (uint64_t)scaled + offset12;
 }
 
+/* What a guest reads with RDTSC/RDTSCP when the host's TSC is `host`, the
+ * CPU's TSC ratio `ratio` and its VMCB's offset `offset` (15.30.5: the
+ * ratio scales the host's TSC, the offset is added after, modulo 2^64):
+ * for L0 performing L2's read itself (hv/nested_rdtscp.c). */
+static inline uint64_t nested_tsc_guest(uint64_t host, uint64_t ratio, uint64_t offset)
+{
+    return (uint64_t)(((unsigned __int128)host * ratio) >> 32) + offset;
+}
+
 /* The CPU's TSC ratio becomes `ratio` (L1's for L2, 1.0 for L1): one WRMSR
  * when it changes, nothing on a CPU without the MSR (L1's stays 1.0). */
 void nested_tsc_ratio_write(struct vcpu *v, uint64_t ratio);

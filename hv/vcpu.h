@@ -86,6 +86,9 @@ struct nested {
     uint64_t vmruns, l0_handled, invalid, merges; /* reflected: stats_l2_reflected() */
     /* L2's MOV from CRn (n != 0) that the CPU gave as a CR0 read (hv/nested_cr_read.c) */
     uint64_t cr_read_fixups;
+    /* L2's RDTSCP the CPU gave as an RDTSC exit, and L2's RDTSC exits L0
+     * took only for that (hv/nested_rdtscp.c) */
+    uint64_t rdtscp_fixups;
     /* An instruction's event (INTn, #BP, #OF) L1 injected at its last
      * VMRUN through VMCB12's EVENTINJ, which L0 injects again each time an
      * exit L0 handles cuts its delivery off (hv/cut_off_event.h): the

@@ -12,6 +12,8 @@
 #define MSR_LSTAR         0xC0000082u
 #define MSR_CSTAR         0xC0000083u
 #define MSR_SFMASK        0xC0000084u
+/* RDTSCP's ECX (APM Vol. 3, RDTSCP; Vol. 2 Appendix A). */
+#define MSR_TSC_AUX       0xC0000103u
 /* System configuration: which physical ranges are DRAM, I/O or SMM. */
 #define MSR_SYSCFG        0xC0010010u
 #define MSR_IORR_BASE0    0xC0010016u

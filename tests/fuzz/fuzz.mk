@@ -37,7 +37,8 @@ FUZZ_OPTS_maps        := -max_len=512
 # hv/nested.c and what it calls, as the hypervisor links them
 FUZZ_NESTED := hv/nested.c hv/nested_gif.c hv/l1_gif.c hv/nested_maps.c hv/vmcb12_check.c \
 	hv/switch_vmcb.c hv/vcpu.c hv/insn_len.c hv/exit_svm_insn.c hv/exit_dispatch.c hv/exit_debug.c \
-	hv/host_caps.c hv/tlb_policy.c hv/nested_cr_read.c hv/cr_read_decode.c hv/nested_tsc.c arch/x86/svm_bitmaps.c
+	hv/host_caps.c hv/tlb_policy.c hv/nested_cr_read.c hv/cr_read_decode.c hv/nested_tsc.c \
+	hv/nested_rdtscp.c hv/rdtscp_decode.c arch/x86/svm_bitmaps.c
 FUZZ_SRC_vmrun        := $(FUZZ_NESTED)
 # The checks wrapped: the target seals L1's VMCB12 right after them.
 FUZZ_LDFLAGS_vmrun    := -Wl,--wrap=vmcb12_check,--wrap=vmcb12_check_reloaded

@@ -32,6 +32,16 @@ static void test_positive_offsets_add(void **state)
     assert_int_equal(guest_tsc(5000000, nested_tsc_offset(1000, 234, TSC_RATIO_ONE)), 5001234);
 }
 
+/* What L0 computes when it performs L2's RDTSC/RDTSCP itself. */
+static void test_guest_read_scales_then_adds(void **state)
+{
+    (void)state;
+    assert_int_equal(nested_tsc_guest(5000000, TSC_RATIO_ONE, (uint64_t)-700), 4999300);
+    assert_int_equal(nested_tsc_guest(1001, TSC_RATIO_ONE / 2, 10), 510); /* 500.5 -> 500 */
+    assert_int_equal(nested_tsc_guest(~0ULL, TSC_RATIO_ONE, 2), 1);       /* wraps */
+    assert_int_equal(nested_tsc_guest(1ULL << 62, 4 * TSC_RATIO_ONE, 0), 0); /* 2^64 wraps */
+}
+
 static void test_negative_offsets(void **state)
 {
     (void)state;
@@ -112,6 +122,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_positive_offsets_add),
         cmocka_unit_test(test_negative_offsets),
+        cmocka_unit_test(test_guest_read_scales_then_adds),
         cmocka_unit_test(test_wraps_modulo_2_64),
         cmocka_unit_test(test_one_offset_equals_two_steps),
         cmocka_unit_test(test_ratio_scales_l1s_offset),

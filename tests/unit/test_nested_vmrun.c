@@ -40,6 +40,7 @@
 #include "hv/nested.h"
 #include "hv/nested_maps.h"
 #include "hv/nested_tsc.h"
+#include "hv/host_tsc.h"
 #include "hv/tlb.h"
 #include "hv/vmcb12_check.h"
 #include "tests/unit/vmcb12_fixture.h"
@@ -113,6 +114,12 @@ unsigned guest_fetch_insn(const struct vcpu *v, uint8_t *buf, unsigned max)
     memcpy(buf, l2_insn, n);
     return n;
 }
+
+/* The host's TSC and TSC_AUX, as hv/host_tsc.c would read them. */
+static uint64_t fake_host_tsc;
+static uint32_t fake_tsc_aux;
+uint64_t host_tsc_read(void) { return fake_host_tsc; }
+uint32_t host_tsc_aux_read(void) { return fake_tsc_aux; }
 
 static struct vcpu vcpu;
 unsigned vcpu_count(void) { return 1; }
@@ -520,6 +527,123 @@ static void test_cr0_read_stays_a_cr0_read(void **state)
     assert_int_equal(vmcb12->control.exitcode, VMEXIT_CR0_READ);
 }
 
+/* L2's RDTSCP on a CPU that codes it as an RDTSC exit (QEMU's TCG,
+ * hv/nested_rdtscp.c): Xen 4.17 intercepts both for its PVH domU. L2 in
+ * long mode at rip runs `insn`; VMCB02's TSC offset is OFFSET01 + 5000. */
+#define L2_TSC_RIP 0xffffffff8107ee00ull
+static void l2_rdtsc_exit(uint32_t misc1, uint32_t misc2, const uint8_t *insn, unsigned len)
+{
+    vmcb12->control.intercept_misc1 |= misc1;
+    vmcb12->control.intercept_misc2 |= misc2;
+    vmrun();
+    assert_true(vcpu.nested.in_l2);
+    memcpy(l2_insn, insn, len);
+    l2_insn_len = len;
+    struct vmcb *v02 = vcpu.nested.vmcb02.va;
+    v02->save.rip = L2_TSC_RIP;
+    v02->save.rax = 0xAAAAAAAA00000000ull;
+    vcpu.regs.rdx = 0xDDDDDDDD00000000ull;
+    vcpu.regs.rcx = 0xCCCCCCCCCCCCCCCCull;
+    fake_host_tsc = 0x123456789abull;
+    fake_tsc_aux = 0x2a;
+    v02->control.exitcode = VMEXIT_RDTSC; /* as TCG codes both */
+    v02->control.exitinfo1 = v02->control.exitinfo2 = 0;
+    vmcb12->control.exitcode = 0x7777; /* not an exit code L2 could give */
+    nested_l2_exit(&vcpu);
+}
+static const uint8_t rdtscp_insn[] = { 0x0f, 0x01, 0xf9 };
+static const uint8_t rdtsc_insn[] = { 0x0f, 0x31 };
+
+static void test_l2_rdtscp_gets_l1_its_rdtscp_exit(void **state)
+{
+    (void)state;
+    l2_rdtsc_exit(VMCB_INTERCEPT1_RDTSC, VMCB_INTERCEPT2_RDTSCP, rdtscp_insn, 3);
+    assert_false(vcpu.nested.in_l2);
+    assert_int_equal(vmcb12->control.exitcode, VMEXIT_RDTSCP);
+    assert_int_equal(vmcb12->save.rip, L2_TSC_RIP); /* L1 emulates it */
+    assert_int_equal(vmcb12->control.nrip, 0);      /* no NRIPS offered */
+}
+
+static void test_l2_rdtscp_exit_has_nrip_with_nrips(void **state)
+{
+    (void)state;
+    host_caps_init(&(struct host_caps){ .nrips = true });
+    l2_rdtsc_exit(VMCB_INTERCEPT1_RDTSC, VMCB_INTERCEPT2_RDTSCP,
+                  (const uint8_t[]){ 0x66, 0x0f, 0x01, 0xf9 }, 4); /* a redundant prefix */
+    host_caps_init(&(struct host_caps){ 0 });
+    assert_false(vcpu.nested.in_l2);
+    assert_int_equal(vmcb12->control.exitcode, VMEXIT_RDTSCP);
+    assert_int_equal(vmcb12->control.nrip, L2_TSC_RIP + 4);
+}
+
+static void test_l2_rdtscp_unintercepted_is_performed_for_l2(void **state)
+{
+    (void)state;
+    /* L1 intercepts RDTSC only: a CPU runs L2's RDTSCP without an exit. */
+    l2_rdtsc_exit(VMCB_INTERCEPT1_RDTSC, 0, rdtscp_insn, 3);
+    const struct vmcb *v02 = vcpu.nested.vmcb02.va;
+    uint64_t l2_tsc = 0x123456789abull + OFFSET01 + 5000;
+    assert_true(vcpu.nested.in_l2);
+    assert_int_equal(vmcb12->control.exitcode, 0x7777);
+    assert_int_equal(v02->save.rax, (uint32_t)l2_tsc); /* upper halves cleared */
+    assert_int_equal(vcpu.regs.rdx, l2_tsc >> 32);
+    assert_int_equal(vcpu.regs.rcx, 0x2a);
+    assert_int_equal(v02->save.rip, L2_TSC_RIP + 3);
+}
+
+static void test_l2_rdtscp_reads_l1s_tsc_ratio(void **state)
+{
+    (void)state;
+    vcpu.l1.tsc_ratio = TSC_RATIO_ONE + TSC_RATIO_ONE / 2; /* 1.5 */
+    l2_rdtsc_exit(VMCB_INTERCEPT1_RDTSC, 0, rdtscp_insn, 3);
+    uint64_t l2_tsc = 0x123456789abull * 3 / 2 + (uint64_t)(-1500) + 5000;
+    assert_true(vcpu.nested.in_l2);
+    assert_int_equal(vcpu.nested.vmcb02.va->save.rax, (uint32_t)l2_tsc);
+    assert_int_equal(vcpu.regs.rdx, l2_tsc >> 32);
+}
+
+static void test_l2_rdtsc_with_only_rdtscp_intercepted(void **state)
+{
+    (void)state;
+    /* The CPU checks RDTSCP against the RDTSC intercept bit: L0 sets it so
+     * that L2's RDTSCP exits at all; L2's RDTSC then exits too, and L0
+     * performs it (L1 did not ask for it). */
+    l2_rdtsc_exit(0, VMCB_INTERCEPT2_RDTSCP, rdtsc_insn, 2);
+    const struct vmcb *v02 = vcpu.nested.vmcb02.va;
+    uint64_t l2_tsc = 0x123456789abull + OFFSET01 + 5000;
+    assert_true(v02->control.intercept_misc1 & VMCB_INTERCEPT1_RDTSC);
+    assert_true(vcpu.nested.in_l2);
+    assert_int_equal(vmcb12->control.exitcode, 0x7777);
+    assert_int_equal(v02->save.rax, (uint32_t)l2_tsc);
+    assert_int_equal(vcpu.regs.rdx, l2_tsc >> 32);
+    assert_int_equal(vcpu.regs.rcx, 0xCCCCCCCCCCCCCCCCull); /* RDTSC leaves RCX */
+    assert_int_equal(v02->save.rip, L2_TSC_RIP + 2);
+    /* ...and L2's RDTSCP reaches L1 as RDTSCP. */
+    back_to_l1();
+    l2_rdtsc_exit(0, VMCB_INTERCEPT2_RDTSCP, rdtscp_insn, 3);
+    assert_false(vcpu.nested.in_l2);
+    assert_int_equal(vmcb12->control.exitcode, VMEXIT_RDTSCP);
+}
+
+static void test_no_rdtsc_intercept_added_where_codes_are_trusted(void **state)
+{
+    (void)state;
+    host_caps_init(&(struct host_caps){ .decode_assists = true });
+    vmcb12->control.intercept_misc2 |= VMCB_INTERCEPT2_RDTSCP;
+    vmrun();
+    host_caps_init(&(struct host_caps){ 0 });
+    assert_false(vcpu.nested.vmcb02.va->control.intercept_misc1 & VMCB_INTERCEPT1_RDTSC);
+}
+
+static void test_l2_rdtsc_stays_an_rdtsc_exit(void **state)
+{
+    (void)state;
+    l2_rdtsc_exit(VMCB_INTERCEPT1_RDTSC, VMCB_INTERCEPT2_RDTSCP, rdtsc_insn, 2);
+    assert_false(vcpu.nested.in_l2);
+    assert_int_equal(vmcb12->control.exitcode, VMEXIT_RDTSC);
+    assert_int_equal(vmcb12->save.rip, L2_TSC_RIP);
+}
+
 /* Decode assists passed on (L1 is offered them where the CPU has them,
  * hv/exit_cpuid.c): a #PF of L2 that L1 intercepts carries the bytes the
  * CPU fetched; without the feature the field is reserved and left alone. */
@@ -661,6 +785,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unintercepted_cr2_read_is_performed_for_l2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_intercepted_cr4_read_gets_its_own_exit_code, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cr0_read_stays_a_cr0_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_l2_rdtscp_gets_l1_its_rdtscp_exit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_l2_rdtscp_exit_has_nrip_with_nrips, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_l2_rdtscp_unintercepted_is_performed_for_l2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_l2_rdtscp_reads_l1s_tsc_ratio, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_l2_rdtsc_with_only_rdtscp_intercepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_rdtsc_intercept_added_where_codes_are_trusted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_l2_rdtsc_stays_an_rdtsc_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_l1s_injected_int3_is_told_from_l2s, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nrip_of_injected_soft_int_passed_on, setup, teardown),
     };
