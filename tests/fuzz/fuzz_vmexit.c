@@ -293,9 +293,12 @@ static void op_exit(struct fuzz_in *in)
     /* Before: what L1 asked, L2's state as the CPU left it. */
     /* A CR0-read exit that was another CR's read (QEMU's TCG; no decode
      * assists): L1 asked for what the instruction was, or L0 does it. */
+    /* Likewise an RDTSC exit that was RDTSCP, or an RDTSC that exited
+     * only for L1's RDTSCP intercept (hv/nested_rdtscp.c). */
     uint64_t asked_code = code;
     bool cr_read_by_l0 = env_cr_read_fixed(v, &asked_code);
-    bool asked = !cr_read_by_l0 && l1_asked(v, asked_code, info1);
+    bool rdtsc_by_l0 = env_rdtscp_fixed(v, &asked_code);
+    bool asked = !cr_read_by_l0 && !rdtsc_by_l0 && l1_asked(v, asked_code, info1);
     bool step_db = n->map_step && code == VMEXIT_EXCP_DB;
     bool held_nmi = code == VMEXIT_NMI && (n->intr_hold || l0.nmi_is_kick);
     struct vmcb l2 = *v02;

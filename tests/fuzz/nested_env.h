@@ -15,6 +15,7 @@
  * a protected page is an #NPF that reaches nested_maps_l1_write() first. */
 #pragma once
 #include "hv/cr_read_decode.h"
+#include "hv/rdtscp_decode.h"
 #include <setjmp.h>
 #include <stdarg.h>
 
@@ -193,9 +194,10 @@ void exit_init_sx(struct vcpu *v) { l0.init_sx++; }
 bool apic_mmio_fault(struct vcpu *v, uint64_t gpa, uint64_t exitinfo1) { return l0.apic_write; }
 bool guest_mem_hv_access(uint64_t gpa, uint64_t rip, bool write) { return l0.hv_access; }
 /* L2's instruction bytes (hv/nested_cr_read.c reads them at a CR0-read
- * exit): chosen by L2's RIP, which the input sets, among MOV from CR0, 2,
- * 3, 4, 8 (REX.R) with register and prefixes, SMSW, and bytes that are no
- * MOV CRn; sometimes fewer bytes than the instruction has. */
+ * exit, hv/nested_rdtscp.c at an RDTSC exit): chosen by L2's RIP, which
+ * the input sets, among MOV from CR0, 2, 3, 4, 8 (REX.R) with register and
+ * prefixes, SMSW, bytes that are no MOV CRn, RDTSCP (plain, prefixed) and
+ * RDTSC; sometimes fewer bytes than the instruction has. */
 unsigned guest_fetch_insn(const struct vcpu *v, uint8_t *buf, unsigned max)
 {
     static const struct { uint8_t n, b[6]; } insns[] = {
@@ -209,6 +211,9 @@ unsigned guest_fetch_insn(const struct vcpu *v, uint8_t *buf, unsigned max)
         { 3, { 0x0F, 0x01, 0xE0 } },             /* smsw eax */
         { 2, { 0x0F, 0x20 } },                   /* cut short */
         { 3, { 0x0F, 0x22, 0xD8 } },             /* mov cr3, rax: a write */
+        { 3, { 0x0F, 0x01, 0xF9 } },             /* rdtscp (hv/nested_rdtscp.c) */
+        { 2, { 0x0F, 0x31 } },                   /* rdtsc */
+        { 5, { 0x66, 0x48, 0x0F, 0x01, 0xF9 } }, /* prefixes, rdtscp */
     };
     unsigned i = (unsigned)(v->vmcb.va->save.rip % (sizeof insns / sizeof insns[0]));
     unsigned n = insns[i].n < max ? insns[i].n : max;
@@ -235,6 +240,33 @@ static inline bool env_cr_read_fixed(struct vcpu *v, uint64_t *code)
     }
     return d.cr == 2 || d.cr == 3 || d.cr == 4 ||
            (d.cr == 8 && (v02->control.int_ctl & VMCB_INT_CTL_V_INTR_MASKING));
+}
+/* The host's TSC and TSC_AUX (hv/host_tsc.h): any values do. */
+uint64_t host_tsc_read(void) { return 0x123456789ULL; }
+uint32_t host_tsc_aux_read(void) { return 7; }
+/* What hv/nested_rdtscp.c makes of an RDTSC exit of L2 without decode
+ * assists, for the harness's expectations: the exit code L1 should see
+ * (*code changed: RDTSCP, the instruction that ran), or true when L1 did
+ * not ask for the instruction that ran and L0 performs it (an instruction
+ * that cannot be read is what the code says, an RDTSC). */
+static inline bool env_rdtscp_fixed(struct vcpu *v, uint64_t *code)
+{
+    const struct vmcb *v02 = v->vmcb.va;
+    const struct vmcb_control *c12 = &v->nested.vmcb12->control;
+    if (*code != VMEXIT_RDTSC || host_caps()->decode_assists)
+        return false;
+    uint8_t b[15];
+    struct rdtscp_insn d = { .rdtscp = false };
+    bool code64 = (v02->save.efer & EFER_LMA) && (v02->save.cs.attrib & VMCB_SEG_ATTR_L);
+    if (!rdtscp_decode(b, guest_fetch_insn(v, b, sizeof b), code64, &d))
+        d.rdtscp = false;
+    if (!d.rdtscp)
+        return !(c12->intercept_misc1 & VMCB_INTERCEPT1_RDTSC);
+    if (c12->intercept_misc2 & VMCB_INTERCEPT2_RDTSCP) {
+        *code = VMEXIT_RDTSCP;
+        return false;
+    }
+    return true;
 }
 enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint64_t l2_gpa,
                                       uint64_t info1, uint64_t *reflect_info1)

@@ -14,13 +14,14 @@ Our hypervisor gives L1 the exit a CPU gives (hv/nested_cr_read.c), and the
 domU's kernel boots (test_domu_kernel_boots_as_l2). It stopped at its
 int3 self-test (kernel BUG at arch/x86/kernel/alternative.c:1143) until
 hv/exit_dispatch.c left an INT3 whose delivery an exit cut off to its
-instruction (hv/cut_off_event.h). It now gets past it and stops when it
-runs RDTSCP (0f 01 f9 66 90, likely rdtsc_ordered() after alternatives
-patching): QEMU's TCG reports RDTSCP as an RDTSC
-exit (its helper_rdtscp() checks the RDTSC intercept), Xen finds 0f 01 f9
-where it expects RDTSC ("SVM Insn len emulation failed") and the domU
-goes no further. test_pvh_domu_reports stays xfail until L0 gives L1 the
-RDTSCP exit a CPU gives (as hv/nested_cr_read.c does for CR reads)."""
+instruction (hv/cut_off_event.h). It then stopped when it ran RDTSCP
+(0f 01 f9 66 90, likely rdtsc_ordered() after alternatives patching):
+QEMU's TCG checks RDTSCP against the RDTSC intercept and reports it as an
+RDTSC exit (its RDTSCP calls helper_rdtsc()), and Xen, finding 0f 01 f9
+where it expects RDTSC, logged "SVM Insn len emulation failed" and the
+domU went no further. L0 now gives L1 the RDTSCP exit a CPU gives
+(hv/nested_rdtscp.c), and the domU reports and powers off
+(test_pvh_domu_reports)."""
 import os
 import re
 import subprocess
@@ -129,10 +130,6 @@ def test_domu_kernel_boots_as_l2(xen_boot):
     )
 
 
-@pytest.mark.xfail(reason="under TCG the domU's RDTSCP exits as RDTSC (QEMU's "
-                          "helper_rdtscp), which Xen cannot emulate ('SVM Insn len emulation "
-                          "failed', 0f 01 f9); L0 does not decode it yet",
-                   strict=False)
 def test_pvh_domu_reports(xen_boot):
     """What should happen (and should on hardware): the domU's kernel boots
     as L2, reports on its console (dom0 reads it back from xenconsoled's
