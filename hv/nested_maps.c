@@ -20,7 +20,7 @@ static struct spinlock maps_lock;
 /* Counts the pages ever protected (under maps_lock): a vCPU that found a
  * page unprotected knows the answer still holds while this has not moved
  * (nested_maps_l0_wrote); unprotecting never makes it wrong. */
-static uint64_t protect_gen;
+uint64_t nested_maps_protect_gen;
 
 void nested_maps_init(const uint8_t *msrpm)
 {
@@ -92,7 +92,7 @@ static void protect(struct vcpu *v, uint64_t pa, uint64_t size)
         if (!page_is_l1_ram(pa + off))
             continue; /* read as all ones, whatever is written there */
         n->protected_pages[n->nprotected++] = pa + off;
-        __atomic_add_fetch(&protect_gen, 1, __ATOMIC_RELEASE);
+        __atomic_add_fetch(&nested_maps_protect_gen, 1, __ATOMIC_RELEASE);
         guest_mem_set_writable(pa + off, false);
     }
     tlb_npt01_changed(v); /* fewer rights: cached writable translations go */
@@ -142,24 +142,16 @@ bool nested_maps_l1_write(struct vcpu *v, uint64_t gpa)
  * serve a request (protect_everywhere), and only then reads the maps. A
  * CPU that wrote before serving it wrote before that read; one that
  * serves it first sees the pages protected here. Taken only on a hit. */
-void nested_maps_l0_wrote(struct vcpu *v, uint64_t gpa)
+/* gen was read before the lists: a page protected during the walk moves
+ * it, and the next write walks again. */
+void nested_maps_l0_wrote_slow(struct vcpu *v, uint64_t page, uint64_t gen)
 {
-    /* Every reflected #VMEXIT writes VMCB12: the usual answer (its page is
-     * no map) is remembered until some vCPU protects a page, so the fast
-     * path does not scan every vCPU's list. The generation is read before
-     * the scan: a page protected during it moves the generation, and the
-     * next write scans again. */
-    struct nested *n = &v->nested;
-    uint64_t page = page_of(gpa);
-    uint64_t gen = __atomic_load_n(&protect_gen, __ATOMIC_ACQUIRE);
-    if (page == n->unprotected_page && gen == n->unprotected_gen)
-        return;
     if (protected_by_other(NULL, page)) {
-        nested_maps_l1_write(v, gpa);
+        nested_maps_l1_write(v, page);
         return;
     }
-    n->unprotected_page = page;
-    n->unprotected_gen = gen;
+    v->nested.unprotected_page = page;
+    v->nested.unprotected_gen = gen;
 }
 
 /* dst = l0 | L1's map at l1_base (0: L1 has none, l0 NULL: nothing of

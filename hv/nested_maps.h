@@ -28,8 +28,20 @@ bool nested_maps_l1_io(struct vcpu *v, uint64_t ioio_exitinfo1);
 bool nested_maps_l1_write(struct vcpu *v, uint64_t gpa);
 /* L0 itself wrote L1's page at gpa on L1's behalf (a #VMEXIT into VMCB12,
  * VMSAVE): through the identity map, not NPT01, so no write fault told the
- * merges. A merge that read the page is dropped as an L1 write drops it. */
-void nested_maps_l0_wrote(struct vcpu *v, uint64_t gpa);
+ * merges. A merge that read the page is dropped as an L1 write drops it.
+ * Every reflected #VMEXIT writes VMCB12: the usual answer (its page is no
+ * map) is remembered until some vCPU protects a page (a generation count
+ * of protections, read before the lists are), so the fast path is inline
+ * and walks no vCPU's list. */
+extern uint64_t nested_maps_protect_gen;
+void nested_maps_l0_wrote_slow(struct vcpu *v, uint64_t page, uint64_t gen);
+static inline void nested_maps_l0_wrote(struct vcpu *v, uint64_t gpa)
+{
+    uint64_t page = gpa & ~0xFFFULL;
+    uint64_t gen = __atomic_load_n(&nested_maps_protect_gen, __ATOMIC_ACQUIRE);
+    if (page != v->nested.unprotected_page || gen != v->nested.unprotected_gen)
+        nested_maps_l0_wrote_slow(v, page, gen);
+}
 uint64_t nested_maps_merges(void);
 /* L2 wrote a merged map: step it over the write, merge again after it. */
 void nested_maps_step_begin(struct vcpu *v);
