@@ -290,6 +290,24 @@ l2_int_n_after:
     mov ebx, 0x3B3B
     vmmcall
 
+; RDTSCP / RDTSC in L2 (hv/nested_rdtscp.c): RAX (from VMCB12), RCX and
+; RDX are all ones before the instruction, so L1 sees what it wrote (upper
+; halves cleared in 64-bit mode) or, after an intercepted one, that it did
+; not run. L1 reads RAX from VMCB12, RCX and RDX from l2_gprs.
+global l2_rdtscp, l2_rdtscp_insn, l2_rdtsc_ones, l2_rdtsc_ones_insn
+l2_rdtscp:
+    mov rcx, -1
+    mov rdx, -1
+l2_rdtscp_insn:
+    rdtscp                        ; 0F 01 F9
+    vmmcall
+l2_rdtsc_ones:
+    mov rcx, -1
+    mov rdx, -1
+l2_rdtsc_ones_insn:
+    rdtsc                         ; 0F 31
+    vmmcall
+
 ; An NMI in L2: counted, its RIP kept, and IRET (which ends the CPU's NMI
 ; blocking: leaving by VMMCALL would keep NMIs blocked into L1).
 l2_nmi_handler:
