@@ -176,8 +176,10 @@ def test_l2_beside_a_second_kvm_guest(tmp_path):
     merges moving their write protection); not found in the time this
     work had.
 
-    Seen again on 2026-11-26 after the INT3 redelivery fix (1 run of 1):
-    L1's cpu stopped on a SHUTDOWN right after L0 emulated L1's VMLOAD
+    After the INT3 redelivery and RDTSCP fixes (2026-11-26), 1 run of 4
+    passed; two had L2 stall there (a 49 s soft lockup, a 5 s RCU kthread
+    starvation) and then pass; in one L1's cpu stopped on a SHUTDOWN
+    right after L0 emulated L1's VMLOAD
     (KVM at 0xffffffffc0333190): at the next VMRUN of VMCB01, L1 ran with
     the hypervisor's own state (RIP just after svm_run's VMRUN, the host's
     CR3, GDTR and IDTR, RAX = that VMCB01's address), as if VMRUN had saved
