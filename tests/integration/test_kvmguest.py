@@ -176,7 +176,7 @@ def test_l2_beside_a_second_kvm_guest(tmp_path):
     merges moving their write protection); not found in the time this
     work had.
 
-    After the INT3 redelivery and RDTSCP fixes (2026-11-26), 1 run of 4
+    After the INT3 redelivery and RDTSCP fixes (2026-11-26), 2 runs of 5
     passed; two had L2 stall there (a 49 s soft lockup, a 5 s RCU kthread
     starvation) and then pass; in one L1's cpu stopped on a SHUTDOWN
     right after L0 emulated L1's VMLOAD
