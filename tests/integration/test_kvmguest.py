@@ -176,16 +176,19 @@ def test_l2_beside_a_second_kvm_guest(tmp_path):
     merges moving their write protection); not found in the time this
     work had.
 
-    After the INT3 redelivery and RDTSCP fixes (2026-11-26), 2 runs of 5
-    passed; two had L2 stall there (a 49 s soft lockup, a 5 s RCU kthread
-    starvation) and then pass; in one L1's cpu stopped on a SHUTDOWN
-    right after L0 emulated L1's VMLOAD
-    (KVM at 0xffffffffc0333190): at the next VMRUN of VMCB01, L1 ran with
-    the hypervisor's own state (RIP just after svm_run's VMRUN, the host's
-    CR3, GDTR and IDTR, RAX = that VMCB01's address), as if VMRUN had saved
-    the host state into VMCB01 itself; its page walk hit the hypervisor's
-    region (refused: decoy page), then a triple fault. So VMCB01's save
-    area, or the CPU's VM_HSAVE_PA, was clobbered; not found yet."""
+    After the INT3 redelivery and RDTSCP fixes (2026-11-26): 2 runs of 7
+    passed; three had L2 stall there (soft lockups of 26 and 49 s, a 5 s
+    RCU kthread starvation) and then pass; in two L1's cpu0 stopped on a
+    SHUTDOWN. Both times L1 had just taken an INTR #VMEXIT from L2 and run
+    VMSAVE and VMLOAD (both emulated by L0); at the next VMRUN of VMCB01,
+    L1 ran on a host-state image: RIP the instruction after svm_run's
+    VMRUN, RSP the host's stack, the host's CR3, GDTR and IDTR, RAX =
+    VMCB01's own address; its page walk hit the hypervisor's region
+    (refused: decoy page), then a triple fault. The dump showed the CPU's
+    VM_HSAVE_PA still at its own host save area (the page right after
+    VMCB01), so VMRUN did not save the host state into VMCB01 through a
+    wrong VM_HSAVE_PA: VMCB01's save area itself was overwritten with that
+    image. Not found yet."""
     # A hung L2 is stopped after 240 s (L1 then prints FAIL and the stats).
     b = boot_kvmguest(tmp_path, "EPYC", smp=2, words="kvmguest_beside kvmguest_timeout=240")
     assert_in_order(
