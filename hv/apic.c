@@ -263,7 +263,7 @@ bool apic_mmio_fault(struct vcpu *v, uint64_t gpa, uint64_t exitinfo1)
      * (without nested paging, or mapping it in NPT12): as on a CPU, the
      * write goes to L1's (the physical) local APIC. */
     struct vmcb_save *g = &v->vmcb.va->save;
-    bool code64 = (g->efer & EFER_LMA) && (g->cs.attrib & VMCB_SEG_ATTR_L);
+    bool code64 = guest_code64(g);
     bool code16 = !code64 && !(g->cs.attrib & VMCB_SEG_ATTR_DB); /* not decoded */
     unsigned n = code16 ? 0 : fetch(v, bytes);
     /* Another vCPU's page is plain memory here, but only a store that stays

@@ -1,5 +1,6 @@
 /* MOV from CRn decoding (hv/cr_read_decode.h). */
 #include "hv/cr_read_decode.h"
+#include "hv/insn_prefix.h"
 
 #define INSN_MAX 15 /* an instruction is at most 15 bytes (APM Vol. 3, 1.1) */
 
@@ -17,8 +18,7 @@ bool cr_read_decode(const uint8_t *bytes, unsigned avail, bool long_mode, struct
         uint8_t b = bytes[i];
         if (b == 0xF0)
             lock = true;
-        else if (b != 0x66 && b != 0x67 && b != 0x2E && b != 0x36 && b != 0x3E && b != 0x26 &&
-                 b != 0x64 && b != 0x65)
+        else if (!insn_size_or_segment_prefix(b))
             break;
     }
     /* A REX prefix counts only right before the opcode (APM Vol. 3, 1.2.7). */

@@ -89,7 +89,7 @@ static bool translate(const struct vcpu *v, const struct vmcb_save *s, uint64_t 
 unsigned guest_fetch_insn(const struct vcpu *v, uint8_t *buf, unsigned max)
 {
     const struct vmcb_save *s = &v->vmcb.va->save;
-    bool code64 = (s->efer & EFER_LMA) && (s->cs.attrib & VMCB_SEG_ATTR_L);
+    bool code64 = guest_code64(s);
     uint64_t la = code64 ? s->rip : (uint32_t)(s->cs.base + s->rip);
     unsigned n = 0;
     while (n < max) {

@@ -6,8 +6,17 @@
  * For the instructions the hypervisor must decode itself because the CPU
  * gives no decode assists. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
+#include "arch/x86/svm.h"
 #include "hv/vcpu.h"
+
+/* Does the context run 64-bit code (long mode and CS.L)? Then RIP is a
+ * full 64-bit address and REX prefixes exist (APM Vol. 2, 4.8.1). */
+static inline bool guest_code64(const struct vmcb_save *s)
+{
+    return (s->efer & EFER_LMA) && (s->cs.attrib & VMCB_SEG_ATTR_L);
+}
 
 /* Up to max bytes at CS:RIP of the current context; returns how many could be read (0: the
  * page is not present, not L1 RAM, or the mode is one not walked). */

@@ -39,7 +39,7 @@ bool nested_cr_read_fixup(struct vcpu *v, uint64_t *code)
     const struct vmcb_save *g = &v02->save;
     uint8_t bytes[15];
     struct cr_read_insn d;
-    bool code64 = (g->efer & EFER_LMA) && (g->cs.attrib & VMCB_SEG_ATTR_L);
+    bool code64 = guest_code64(g);
     unsigned n = guest_fetch_insn(v, bytes, sizeof bytes);
     if (!cr_read_decode(bytes, n, code64, &d) || d.cr == 0)
         return false; /* a CR0 read indeed (or not a MOV CRn: SMSW) */

@@ -61,13 +61,11 @@ bool nested_rdtscp_fixup(struct vcpu *v, uint64_t *code)
     const struct vmcb_save *g = &v02->save;
     const struct vmcb_control *c12 = &v->nested.vmcb12->control;
     uint8_t bytes[15];
-    struct rdtscp_insn d = { .len = 2, .rdtscp = false }; /* what the code says */
-    bool code64 = (g->efer & EFER_LMA) && (g->cs.attrib & VMCB_SEG_ATTR_L);
-    unsigned n = guest_fetch_insn(v, bytes, sizeof bytes);
-    if (!rdtscp_decode(bytes, n, code64, &d)) {
-        d.len = 2;
-        d.rdtscp = false;
-    }
+    /* What the exit code says; rdtscp_decode() changes it only when it
+     * decodes the bytes. */
+    struct rdtscp_insn d = { .len = 2, .rdtscp = false };
+    bool code64 = guest_code64(g);
+    rdtscp_decode(bytes, guest_fetch_insn(v, bytes, sizeof bytes), code64, &d);
     if (!d.rdtscp && (c12->intercept_misc1 & VMCB_INTERCEPT1_RDTSC))
         return false; /* L1's RDTSC exit, as the CPU gave it */
     uint64_t next_rip = g->rip + d.len;

@@ -1,18 +1,12 @@
 /* RDTSC / RDTSCP decoding (hv/rdtscp_decode.h). */
 #include "hv/rdtscp_decode.h"
+#include "hv/insn_prefix.h"
 
 #define INSN_MAX 15 /* an instruction is at most 15 bytes (APM Vol. 3, 1.1) */
 
 static bool ignored_prefix(uint8_t b)
 {
-    switch (b) {
-    case 0x66: case 0x67:                                     /* sizes */
-    case 0x2E: case 0x36: case 0x3E: case 0x26: case 0x64: case 0x65: /* segments */
-    case 0xF2: case 0xF3:                                     /* REPNE, REP */
-        return true;
-    default:
-        return false;
-    }
+    return insn_size_or_segment_prefix(b) || b == 0xF2 || b == 0xF3; /* REPNE, REP */
 }
 
 bool rdtscp_decode(const uint8_t *bytes, unsigned avail, bool long_mode, struct rdtscp_insn *out)

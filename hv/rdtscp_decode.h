@@ -25,5 +25,6 @@ struct rdtscp_insn {
 };
 
 /* bytes: what was fetched at RIP (avail of them). long_mode: 64-bit code
- * (REX prefixes exist), else 16/32-bit code. */
+ * (REX prefixes exist), else 16/32-bit code. False: not one of them, and
+ * *out is left as it was (hv/nested_rdtscp.c keeps its default there). */
 bool rdtscp_decode(const uint8_t *bytes, unsigned avail, bool long_mode, struct rdtscp_insn *out);

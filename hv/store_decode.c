@@ -1,16 +1,12 @@
 #include "hv/store_decode.h"
+#include "hv/insn_prefix.h"
 
 #define REX_W 8
 #define REX_R 4
 
 static bool is_legacy_prefix(uint8_t b)
 {
-    switch (b) {
-    case 0x66: case 0x67: case 0x2E: case 0x36: case 0x3E: case 0x26: case 0x64: case 0x65:
-    case 0xF0: /* LOCK (XCHG implies it anyway) */
-        return true;
-    }
-    return false;
+    return insn_size_or_segment_prefix(b) || b == 0xF0; /* LOCK (XCHG implies it anyway) */
 }
 
 /* Bytes after the opcode taken by ModRM, SIB and displacement; 0 for a

@@ -3,6 +3,7 @@
 #include "arch/x86/svm.h"
 #include "arch/x86/vectors.h"
 #include "hv/exception.h"
+#include "hv/guest_fetch.h"
 #include "hv/insn_len.h"
 #include "hv/log.h"
 #include "hv/nested.h"
@@ -42,7 +43,7 @@ void vcpu_skip_insn(struct vcpu *v)
     }
     uint64_t next = insn_next_rip(c->exitcode, vmcb->save.rip, c->nrip, c->exitinfo2,
                                   host_caps()->nrips);
-    bool code64 = (vmcb->save.efer & EFER_LMA) && (vmcb->save.cs.attrib & VMCB_SEG_ATTR_L);
+    bool code64 = guest_code64(&vmcb->save);
     if (!from_cpu && !code64)
         next = (uint32_t)next;
     vcpu_complete_insn(v, next);

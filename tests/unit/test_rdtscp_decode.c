@@ -60,6 +60,11 @@ static void test_not_these(void **state)
     assert_false(rdtscp_decode(many, 18, true, &d));
     /* 12 prefixes + 3 = 15: still one. */
     expect(many + 3, 15, true, 15, true);
+    /* What is not decoded leaves the caller's default alone. */
+    d = (struct rdtscp_insn){ .len = 2, .rdtscp = false };
+    assert_false(rdtscp_decode((const uint8_t[]){0x0f, 0x01, 0xf8}, 3, true, &d));
+    assert_int_equal(d.len, 2);
+    assert_false(d.rdtscp);
 }
 
 int main(void)
