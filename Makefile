@@ -194,7 +194,7 @@ unit: $(UNIT_BINS)
 
 # A Debian kernel and a busybox initramfs to boot as L1 (cached).
 LINUX_L1 := $(BUILD)/linux/.stamp
-$(LINUX_L1): tools/linux-l1.sh $(wildcard tests/l1/linux/*) tools/hvstat.c \
+$(LINUX_L1): tools/linux-l1.sh tools/is-stale.sh $(wildcard tests/l1/linux/*) tools/hvstat.c \
 		hv/hypercall_abi.h hv/hypercall_guest.h | deps
 	@echo "  LINUX   $(BUILD)/linux (Debian kernel + initramfs, cached)"
 	$(Q)tools/linux-l1.sh $(BUILD)/linux
@@ -203,7 +203,7 @@ $(LINUX_L1): tools/linux-l1.sh $(wildcard tests/l1/linux/*) tools/hvstat.c \
 # Debian's QEMU and an L2 to boot, a second initramfs for test_kvmguest.py
 # (cached).
 LINUX_QEMU := $(BUILD)/linux/qemu.img
-$(LINUX_QEMU): tools/linux-qemu.sh $(LINUX_L1)
+$(LINUX_QEMU): tools/linux-qemu.sh tools/is-stale.sh $(LINUX_L1)
 	@echo "  LINUX   $@ (Debian QEMU for L1 + L2 kernel and initramfs, cached)"
 	$(Q)tools/linux-qemu.sh $(BUILD)/linux
 	$(Q)touch $@
@@ -211,7 +211,7 @@ $(LINUX_QEMU): tools/linux-qemu.sh $(LINUX_L1)
 # Debian's Xen 4.17 and a dom0 initramfs with its toolstack and a PVH domU
 # (cached), for tests/integration/test_xen.py.
 XEN_L1 := $(BUILD)/xen/.stamp
-$(XEN_L1): tools/xen-l1.sh tests/l1/xen/dom0-init tests/l1/xen/domu-init tests/l1/xen/domu.cfg \
+$(XEN_L1): tools/xen-l1.sh tools/is-stale.sh tests/l1/xen/dom0-init tests/l1/xen/domu-init tests/l1/xen/domu.cfg \
 		$(LINUX_L1)
 	@echo "  XEN     $(BUILD)/xen (Debian's Xen 4.17, dom0 and domU initramfs, cached)"
 	$(Q)tools/xen-l1.sh $(BUILD)/xen $(BUILD)/linux

@@ -10,6 +10,7 @@
 # Cached: each output is only rebuilt when missing or older than its inputs.
 # Prints nothing unless something fails.
 set -euo pipefail
+. "$(dirname "$0")/is-stale.sh"
 [ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
 out=$1
 src=$(cd "$(dirname "$0")/../tests/l1/linux" && pwd)
@@ -71,12 +72,7 @@ fi
 root=$(cd "$src/../../.." && pwd)
 inputs=("$root/tools/hvstat.c" "$root/hv/hypercall_abi.h" "$root/hv/hypercall_guest.h" "$src/init" "$src/l2init" "$src/hvcheck.c" "$src/kvmrun.c" "$src/kvmbench.c" "$src/tinyvm.c" "$src/tinyvm.h" "$src/smpcheck.c" "$src/dmaprobe.c" "$src/excheck.c" /bin/busybox "$0"
         "$out/vmlinuz.efi")
-stale=0
-[ -s "$out/initrd.img" ] || stale=1
-for f in "${inputs[@]}"; do
-    [ "$f" -nt "$out/initrd.img" ] && stale=1
-done
-if [ $stale -eq 1 ]; then
+if is_stale "$out/initrd.img" "${inputs[@]}"; then
     r="$tmp/root"
     mkdir -p "$r/bin" "$r/dev" "$r/proc" "$r/sys" "$r/lib/modules"
     cp /bin/busybox "$r/bin/busybox"

@@ -20,6 +20,7 @@
 # script, qemu.img when older than any input. Prints nothing unless
 # something fails.
 set -euo pipefail
+. "$(dirname "$0")/is-stale.sh"
 [ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
 out=$1
 [ -s "$out/vmlinuz.efi" ] && [ -s "$out/initrd.img" ] ||
@@ -99,12 +100,7 @@ if [ ! -x "$qr/$QEMU" ] || [ "$0" -nt "$qr/$QEMU" ]; then
 fi
 
 # (b) The cpio, rebuilt when an input changed.
-stale=0
-[ -s "$out/qemu.img" ] || stale=1
-for f in "$qr/$QEMU" "$out/vmlinuz.efi" "$out/initrd.img" "$0"; do
-    [ "$f" -nt "$out/qemu.img" ] && stale=1
-done
-if [ $stale -eq 1 ]; then
+if is_stale "$out/qemu.img" "$qr/$QEMU" "$out/vmlinuz.efi" "$out/initrd.img" "$0"; then
     r="$tmp/root"
     cp -a "$qr" "$r"
     mkdir -p "$r/l2"

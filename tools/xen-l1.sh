@@ -18,6 +18,7 @@
 # rebuilt when missing or older than their inputs. Prints nothing unless
 # something fails.
 set -euo pipefail
+. "$(dirname "$0")/is-stale.sh"
 [ $# -eq 2 ] || { echo "usage: $0 OUTDIR LINUXDIR" >&2; exit 2; }
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
@@ -84,12 +85,7 @@ fi
 root=$(cd "$src/../../.." && pwd)
 inputs=("$src/dom0-init" "$src/domu-init" "$src/domu.cfg" /bin/busybox "$0" "$out/xen.efi"
         "$linux/vmlinuz.efi")
-stale=0
-[ -s "$out/dom0.img" ] || stale=1
-for f in "${inputs[@]}"; do
-    [ "$f" -nt "$out/dom0.img" ] && stale=1
-done
-if [ $stale -eq 1 ]; then
+if is_stale "$out/dom0.img" "${inputs[@]}"; then
     # The domU's: busybox and /init.
     u="$tmp/domu"
     mkdir -p "$u/bin" "$u/dev" "$u/proc" "$u/sys"
