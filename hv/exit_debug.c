@@ -16,7 +16,6 @@
 #include "arch/x86/svm.h"
 #include "arch/x86/vectors.h"
 #include "hv/l1_gif.h"
-#include "hv/cut_off_event.h"
 #include "hv/nested.h"
 
 /* The exception goes back to the guest; but if it cut off the delivery of
@@ -34,7 +33,7 @@ static void give_back(struct vcpu *v, uint8_t vector, bool has_error)
     uint64_t type = ii & VMCB_EVENT_TYPE_MASK;
     if ((ii & VMCB_EVENT_V) &&
         (type == VMCB_EVENT_TYPE_INTR || type == VMCB_EVENT_TYPE_NMI ||
-         (cut_off_event_is_instruction(ii) && nested_cut_off_event_is_l1s(v, vmcb, ii)))) {
+         nested_cut_off_event_is_l1s(v, vmcb, ii))) {
         v->deferred_event = vmcb_event_make(vector, VMCB_EVENT_TYPE_EXCEPTION, has_error, 0);
         v->deferred_vmcb = v->vmcb.va;
         return;

@@ -72,7 +72,7 @@ static void redeliver(struct vcpu *v, const struct vmcb *exited, uint64_t intinf
     struct vmcb_control *c = &v->vmcb.va->control;
     if (v->vmcb.va != exited || (c->eventinj & VMCB_EVENT_V))
         return;
-    bool l1s = cut_off_event_is_instruction(intinfo) && nested_cut_off_event_is_l1s(v, exited, intinfo);
+    bool l1s = nested_cut_off_event_is_l1s(v, exited, intinfo);
     if (!cut_off_event_reinjected(intinfo, l1s))
         return; /* RIP is at the instruction: it runs again */
     c->eventinj = intinfo;

@@ -12,6 +12,7 @@
 #include "arch/x86/svm.h"
 #include "arch/x86/vectors.h"
 #include "arch/x86/vmcb.h"
+#include "hv/cut_off_event.h"
 #include "hv/exit_dispatch.h"
 #include "hv/l1_gif.h"
 #include "hv/vcpu.h"
@@ -33,8 +34,8 @@ bool l1_nmi_iret_done(struct vcpu *v) { (void)v; return false; }
 static bool l1s_answer;
 bool nested_cut_off_event_is_l1s(const struct vcpu *v, const struct vmcb *exited, uint64_t intinfo)
 {
-    (void)v; (void)exited; (void)intinfo;
-    return l1s_answer;
+    (void)v; (void)exited;
+    return l1s_answer && cut_off_event_is_instruction(intinfo); /* false for other events */
 }
 
 static void start(uint64_t exitintinfo)

@@ -37,8 +37,8 @@ static bool l1s_answer;
 static int l1s_reinjected;
 bool nested_cut_off_event_is_l1s(const struct vcpu *v, const struct vmcb *exited, uint64_t intinfo)
 {
-    (void)v; (void)exited; (void)intinfo;
-    return l1s_answer;
+    (void)v; (void)exited;
+    return l1s_answer && cut_off_event_is_instruction(intinfo); /* false for other events */
 }
 void nested_l1_insn_event_reinjected(struct vcpu *v) { (void)v; l1s_reinjected++; }
 
