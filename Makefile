@@ -26,16 +26,16 @@ CORE_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-pic -fno-pie \
 	-mcmodel=kernel -mno-red-zone -fno-stack-protector -mgeneral-regs-only \
 	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables -I. \
 	-isystem $(NEWLIB)/include -MMD -MP
-CORE_C   := hv/entry.c hv/log.c hv/fpu.c hv/exception.c hv/symbols.c \
-	hv/memory.c hv/svm_report.c hv/launch.c hv/run_loop.c hv/vcpu.c \
-	hv/exit_dispatch.c hv/console.c hv/console_mux.c hv/shell.c hv/shell_line.c hv/vmcb_decode.c hv/exit_cpuid.c hv/exit_msr.c hv/exit_vmmcall.c \
-	hv/exit_svm_insn.c hv/exit_npf.c hv/exit_shutdown.c hv/exit_ioio.c hv/exit_nmi.c hv/exit_debug.c hv/exit_init.c \
-	hv/guest_mem.c hv/host_caps.c hv/percpu.c hv/switch_vmcb.c hv/ap_state.c hv/ap_start.c \
-	hv/apic.c hv/store_decode.c hv/guest_fetch.c arch/x86/apic.c hv/vcpu_request.c \
-	hv/npt.c hv/iommu.c hv/iommu_events.c hv/iommu_pt.c hv/insn_len.c hv/stats.c hv/tlb.c arch/x86/svm_bitmaps.c \
-	hv/nested.c hv/nested_gif.c hv/l1_gif.c hv/l1_vmload.c hv/nested_maps.c hv/npt02.c hv/vmcb12_check.c hv/tlb_policy.c \
-	hv/nested_cr_read.c hv/cr_read_decode.c hv/nested_tsc.c \
-	hv/nested_rdtscp.c hv/rdtscp_decode.c hv/host_tsc.c \
+CORE_C   := hv/core/entry.c hv/core/log.c hv/core/fpu.c hv/core/exception.c hv/core/symbols.c \
+	hv/core/memory.c hv/core/svm_report.c hv/core/launch.c hv/core/run_loop.c hv/core/vcpu.c \
+	hv/exit/exit_dispatch.c hv/console/console.c hv/console/console_mux.c hv/console/shell.c hv/console/shell_line.c hv/console/vmcb_decode.c hv/exit/exit_cpuid.c hv/exit/exit_msr.c hv/exit/exit_vmmcall.c \
+	hv/exit/exit_svm_insn.c hv/exit/exit_npf.c hv/exit/exit_shutdown.c hv/exit/exit_ioio.c hv/exit/exit_nmi.c hv/exit/exit_debug.c hv/exit/exit_init.c \
+	hv/memory/guest_mem.c hv/core/host_caps.c hv/core/percpu.c hv/tlb/switch_vmcb.c hv/smp/ap_state.c hv/smp/ap_start.c \
+	hv/smp/apic.c hv/decode/store_decode.c hv/decode/guest_fetch.c arch/x86/apic.c hv/smp/vcpu_request.c \
+	hv/memory/npt.c hv/memory/iommu.c hv/memory/iommu_events.c hv/memory/iommu_pt.c hv/decode/insn_len.c hv/console/stats.c hv/tlb/tlb.c arch/x86/svm_bitmaps.c \
+	hv/nested/nested.c hv/nested/nested_gif.c hv/nested/l1_gif.c hv/nested/l1_vmload.c hv/nested/nested_maps.c hv/nested/npt02.c hv/nested/vmcb12_check.c hv/tlb/tlb_policy.c \
+	hv/nested/nested_cr_read.c hv/decode/cr_read_decode.c hv/nested/nested_tsc.c \
+	hv/nested/nested_rdtscp.c hv/decode/rdtscp_decode.c hv/core/host_tsc.c \
 	lib/newlib_glue.c lib/ringbuf.c \
 	lib/page_alloc.c arch/x86/uart16550.c arch/x86/cpu_features.c \
 	arch/x86/svm_probe.c arch/x86/svm_exit_names.c boot/config.c
@@ -72,46 +72,46 @@ UNIT_CFLAGS := -std=gnu11 -O1 -g $(WARN) -I. -fsanitize=address,undefined \
 # A compile-and-link of several sources in one step writes one dependency
 # file, the last source's (the test's own headers were lost, and a header
 # change left a stale test): every header counts, as for the fuzzers.
-UNIT_HEADERS := $(wildcard tests/unit/*.h hv/*.h arch/x86/*.h boot/*.h lib/*.h)
+UNIT_HEADERS := $(wildcard tests/unit/*.h hv/*/*.h arch/x86/*.h boot/*.h lib/*.h)
 UNIT_TESTS := config ringbuf page_alloc cpu_features vmcb svm_bitmaps npt insn_len \
 	exit_dispatch vmcb12_check npt02 tlb_model nested_route nested_maps nested_vmrun \
 	nested_tsc l1_gif ap_state apic_icr store_decode vcpu_request iommu_pt iommu_events ivrs \
 	exit_debug console_mux shell_line vmcb_decode stats acpi_s5 cr_read_decode rdtscp_decode l1_vmload
 UNIT_SRC_config       := boot/config.c
 UNIT_SRC_ringbuf      := lib/ringbuf.c
-UNIT_SRC_console_mux  := hv/console_mux.c
-UNIT_SRC_shell_line   := hv/shell_line.c
-UNIT_SRC_vmcb_decode  := hv/vmcb_decode.c arch/x86/svm_exit_names.c
-UNIT_SRC_stats        := hv/stats.c arch/x86/svm_exit_names.c
+UNIT_SRC_console_mux  := hv/console/console_mux.c
+UNIT_SRC_shell_line   := hv/console/shell_line.c
+UNIT_SRC_vmcb_decode  := hv/console/vmcb_decode.c arch/x86/svm_exit_names.c
+UNIT_SRC_stats        := hv/console/stats.c arch/x86/svm_exit_names.c
 UNIT_SRC_page_alloc   := lib/page_alloc.c
 UNIT_SRC_cpu_features := arch/x86/cpu_features.c
 UNIT_SRC_vmcb         := arch/x86/svm_exit_names.c
 UNIT_SRC_svm_bitmaps  := arch/x86/svm_bitmaps.c
-UNIT_SRC_npt          := hv/npt.c
-UNIT_SRC_iommu_pt     := hv/iommu_pt.c
-UNIT_SRC_iommu_events := hv/iommu_events.c
-UNIT_SRC_exit_debug   := hv/exit_debug.c
+UNIT_SRC_npt          := hv/memory/npt.c
+UNIT_SRC_iommu_pt     := hv/memory/iommu_pt.c
+UNIT_SRC_iommu_events := hv/memory/iommu_events.c
+UNIT_SRC_exit_debug   := hv/exit/exit_debug.c
 UNIT_SRC_ivrs         := boot/ivrs.c
 UNIT_SRC_acpi_s5      := boot/acpi_s5.c
-UNIT_SRC_insn_len     := hv/insn_len.c
-UNIT_SRC_exit_dispatch := hv/exit_dispatch.c
-UNIT_SRC_vmcb12_check := hv/vmcb12_check.c
-UNIT_SRC_npt02        := hv/npt02.c hv/npt.c
-UNIT_SRC_tlb_model    := hv/tlb_policy.c
-UNIT_SRC_nested_maps  := hv/nested_maps.c arch/x86/svm_bitmaps.c hv/nested_gif.c
-UNIT_SRC_ap_state     := hv/ap_state.c
+UNIT_SRC_insn_len     := hv/decode/insn_len.c
+UNIT_SRC_exit_dispatch := hv/exit/exit_dispatch.c
+UNIT_SRC_vmcb12_check := hv/nested/vmcb12_check.c
+UNIT_SRC_npt02        := hv/nested/npt02.c hv/memory/npt.c
+UNIT_SRC_tlb_model    := hv/tlb/tlb_policy.c
+UNIT_SRC_nested_maps  := hv/nested/nested_maps.c arch/x86/svm_bitmaps.c hv/nested/nested_gif.c
+UNIT_SRC_ap_state     := hv/smp/ap_state.c
 UNIT_LDFLAGS_ap_state := -lpthread
 UNIT_SRC_apic_icr     := arch/x86/apic.c
-UNIT_SRC_store_decode := hv/store_decode.c
-UNIT_SRC_cr_read_decode := hv/cr_read_decode.c
-UNIT_SRC_rdtscp_decode := hv/rdtscp_decode.c
-UNIT_SRC_vcpu_request := hv/vcpu_request.c
+UNIT_SRC_store_decode := hv/decode/store_decode.c
+UNIT_SRC_cr_read_decode := hv/decode/cr_read_decode.c
+UNIT_SRC_rdtscp_decode := hv/decode/rdtscp_decode.c
+UNIT_SRC_vcpu_request := hv/smp/vcpu_request.c
 UNIT_LDFLAGS_vcpu_request := -lpthread
-UNIT_SRC_l1_gif       := hv/l1_gif.c hv/host_caps.c hv/switch_vmcb.c
-UNIT_SRC_l1_vmload    := hv/l1_vmload.c hv/host_caps.c
-UNIT_SRC_nested_vmrun := hv/nested.c hv/nested_gif.c hv/l1_gif.c hv/nested_maps.c hv/vmcb12_check.c arch/x86/svm_bitmaps.c \
-	hv/host_caps.c hv/switch_vmcb.c hv/nested_cr_read.c hv/cr_read_decode.c hv/nested_tsc.c \
-	hv/nested_rdtscp.c hv/rdtscp_decode.c
+UNIT_SRC_l1_gif       := hv/nested/l1_gif.c hv/core/host_caps.c hv/tlb/switch_vmcb.c
+UNIT_SRC_l1_vmload    := hv/nested/l1_vmload.c hv/core/host_caps.c
+UNIT_SRC_nested_vmrun := hv/nested/nested.c hv/nested/nested_gif.c hv/nested/l1_gif.c hv/nested/nested_maps.c hv/nested/vmcb12_check.c arch/x86/svm_bitmaps.c \
+	hv/core/host_caps.c hv/tlb/switch_vmcb.c hv/nested/nested_cr_read.c hv/decode/cr_read_decode.c hv/nested/nested_tsc.c \
+	hv/nested/nested_rdtscp.c hv/decode/rdtscp_decode.c
 # The checks wrapped: the test acts right after each VMRUN's check.
 UNIT_LDFLAGS_nested_vmrun := -Wl,--wrap=vmcb12_check,--wrap=vmcb12_check_reloaded -lpthread
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/unit/test_%)
@@ -195,7 +195,7 @@ unit: $(UNIT_BINS)
 # A Debian kernel and a busybox initramfs to boot as L1 (cached).
 LINUX_L1 := $(BUILD)/linux/.stamp
 $(LINUX_L1): tools/linux-l1.sh tools/is-stale.sh $(wildcard tests/l1/linux/*) tools/hvstat.c \
-		hv/hypercall_abi.h hv/hypercall_guest.h | deps
+		hv/exit/hypercall_abi.h hv/exit/hypercall_guest.h | deps
 	@echo "  LINUX   $(BUILD)/linux (Debian kernel + initramfs, cached)"
 	$(Q)tools/linux-l1.sh $(BUILD)/linux
 	$(Q)touch $@
@@ -233,7 +233,7 @@ include tests/fuzz/fuzz.mk
 test: unit fuzz-smoke integration
 
 # The statistics from inside L1, like kvm_stat (a static Linux program).
-$(BUILD)/hvstat: tools/hvstat.c arch/x86/svm_exit_names.c hv/hypercall_abi.h hv/hypercall_guest.h
+$(BUILD)/hvstat: tools/hvstat.c arch/x86/svm_exit_names.c hv/exit/hypercall_abi.h hv/exit/hypercall_guest.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (static, for L1)"
 	$(Q)$(CC) -static -O2 -s $(WARN) -I. tools/hvstat.c arch/x86/svm_exit_names.c -o $@

@@ -5,7 +5,7 @@
  * IOMMUs of the IVRS table. */
 #pragma once
 #include <efi.h>
-#include "hv/boot_info.h"
+#include "hv/core/boot_info.h"
 
 /* 0 when there is no ACPI 2.0+ table or the block is not in I/O space. */
 UINT16 acpi_pm1a_cnt_port(void);

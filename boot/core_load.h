@@ -2,7 +2,7 @@
 #pragma once
 #include <efi.h>
 #include <efilib.h>
-#include "hv/boot_info.h"
+#include "hv/core/boot_info.h"
 
 struct core_image {
     UINT64 entry;            /* VA */

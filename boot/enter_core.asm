@@ -13,7 +13,7 @@
 bits 64
 default rel
 
-; struct hv_loader_state (hv/boot_info.h)
+; struct hv_loader_state (hv/core/boot_info.h)
 %define LS_RBX     0
 %define LS_RBP     8
 %define LS_R12     16

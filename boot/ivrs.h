@@ -6,7 +6,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
-#include "hv/boot_info.h"
+#include "hv/core/boot_info.h"
 
 /* The IOMMUs the IVHD blocks of the len-byte table describe, one per MMIO
  * base (firmware lists an IOMMU once per IVHD type it supports), at most

@@ -17,8 +17,8 @@
 #include "boot/next_stage.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/svm_probe.h"
-#include "hv/boot_info.h"
-#include "hv/hypercall_abi.h"
+#include "hv/core/boot_info.h"
+#include "hv/exit/hypercall_abi.h"
 
 #define CONFIG_FILE L"HV.CFG"
 #define MIB (1024ULL * 1024)

@@ -5,8 +5,8 @@
 #include <errno.h>
 #include <stdint.h>
 #include <sys/stat.h>
-#include "hv/log.h"
-#include "hv/exception.h"
+#include "hv/core/log.h"
+#include "hv/core/exception.h"
 
 #undef errno
 extern int errno;

@@ -179,7 +179,7 @@ def main():
         cycles, log = run(tmp, "hv-cycles", "cmdline = bench\n", False)
         with_hv, log_icount = run(tmp, "hv-icount", "cmdline = bench\n", True)
         bare, _ = run(tmp, "bare-icount", "cmdline = bench\nhypervisor = no\n", True)
-        # -cpu max has vGIF: L1's STGI no longer exits (hv/l1_gif.c).
+        # -cpu max has vGIF: L1's STGI no longer exits (hv/nested/l1_gif.c).
         vgif, log_vgif = run(tmp, "hv-icount-vgif", "cmdline = bench\n", True, cpu="max")
         bare_vgif, log_bare_vgif = run(tmp, "bare-icount-vgif",
                                        "cmdline = bench\nhypervisor = no\n", True, cpu="max")

@@ -2,7 +2,7 @@
 # Builds newlib (libc.a, libm.a) from Debian's newlib-source for the hypervisor
 # core's freestanding x86-64 target and installs it under $1 (e.g. build/newlib).
 # Flags: see BRIEF §3. newlib may use SSE; the core protects the guest's FPU
-# state around it (hv/fpu.c), so only the core's own files are built without SSE.
+# state around it (hv/core/fpu.c), so only the core's own files are built without SSE.
 set -euo pipefail
 prefix=$(realpath -m "$1")
 src_tar=/usr/src/newlib/newlib-3.3.0.tar.xz

@@ -1,7 +1,7 @@
 /* hvstat: the hypervisor's exit statistics from inside L1, like kvm_stat.
  *
  * A static Linux program (no libraries needed in L1): it asks the
- * hypervisor with VMMCALL (HV_CALL_STATS_TABLE, hv/hypercall_abi.h), which
+ * hypervisor with VMMCALL (HV_CALL_STATS_TABLE, hv/exit/hypercall_abi.h), which
  * answers userspace while the hypervisor runs with debug_shell = yes.
  *
  *   hvstat          every second: each exit code's total and rate, the L2
@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "arch/x86/svm.h"
-#include "hv/hypercall_guest.h"
+#include "hv/exit/hypercall_guest.h"
 
 #define MAX_ROWS (HV_STATS_ROW_OTHER + 1)
 #define MAX_CPUS 64

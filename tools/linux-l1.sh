@@ -70,7 +70,7 @@ fi
 
 # (b) The initramfs, rebuilt when an input changed.
 root=$(cd "$src/../../.." && pwd)
-inputs=("$root/tools/hvstat.c" "$root/hv/hypercall_abi.h" "$root/hv/hypercall_guest.h" "$src/init" "$src/l2init" "$src/hvcheck.c" "$src/kvmrun.c" "$src/kvmbench.c" "$src/tinyvm.c" "$src/tinyvm.h" "$src/smpcheck.c" "$src/dmaprobe.c" "$src/excheck.c" /bin/busybox "$0"
+inputs=("$root/tools/hvstat.c" "$root/hv/exit/hypercall_abi.h" "$root/hv/exit/hypercall_guest.h" "$src/init" "$src/l2init" "$src/hvcheck.c" "$src/kvmrun.c" "$src/kvmbench.c" "$src/tinyvm.c" "$src/tinyvm.h" "$src/smpcheck.c" "$src/dmaprobe.c" "$src/excheck.c" /bin/busybox "$0"
         "$out/vmlinuz.efi")
 if is_stale "$out/initrd.img" "${inputs[@]}"; then
     r="$tmp/root"

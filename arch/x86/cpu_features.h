@@ -116,7 +116,7 @@ bool svm_has(const struct svm_caps *caps, unsigned bit);
  *    protect itself;
  *  - 3 ASIDs (EBX): the host's 0, L1's 1, and 2 for every L2.
  * Everything else it uses only where present (NRIPS, FlushByAsid, decode
- * assists, vGIF: hv/host_caps.h).
+ * assists, vGIF: hv/core/host_caps.h).
  */
 #define SVM_ASIDS_NEEDED 3
 const char *svm_missing_requirement(const struct svm_caps *caps);

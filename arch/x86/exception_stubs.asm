@@ -1,6 +1,6 @@
 ; Host exception entry points: one stub per architectural vector (0-31).
 ; Each pushes a uniform frame (error code or 0, vector, all GPRs) and calls
-; exception_dispatch(struct exc_frame *) in hv/exception.c. The loader points
+; exception_dispatch(struct exc_frame *) in hv/core/exception.c. The loader points
 ; the core's IDT at the stubs listed in exception_stub_table.
 bits 64
 default rel

@@ -1,6 +1,6 @@
 /* Polled driver for the 16550 UART (the PC's COM ports). Used by the
  * loader, the core and the L1 test program, which all write to the same
- * port; the core also reads it (the debug shell, hv/console.c). */
+ * port; the core also reads it (the debug shell, hv/console/console.c). */
 #pragma once
 #include <stdint.h>
 #include <stddef.h>

@@ -6,7 +6,7 @@
  * it lie FAKE_HV_PAGES pages of "the hypervisor's region": not L1's RAM,
  * and poisoned for ASan, so that any read or write of the core there (or
  * past either end of the buffer) is reported at once. l1_ram_ok() is the
- * stand-in of hv/guest_mem.c's: true only for a range inside the buffer
+ * stand-in of hv/memory/guest_mem.c's: true only for a range inside the buffer
  * that does not touch the region. Every other address is not RAM (MMIO,
  * nothing), and the core must not dereference it.
  *

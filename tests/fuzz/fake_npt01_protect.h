@@ -1,5 +1,5 @@
 /* NPT01's write protection of L1 pages, page by page: the stand-in of
- * hv/guest_mem.c's guest_mem_set_writable() for the targets around the
+ * hv/memory/guest_mem.c's guest_mem_set_writable() for the targets around the
  * merged permission maps. Include after fake_l1_ram.h, once per target. */
 #pragma once
 #include "tests/fuzz/fake_l1_ram.h"

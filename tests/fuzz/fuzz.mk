@@ -17,7 +17,7 @@ FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_CFLAGS  := -std=gnu11 -O2 -g $(WARN) -I. -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -fsanitize-coverage-ignorelist=tests/fuzz/coverage_ignore.txt
 # A link in one step writes no dependency files: every header may matter.
-FUZZ_HEADERS := $(wildcard tests/fuzz/*.h tests/unit/*.h hv/*.h arch/x86/*.h boot/*.h lib/*.h)
+FUZZ_HEADERS := $(wildcard tests/fuzz/*.h tests/unit/*.h hv/*/*.h arch/x86/*.h boot/*.h lib/*.h)
 FUZZ_TARGETS := store_decode config hypercall npt02 maps vmrun vmexit
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 6
@@ -27,18 +27,18 @@ FUZZ_RUN   := tests/fuzz/run.sh
 
 # Sources under test per target (FUZZ_SRC_x), extra link flags
 # (FUZZ_LDFLAGS_x) and libFuzzer options (FUZZ_OPTS_x).
-FUZZ_SRC_store_decode := hv/store_decode.c
+FUZZ_SRC_store_decode := hv/decode/store_decode.c
 FUZZ_SRC_config       := boot/config.c
 FUZZ_OPTS_config      := -max_len=1024
-FUZZ_SRC_hypercall    := hv/exit_vmmcall.c hv/vcpu.c hv/insn_len.c hv/host_caps.c
-FUZZ_SRC_npt02        := hv/npt02.c hv/npt.c
-FUZZ_SRC_maps         := hv/nested_maps.c hv/nested_gif.c arch/x86/svm_bitmaps.c
+FUZZ_SRC_hypercall    := hv/exit/exit_vmmcall.c hv/core/vcpu.c hv/decode/insn_len.c hv/core/host_caps.c
+FUZZ_SRC_npt02        := hv/nested/npt02.c hv/memory/npt.c
+FUZZ_SRC_maps         := hv/nested/nested_maps.c hv/nested/nested_gif.c arch/x86/svm_bitmaps.c
 FUZZ_OPTS_maps        := -max_len=512
-# hv/nested.c and what it calls, as the hypervisor links them
-FUZZ_NESTED := hv/nested.c hv/nested_gif.c hv/l1_gif.c hv/nested_maps.c hv/vmcb12_check.c \
-	hv/switch_vmcb.c hv/vcpu.c hv/insn_len.c hv/exit_svm_insn.c hv/exit_dispatch.c hv/exit_debug.c \
-	hv/host_caps.c hv/tlb_policy.c hv/nested_cr_read.c hv/cr_read_decode.c hv/nested_tsc.c \
-	hv/nested_rdtscp.c hv/rdtscp_decode.c arch/x86/svm_bitmaps.c
+# hv/nested/nested.c and what it calls, as the hypervisor links them
+FUZZ_NESTED := hv/nested/nested.c hv/nested/nested_gif.c hv/nested/l1_gif.c hv/nested/nested_maps.c hv/nested/vmcb12_check.c \
+	hv/tlb/switch_vmcb.c hv/core/vcpu.c hv/decode/insn_len.c hv/exit/exit_svm_insn.c hv/exit/exit_dispatch.c hv/exit/exit_debug.c \
+	hv/core/host_caps.c hv/tlb/tlb_policy.c hv/nested/nested_cr_read.c hv/decode/cr_read_decode.c hv/nested/nested_tsc.c \
+	hv/nested/nested_rdtscp.c hv/decode/rdtscp_decode.c arch/x86/svm_bitmaps.c
 FUZZ_SRC_vmrun        := $(FUZZ_NESTED)
 # The checks wrapped: the target seals L1's VMCB12 right after them.
 FUZZ_LDFLAGS_vmrun    := -Wl,--wrap=vmcb12_check,--wrap=vmcb12_check_reloaded

@@ -1,6 +1,6 @@
-/* Fuzz target: L1's hypercalls (hv/exit_vmmcall.c, ABI in
- * hv/hypercall_abi.h), with the real RIP advance and single-step trap of
- * hv/vcpu.c and hv/insn_len.c.
+/* Fuzz target: L1's hypercalls (hv/exit/exit_vmmcall.c, ABI in
+ * hv/exit/hypercall_abi.h), with the real RIP advance and single-step trap of
+ * hv/core/vcpu.c and hv/decode/insn_len.c.
  *
  * Input: a sequence of VMMCALLs, each: flags (CPL, NRIPS, TF, RF, an event
  * already queued, interrupt shadow, 32- or 64-bit code), the function (mostly a known one), RBX/RCX/RDX and the
@@ -27,18 +27,18 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/svm.h"
 #include "arch/x86/vectors.h"
-#include "hv/apic.h"
-#include "hv/exception.h"
-#include "hv/exit_dispatch.h"
-#include "hv/guest_mem.h"
-#include "hv/host_caps.h"
-#include "hv/hypercall_abi.h"
-#include "hv/iommu.h"
-#include "hv/log.h"
-#include "hv/memory.h"
-#include "hv/nested.h"
-#include "hv/percpu.h"
-#include "hv/stats.h"
+#include "hv/smp/apic.h"
+#include "hv/core/exception.h"
+#include "hv/exit/exit_dispatch.h"
+#include "hv/memory/guest_mem.h"
+#include "hv/core/host_caps.h"
+#include "hv/exit/hypercall_abi.h"
+#include "hv/memory/iommu.h"
+#include "hv/core/log.h"
+#include "hv/core/memory.h"
+#include "hv/nested/nested.h"
+#include "hv/core/percpu.h"
+#include "hv/console/stats.h"
 #include "tests/fuzz/fake_l1_ram.h"
 #include "tests/fuzz/fuzz_check.h"
 

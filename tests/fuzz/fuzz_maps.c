@@ -1,4 +1,4 @@
-/* Fuzz target: VMCB02's merged permission maps (hv/nested_maps.c) for two
+/* Fuzz target: VMCB02's merged permission maps (hv/nested/nested_maps.c) for two
  * vCPUs that share NPT01: merges of L1's MSRPM/IOPM with L0's, the cache
  * that keeps a merge while L1's maps are write-protected, L1 writes that
  * drop it, and the routing reads of L1's own map bits.
@@ -9,7 +9,7 @@
  * physical-address limit. NPT01's write protection is modelled page by
  * page (guest_mem_set_writable); an L1 write to a protected page is an
  * #NPF, which calls nested_maps_l1_write() before the write goes through,
- * as hv/nested.c and hv/exit_npf.c do.
+ * as hv/nested/nested.c and hv/exit/exit_npf.c do.
  *
  * Input: operations: a VMRUN's merge on either vCPU (map enables and
  * addresses), L1 writes of any bytes anywhere in its RAM, L0's writes for
@@ -32,10 +32,10 @@
  *     exits if any of its ports' bits is set);
  *   - L1 memory is read only in its RAM (ASan). */
 #include "arch/x86/svm.h"
-#include "hv/nested_maps.h"
-#include "hv/percpu.h"
-#include "hv/tlb.h"
-#include "hv/vcpu_request.h"
+#include "hv/nested/nested_maps.h"
+#include "hv/core/percpu.h"
+#include "hv/tlb/tlb.h"
+#include "hv/smp/vcpu_request.h"
 #include "tests/fuzz/fake_l1_ram.h"
 #include "tests/fuzz/fake_npt01_protect.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -170,7 +170,7 @@ static void op_merge(struct fuzz_in *in, struct vcpu *v)
     check_cached(v);
 }
 
-/* L1 writes bytes; a protected page faults first (hv/exit_npf.c). */
+/* L1 writes bytes; a protected page faults first (hv/exit/exit_npf.c). */
 static void op_write(struct fuzz_in *in, struct vcpu *v)
 {
     uint64_t at = fake_gpa(in_u8(in) & 0x7F, in_u32(in));

@@ -1,8 +1,8 @@
-/* Fuzz target: the shadow NPT02 of L2 (hv/npt02.c over hv/npt.c):
+/* Fuzz target: the shadow NPT02 of L2 (hv/nested/npt02.c over hv/memory/npt.c):
  * arbitrary NPT12 tables in a fake L1 memory, L2 faults through them.
  *
  * L1's RAM is [0, 4 GiB) minus the hypervisor's region; NPT01 identity-maps
- * [0, 6 GiB) minus the region (npt_build_identity, as hv/guest_mem.c
+ * [0, 6 GiB) minus the region (npt_build_identity, as hv/memory/guest_mem.c
  * builds it; 2 MiB or 1 GiB pages), table pages from the unit tests' fake
  * page pool (tests/unit/fake_page_pool.h: made-up physical addresses, so a
  * PA used as a pointer is caught). NPT12 lives in 8 pages of L1 RAM; every
@@ -40,7 +40,7 @@
  *   - the walk changes NPT12 only by setting A on entries it read and D
  *     on a write, only with A/D maintained. */
 #include "arch/x86/svm.h"
-#include "hv/npt02.h"
+#include "hv/nested/npt02.h"
 #include "tests/fuzz/fuzz_check.h"
 
 /* The unit tests' fake page pool, with its checks as invariants. */
@@ -464,8 +464,8 @@ static void op_reset(void)
     FUZZ_CHECK(npt02_table_pages(&s02) == 1, "a reset leaves an empty root");
 }
 
-/* NPT01 loses or regains W on a page (merged maps, hv/nested_maps.c),
- * or an L1 access to the region gets its decoy page (hv/guest_mem.c).
+/* NPT01 loses or regains W on a page (merged maps, hv/nested/nested_maps.c),
+ * or an L1 access to the region gets its decoy page (hv/memory/guest_mem.c).
  * Fewer rights: NPT02 is dropped, as tlb_npt01_changed() does. */
 static void op_npt01(struct fuzz_in *in)
 {
@@ -482,7 +482,7 @@ static void op_npt01(struct fuzz_in *in)
     op_reset();
 }
 
-/* NPT01 as hv/guest_mem.c builds it, with 2 MiB and with 1 GiB pages:
+/* NPT01 as hv/memory/guest_mem.c builds it, with 2 MiB and with 1 GiB pages:
  * built once, its pool pages saved, and put back for every input (the
  * build costs more than most inputs). */
 static uint64_t npt01_root[2];

@@ -1,5 +1,5 @@
-/* Fuzz target: hv/store_decode.c, which decodes the instruction L1 (or
- * L2) used to write the local APIC page (hv/apic.c performs the store and
+/* Fuzz target: hv/decode/store_decode.c, which decodes the instruction L1 (or
+ * L2) used to write the local APIC page (hv/smp/apic.c performs the store and
  * moves the guest's RIP by the decoded length).
  *
  * Input: one flags byte (bit 0: 64-bit code, else 32-bit code), then the
@@ -18,7 +18,7 @@
  *     sign-extended;
  *   - the decoding depends on the first len bytes only: the same bytes cut
  *     to len decode the same way. */
-#include "hv/store_decode.h"
+#include "hv/decode/store_decode.h"
 #include "tests/fuzz/fuzz_check.h"
 
 static bool is_prefix(uint8_t b)

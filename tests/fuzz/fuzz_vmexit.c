@@ -1,4 +1,4 @@
-/* Fuzz target: L2's exits (hv/exit_dispatch.c -> hv/nested.c: routing to
+/* Fuzz target: L2's exits (hv/exit/exit_dispatch.c -> hv/nested/nested.c: routing to
  * L0 or L1, #VMEXIT reflection, L2's GIF, NMIs, the step over a write to a
  * merged map), with the same real sources and stand-ins as the VMRUN target
  * (tests/fuzz/nested_env.h).
@@ -294,7 +294,7 @@ static void op_exit(struct fuzz_in *in)
     /* A CR0-read exit that was another CR's read (QEMU's TCG; no decode
      * assists): L1 asked for what the instruction was, or L0 does it. */
     /* Likewise an RDTSC exit that was RDTSCP, or an RDTSC that exited
-     * only for L1's RDTSCP intercept (hv/nested_rdtscp.c). */
+     * only for L1's RDTSCP intercept (hv/nested/nested_rdtscp.c). */
     uint64_t asked_code = code;
     bool cr_read_by_l0 = env_cr_read_fixed(v, &asked_code);
     bool rdtsc_by_l0 = env_rdtscp_fixed(v, &asked_code);

@@ -1,4 +1,4 @@
-/* Fuzz target: L1's VMRUN (hv/nested.c with the real checks, maps, GIF,
+/* Fuzz target: L1's VMRUN (hv/nested/nested.c with the real checks, maps, GIF,
  * RIP advance and SVM instruction dispatch; tests/fuzz/nested_env.h).
  *
  * Input: the host CPU's features (NRIPS, vGIF, ...) and VMCB01's TSC

@@ -13,7 +13,7 @@
 
 #include "arch/x86/svm.h"
 #include "arch/x86/vmcb.h"
-#include "hv/hypercall_abi.h"
+#include "hv/exit/hypercall_abi.h"
 #include "tests/unit/vmcb12_fixture.h"
 #include "tests/fuzz/vmexit_codes.h"
 

@@ -1,4 +1,4 @@
-/* MOV to and from CR8 on the host: hv/nested_gif.c reads and writes the
+/* MOV to and from CR8 on the host: hv/nested/nested_gif.c reads and writes the
  * physical TPR (CR8) when L0 holds L2's interrupts. In a host process that
  * instruction raises #GP (SIGSEGV); this handler performs it on a fake CR8
  * (4 bits, as the APM defines the TPR; a write of bits 63:4 would #GP on

@@ -1,4 +1,4 @@
-/* L0's MSR permission map as hv/launch.c and hv/apic.c build it, spelled
+/* L0's MSR permission map as hv/core/launch.c and hv/smp/apic.c build it, spelled
  * out here from the policy (not taken from the code under test): the MSRs
  * that protect the hypervisor, which VMCB02's merged map must intercept
  * whatever L1 asks. And a reader of an MSRPM bit straight from the APM's

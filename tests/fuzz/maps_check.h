@@ -1,5 +1,5 @@
 /* What VMCB02's merged maps must be, read from L1's memory as it is now:
- * shared by the targets around hv/nested_maps.c. Include after
+ * shared by the targets around hv/nested/nested_maps.c. Include after
  * fake_l1_ram.h. */
 #pragma once
 #include "arch/x86/svm_bitmaps.h"

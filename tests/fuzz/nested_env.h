@@ -1,8 +1,8 @@
-/* The world around hv/nested.c for the VMRUN and #VMEXIT fuzz targets:
+/* The world around hv/nested/nested.c for the VMRUN and #VMEXIT fuzz targets:
  * stand-ins for the rest of the hypervisor, L1's memory, the vCPUs, and
  * the invariants both targets check on VMCB02. Include once per target.
  *
- * Sources under test (tests/fuzz/fuzz.mk): hv/nested.c, nested_gif.c,
+ * Sources under test (tests/fuzz/fuzz.mk): hv/nested/nested.c, nested_gif.c,
  * l1_gif.c, nested_maps.c, vmcb12_check.c, switch_vmcb.c, vcpu.c,
  * insn_len.c, exit_svm_insn.c, exit_dispatch.c, host_caps.c and
  * arch/x86/svm_bitmaps.c, as the hypervisor links them.
@@ -14,8 +14,8 @@
  * is modelled page by page (tests/fuzz/fake_npt01_protect.h); an L1 write to
  * a protected page is an #NPF that reaches nested_maps_l1_write() first. */
 #pragma once
-#include "hv/cr_read_decode.h"
-#include "hv/rdtscp_decode.h"
+#include "hv/decode/cr_read_decode.h"
+#include "hv/decode/rdtscp_decode.h"
 #include <setjmp.h>
 #include <stdarg.h>
 
@@ -23,21 +23,21 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/svm.h"
 #include "arch/x86/vectors.h"
-#include "hv/ap_start.h"
-#include "hv/exception.h"
-#include "hv/exit_dispatch.h"
-#include "hv/guest_mem.h"
-#include "hv/host_caps.h"
-#include "hv/nested_tsc.h"
-#include "hv/l1_gif.h"
-#include "hv/log.h"
-#include "hv/memory.h"
-#include "hv/nested.h"
-#include "hv/nested_maps.h"
-#include "hv/percpu.h"
-#include "hv/tlb.h"
-#include "hv/vcpu_request.h"
-#include "hv/vmcb12_check.h"
+#include "hv/smp/ap_start.h"
+#include "hv/core/exception.h"
+#include "hv/exit/exit_dispatch.h"
+#include "hv/memory/guest_mem.h"
+#include "hv/core/host_caps.h"
+#include "hv/nested/nested_tsc.h"
+#include "hv/nested/l1_gif.h"
+#include "hv/core/log.h"
+#include "hv/core/memory.h"
+#include "hv/nested/nested.h"
+#include "hv/nested/nested_maps.h"
+#include "hv/core/percpu.h"
+#include "hv/tlb/tlb.h"
+#include "hv/smp/vcpu_request.h"
+#include "hv/nested/vmcb12_check.h"
 #include "tests/fuzz/fake_l1_ram.h"
 #include "tests/fuzz/fake_npt01_protect.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -193,8 +193,8 @@ bool vcpu_nmi_was_kick(struct vcpu *v) { return l0.nmi_is_kick; }
 void exit_init_sx(struct vcpu *v) { l0.init_sx++; }
 bool apic_mmio_fault(struct vcpu *v, uint64_t gpa, uint64_t exitinfo1) { return l0.apic_write; }
 bool guest_mem_hv_access(uint64_t gpa, uint64_t rip, bool write) { return l0.hv_access; }
-/* L2's instruction bytes (hv/nested_cr_read.c reads them at a CR0-read
- * exit, hv/nested_rdtscp.c at an RDTSC exit): chosen by L2's RIP, which
+/* L2's instruction bytes (hv/nested/nested_cr_read.c reads them at a CR0-read
+ * exit, hv/nested/nested_rdtscp.c at an RDTSC exit): chosen by L2's RIP, which
  * the input sets, among MOV from CR0, 2, 3, 4, 8 (REX.R) with register and
  * prefixes, SMSW, bytes that are no MOV CRn, RDTSCP (plain, prefixed) and
  * RDTSC; sometimes fewer bytes than the instruction has. */
@@ -211,7 +211,7 @@ unsigned guest_fetch_insn(const struct vcpu *v, uint8_t *buf, unsigned max)
         { 3, { 0x0F, 0x01, 0xE0 } },             /* smsw eax */
         { 2, { 0x0F, 0x20 } },                   /* cut short */
         { 3, { 0x0F, 0x22, 0xD8 } },             /* mov cr3, rax: a write */
-        { 3, { 0x0F, 0x01, 0xF9 } },             /* rdtscp (hv/nested_rdtscp.c) */
+        { 3, { 0x0F, 0x01, 0xF9 } },             /* rdtscp (hv/nested/nested_rdtscp.c) */
         { 2, { 0x0F, 0x31 } },                   /* rdtsc */
         { 5, { 0x66, 0x48, 0x0F, 0x01, 0xF9 } }, /* prefixes, rdtscp */
     };
@@ -221,7 +221,7 @@ unsigned guest_fetch_insn(const struct vcpu *v, uint8_t *buf, unsigned max)
     return n;
 }
 
-/* What hv/nested_cr_read.c makes of a CR0-read exit of L2 without decode
+/* What hv/nested/nested_cr_read.c makes of a CR0-read exit of L2 without decode
  * assists, for the harness's expectations: the exit code L1 should see
  * (*code changed), or true when L0 performs the read itself. */
 static inline bool env_cr_read_fixed(struct vcpu *v, uint64_t *code)
@@ -241,10 +241,10 @@ static inline bool env_cr_read_fixed(struct vcpu *v, uint64_t *code)
     return d.cr == 2 || d.cr == 3 || d.cr == 4 ||
            (d.cr == 8 && (v02->control.int_ctl & VMCB_INT_CTL_V_INTR_MASKING));
 }
-/* The host's TSC and TSC_AUX (hv/host_tsc.h): any values do. */
+/* The host's TSC and TSC_AUX (hv/core/host_tsc.h): any values do. */
 uint64_t host_tsc_read(void) { return 0x123456789ULL; }
 uint32_t host_tsc_aux_read(void) { return 7; }
-/* What hv/nested_rdtscp.c makes of an RDTSC exit of L2 without decode
+/* What hv/nested/nested_rdtscp.c makes of an RDTSC exit of L2 without decode
  * assists, for the harness's expectations: the exit code L1 should see
  * (*code changed: RDTSCP, the instruction that ran), or true when L1 did
  * not ask for the instruction that ran and L0 performs it (an instruction
@@ -277,8 +277,8 @@ enum npt02_fill guest_mem_npt02_fault(struct vcpu *v, uint64_t npt12_root, uint6
     return l0.npf;
 }
 
-/* L1's own exit handlers: never while L2 runs (hv/exit_dispatch.c sends
- * every L2 exit to hv/nested.c). */
+/* L1's own exit handlers: never while L2 runs (hv/exit/exit_dispatch.c sends
+ * every L2 exit to hv/nested/nested.c). */
 #define L1_ONLY(name)                                                                  \
     void name(struct vcpu *v)                                                          \
     {                                                                                  \
@@ -411,7 +411,7 @@ static void check_vmcb02(const struct vcpu *v)
                    (c->intercept_misc2 & c12->intercept_misc2) == c12->intercept_misc2 &&
                    (c->intercept_misc3 & c12->intercept_misc3) == c12->intercept_misc3,
                "VMCB02 has every intercept L1 asked for");
-    /* The L2 entry cache (hv/tlb_policy.h): VMCB02 runs with the host
+    /* The L2 entry cache (hv/tlb/tlb_policy.h): VMCB02 runs with the host
      * ASID and NPT02 of the entry that holds VMCB12's (ASID, nCR3), never
      * L1's ASID (1) or the host's (0), never another entry's. */
     const struct tlb_policy *p = &v->tlb;
@@ -550,7 +550,7 @@ static inline uint32_t vmexit_int_ctl(uint32_t i)
            ((i & VMCB_INT_CTL_VGIF_ENABLE) ? VMCB_INT_CTL_VGIF : 0);
 }
 
-/* VMCB01 bits L1's GIF changes at a #VMEXIT (hv/l1_gif.c): masking, V_GIF,
+/* VMCB01 bits L1's GIF changes at a #VMEXIT (hv/nested/l1_gif.c): masking, V_GIF,
  * and with vGIF the INTR and STGI intercepts. */
 #define GIF_INT_CTL (VMCB_INT_CTL_V_INTR_MASKING | VMCB_INT_CTL_VGIF)
 

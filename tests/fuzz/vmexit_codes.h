@@ -11,7 +11,7 @@ static const uint64_t vmexit_codes[] = {
     VMEXIT_INVLPGA, VMEXIT_IOIO, VMEXIT_MSR, VMEXIT_SHUTDOWN, VMEXIT_VMRUN, VMEXIT_VMMCALL,
     VMEXIT_VMLOAD, VMEXIT_VMSAVE, VMEXIT_STGI, VMEXIT_CLGI, VMEXIT_SKINIT, VMEXIT_RDTSCP,
     VMEXIT_XSETBV, VMEXIT_NPF, VMEXIT_INVALID, 0xA2 /* INVPCID */,
-    VMEXIT_RDTSC, /* L2's RDTSCP on TCG too (hv/nested_rdtscp.c) */
+    VMEXIT_RDTSC, /* L2's RDTSCP on TCG too (hv/nested/nested_rdtscp.c) */
 };
 #define VMEXIT_CODES_N (sizeof vmexit_codes / sizeof *vmexit_codes)
 

@@ -102,7 +102,7 @@ SECURITY_BARE_SKIPS = {
 MAX_ONLY = ["nested_cpuid_ospke_follows_cr4", "nested_vgif_offered", "nested_l2_vgif_clgi_stgi"]
 
 # TCG checks L2's RDTSCP against the RDTSC intercept and exits with 6Eh
-# (hv/nested_rdtscp.c): bare, each of these sees exactly that and says so.
+# (hv/nested/nested_rdtscp.c): bare, each of these sees exactly that and says so.
 RDTSCP_BARE_SKIPS = {
     "nested_rdtscp_intercepted":
         "TCG exits L2's RDTSCP as RDTSC (6Eh) when RDTSC is intercepted",
@@ -128,7 +128,7 @@ BARE_ONLY = ["nested_round_trips"]  # without the hypervisor's counters
 HV_ONLY = ["nested_round_trips_no_leak"]
 
 # EPYC: no vGIF, L1's GIF is emulated. max: TCG's vGIF, which the
-# hypervisor uses for L1's GIF (hv/l1_gif.c): the same scenarios both ways.
+# hypervisor uses for L1's GIF (hv/nested/l1_gif.c): the same scenarios both ways.
 GIF_LINE = {"EPYC": r"\[hv\] L1's GIF: emulated", "max": r"\[hv\] L1's GIF: the CPU's vGIF"}
 
 
@@ -195,7 +195,7 @@ def test_l2_access_to_hypervisor_memory_is_logged(nested_run):
 
 def test_guarded_msr_write_storm_does_not_flood_console(nested_run):
     """sec_dos_msr_write_storm writes TOP_MEM 20,000 times: L0 drops each
-    write, and says so, but not 20,000 times (hv/log.h: the first 10, then
+    write, and says so, but not 20,000 times (hv/core/log.h: the first 10, then
     one in 1,000)."""
     lines = re.findall(r"\[hv\] warning: L1 write to MSR 0xc001001a .* ignored", nested_run.console)
     assert 1 <= len(lines) <= 10 + 20000 // 1000 + 5, len(lines)

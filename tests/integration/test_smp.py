@@ -17,7 +17,7 @@ import pytest
 from conftest import assert_all_passed, assert_in_order, boot, make_image, DEFAULT_CONFIG
 from test_linux import CMDLINE, linux_files  # noqa: F401 (fixture)
 
-CORE_MAGIC = 0x45524F4356485356  # "VSHVCORE", hv/boot_info.h
+CORE_MAGIC = 0x45524F4356485356  # "VSHVCORE", hv/core/boot_info.h
 DECOY = 0xFFFFFFFFFFFFFFFF
 TIMEOUT = 420  # 4 vCPUs on TCG with 2 host cores: slower than the 1-CPU test
 

@@ -10,17 +10,17 @@ the kernel is tools/linux-l1.sh's.
 QEMU's TCG (10.0) gives every MOV from CRn of a guest whose CR0 reads are
 intercepted as a CR0-read exit; Xen then emulated the domU's MOV from CR2
 with a stale CR2 and its kernel died at its first page fault, silently.
-Our hypervisor gives L1 the exit a CPU gives (hv/nested_cr_read.c), and the
+Our hypervisor gives L1 the exit a CPU gives (hv/nested/nested_cr_read.c), and the
 domU's kernel boots (test_domu_kernel_boots_as_l2). It stopped at its
 int3 self-test (kernel BUG at arch/x86/kernel/alternative.c:1143) until
-hv/exit_dispatch.c left an INT3 whose delivery an exit cut off to its
-instruction (hv/cut_off_event.h). It then stopped when it ran RDTSCP
+hv/exit/exit_dispatch.c left an INT3 whose delivery an exit cut off to its
+instruction (hv/nested/cut_off_event.h). It then stopped when it ran RDTSCP
 (0f 01 f9 66 90, likely rdtsc_ordered() after alternatives patching):
 QEMU's TCG checks RDTSCP against the RDTSC intercept and reports it as an
 RDTSC exit (its RDTSCP calls helper_rdtsc()), and Xen, finding 0f 01 f9
 where it expects RDTSC, logged "SVM Insn len emulation failed" and the
 domU went no further. L0 now gives L1 the RDTSCP exit a CPU gives
-(hv/nested_rdtscp.c), and the domU reports and powers off
+(hv/nested/nested_rdtscp.c), and the domU reports and powers off
 (test_pvh_domu_reports)."""
 import os
 import re

@@ -64,7 +64,7 @@ void run_bench(void)
     run_bench_apic(); /* last: it leaves the APIC in x2APIC mode */
 }
 
-/* --- the local APIC, whose page L0 write-protects (hv/apic.c): (d) an
+/* --- the local APIC, whose page L0 write-protects (hv/smp/apic.c): (d) an
  * ordinary xAPIC write (TPR), (e) an xAPIC IPI, (f) an x2APIC IPI (MSR
  * 0x830). The IPIs are fixed ones to an APIC ID no CPU has, so nothing is
  * delivered and only the sending is timed, on both sides. ---------------*/

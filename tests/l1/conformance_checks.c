@@ -808,7 +808,7 @@ static void rdtsc_intercept(void)
           "exit %lx rip %lx", code, v12.save.rip);
 }
 
-/* --- RDTSCP and RDTSC against their two intercepts (hv/nested_rdtscp.c) --
+/* --- RDTSCP and RDTSC against their two intercepts (hv/nested/nested_rdtscp.c) --
  * A CPU checks RDTSCP against the RDTSCP intercept (010h bit 7, exit 87h)
  * and RDTSC against the RDTSC one (00Ch bit 14, exit 6Eh), before the
  * instruction runs (APM Vol. 2, 15.9; 15.7); an instruction L1 does not
@@ -907,7 +907,7 @@ static void rdtscp_rdtsc(void)
 }
 
 /* --- #DB and #AC, which L0 always intercepts (no delivery loop inside
- * the CPU, hv/exit_debug.c): each still reaches the guest it belongs to,
+ * the CPU, hv/exit/exit_debug.c): each still reaches the guest it belongs to,
  * as on a CPU without those intercepts (APM Vol. 2, 13.1; ICEBP 15.12). */
 /* Exits of `code` the hypervisor has counted (all CPUs); 0 bare. */
 static uint64_t hv_exits(uint64_t code)

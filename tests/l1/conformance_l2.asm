@@ -290,7 +290,7 @@ l2_int_n_after:
     mov ebx, 0x3B3B
     vmmcall
 
-; RDTSCP / RDTSC in L2 (hv/nested_rdtscp.c): RAX (from VMCB12), RCX and
+; RDTSCP / RDTSC in L2 (hv/nested/nested_rdtscp.c): RAX (from VMCB12), RCX and
 ; RDX are all ones before the instruction, so L1 sees what it wrote (upper
 ; halves cleared in 64-bit mode) or, after an intercepted one, that it did
 ; not run. L1 reads RAX from VMCB12, RCX and RDX from l2_gprs.

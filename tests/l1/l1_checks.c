@@ -190,7 +190,7 @@ static void check_stats(void)
 /* NMI masking (APM Vol. 2, 8.2.3): a second NMI that arrives while L1
  * handles the first waits for the handler's IRET. Under the hypervisor
  * NMIs exit and L1's are injected back, so this checks L0's tracking of
- * L1's NMI blocking (hv/l1_gif.c); without it the second NMI nests. */
+ * L1's NMI blocking (hv/nested/l1_gif.c); without it the second NMI nests. */
 extern volatile uint32_t nmi_count, nmi_max_depth;
 extern volatile uint64_t nmi_icr_lo;
 void nmi_handler_install(void);

@@ -3,7 +3,7 @@
 #include <efi.h>
 #include <efilib.h>
 #include <stdint.h>
-#include "hv/hypercall_guest.h"
+#include "hv/exit/hypercall_guest.h"
 
 void say(const char *fmt, ...);
 void check(int ok, const char *name, const char *fmt, ...);

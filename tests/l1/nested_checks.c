@@ -483,7 +483,7 @@ static void scenario_two_asids(void)
 
 /* Issue 10: L1 alternating between two L2 guests (VMCB12 ASIDs 1 and 2,
  * nested paging on one NPT12) on one vCPU. Each has an L2 entry of its
- * own in the hypervisor (host ASID and NPT02, hv/tlb_policy.h), so after
+ * own in the hypervisor (host ASID and NPT02, hv/tlb/tlb_policy.h), so after
  * the first round nothing is flushed and no NPT02 dropped. Interrupts
  * off: an L1 timer handler run in L2 would map new pages (a dirty bit
  * gained is a flush). Under TCG every flush would be 01h (no FlushByAsid):

@@ -30,7 +30,7 @@
 #define MIB2 (1ULL << 21)
 #define PWU (PTE_P | PTE_W | PTE_U)
 
-/* The hypervisor's cap on one vCPU's NPT02 table pages (hv/guest_mem.c,
+/* The hypervisor's cap on one vCPU's NPT02 table pages (hv/memory/guest_mem.c,
  * NPT02_MAX_PAGES): an #NPF storm may take at most this from the pool. */
 #define NPT02_BUDGET_MAX 1024
 
@@ -176,7 +176,7 @@ static const struct {
     { FLIP_ASID, "sec_vmcb12_flip_asid_zero", NULL },
     { FLIP_AVIC, "sec_vmcb12_flip_avic_enable", "TCG ignores an AVIC it does not have" },
     /* nCR3 beyond MAXPHYADDR is the hypervisor's refusal (a policy check,
-     * hv/vmcb12_check.c); TCG runs it and faults. */
+     * hv/nested/vmcb12_check.c); TCG runs it and faults. */
     { FLIP_NP, "sec_vmcb12_flip_np_bad_ncr3", "TCG does not refuse an nCR3 beyond MAXPHYADDR" },
 };
 
@@ -468,7 +468,7 @@ static void hsave_addresses(void)
 
 /* MSRPM and IOPM on a device's registers: map bytes outside L1's RAM read
  * as all ones (what unbacked memory returns): every access exits to L1
- * (hv/nested_maps.c; the hypervisor's region and unbacked memory: the
+ * (hv/nested/nested_maps.c; the hypervisor's region and unbacked memory: the
  * nested_*_intercepts_all scenarios). */
 static void maps_at_mmio(void)
 {
@@ -753,7 +753,7 @@ static void bad_vmcb12_storm(EFI_EVENT timer)
 }
 
 /* A write storm to an MSR the hypervisor guards (TOP_MEM, which could
- * remap memory: L0 drops L1's writes with a warning, hv/exit_msr.c): each
+ * remap memory: L0 drops L1's writes with a warning, hv/exit/exit_msr.c): each
  * write is an exit that must stay cheap, and the warnings must not flood
  * the console (the integration test counts them: a serial line takes
  * about 9 ms at 115200 baud, 20,000 of them three minutes of a stalled

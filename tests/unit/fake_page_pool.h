@@ -2,7 +2,7 @@
  * tests (test_npt.c, test_npt02.c): table pages come from host memory, but
  * their "physical" addresses are offset, so any place that uses a PA as a
  * pointer (or a VA as a PA) is caught by pool_pa_to_va's checks. Include
- * once per test, after cmocka and hv/npt.h; define KB4 before. */
+ * once per test, after cmocka and hv/memory/npt.h; define KB4 before. */
 #pragma once
 
 #define FAKE_PA_BASE 0x00000ABC00000000ULL

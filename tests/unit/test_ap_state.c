@@ -1,4 +1,4 @@
-/* INIT/SIPI state machine of a vCPU (hv/ap_state.c): every transition the
+/* INIT/SIPI state machine of a vCPU (hv/smp/ap_state.c): every transition the
  * header's table lists, the bad inputs (SIPI without INIT, SIPI to a
  * running CPU, a second SIPI), and two CPUs racing on one target. */
 #include <pthread.h>
@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "hv/ap_state.h"
+#include "hv/smp/ap_state.h"
 
 static void test_init_then_sipi_starts_at_vector(void **state)
 {

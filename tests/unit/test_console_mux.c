@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <cmocka.h>
-#include "hv/console_mux.h"
+#include "hv/console/console_mux.h"
 
 static struct console_mux m;
 

@@ -1,4 +1,4 @@
-/* hv/cr_read_decode.c: MOV from CRn as binutils encodes it (the byte
+/* hv/decode/cr_read_decode.c: MOV from CRn as binutils encodes it (the byte
  * strings below are objdump's for the instructions in the comments; the
  * ones from the TCG/Xen trace are Debian 6.1's vmlinux), and what is not
  * one. */
@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "hv/cr_read_decode.h"
+#include "hv/decode/cr_read_decode.h"
 
 static void expect(const uint8_t *b, unsigned n, bool lm, unsigned len, unsigned cr, unsigned gpr)
 {

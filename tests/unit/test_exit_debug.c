@@ -1,4 +1,4 @@
-/* #DB and #AC given back to the guest (hv/exit_debug.c): at once, or, when
+/* #DB and #AC given back to the guest (hv/exit/exit_debug.c): at once, or, when
  * they cut off the delivery of an interrupt or NMI, after that event has
  * been delivered again (never losing it), and only to the same VMCB. */
 #include <setjmp.h>
@@ -12,10 +12,10 @@
 #include "arch/x86/svm.h"
 #include "arch/x86/vectors.h"
 #include "arch/x86/vmcb.h"
-#include "hv/cut_off_event.h"
-#include "hv/exit_dispatch.h"
-#include "hv/l1_gif.h"
-#include "hv/vcpu.h"
+#include "hv/nested/cut_off_event.h"
+#include "hv/exit/exit_dispatch.h"
+#include "hv/nested/l1_gif.h"
+#include "hv/core/vcpu.h"
 
 static struct vcpu vcpu;
 static struct vmcb vmcb, other;
@@ -30,7 +30,7 @@ void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint3
     v->vmcb.va->control.eventinj = vmcb_event_make(vector, VMCB_EVENT_TYPE_EXCEPTION, has_error, 0);
 }
 bool l1_nmi_iret_done(struct vcpu *v) { (void)v; return false; }
-/* An INT3/INTn event L1 injected (hv/nested.c decides; here, by test). */
+/* An INT3/INTn event L1 injected (hv/nested/nested.c decides; here, by test). */
 static bool l1s_answer;
 bool nested_cut_off_event_is_l1s(const struct vcpu *v, const struct vmcb *exited, uint64_t intinfo)
 {

@@ -7,10 +7,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include "arch/x86/svm.h"
-#include "hv/exit_dispatch.h"
-#include "hv/l1_intercepts.h"
-#include "hv/cut_off_event.h"
-#include "hv/nested.h"
+#include "hv/exit/exit_dispatch.h"
+#include "hv/exit/l1_intercepts.h"
+#include "hv/nested/cut_off_event.h"
+#include "hv/nested/nested.h"
 
 /* Stand-ins for the real handlers: the test compares addresses only. */
 void exit_cpuid(struct vcpu *v) { (void)v; }
@@ -31,7 +31,7 @@ void exit_db(struct vcpu *v) { (void)v; }
 void exit_ac(struct vcpu *v) { (void)v; }
 void exit_deferred_event(struct vcpu *v) { (void)v; }
 void l1_nmi_step_check(struct vcpu *v) { (void)v; }
-/* L1's injection, as hv/nested.c would answer (cut_off_event_is_l1s()
+/* L1's injection, as hv/nested/nested.c would answer (cut_off_event_is_l1s()
  * is tested below on its own). */
 static bool l1s_answer;
 static int l1s_reinjected;
@@ -104,7 +104,7 @@ static void test_every_l1_intercept_has_a_handler(void **state)
 #define INTO_AMD EV(4, VMCB_EVENT_TYPE_EXCEPTION)
 #define INT80 EV(0x80, VMCB_EVENT_TYPE_SOFT_INT)
 
-/* Which events are an instruction's (APM 15.7.2, 15.20; hv/cut_off_event.h). */
+/* Which events are an instruction's (APM 15.7.2, 15.20; hv/nested/cut_off_event.h). */
 static void test_instruction_events(void **state)
 {
     (void)state;

@@ -1,4 +1,4 @@
-/* Unit tests for hv/insn_len.c (APM Vol. 2 15.7.1, 15.10.2). */
+/* Unit tests for hv/decode/insn_len.c (APM Vol. 2 15.7.1, 15.10.2). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -7,7 +7,7 @@
 #include <cmocka.h>
 
 #include "arch/x86/svm.h"
-#include "hv/insn_len.h"
+#include "hv/decode/insn_len.h"
 #include "tests/unit/xorshift.h"
 
 /* Expected lengths, from the encodings (checked with GNU as / objdump). */

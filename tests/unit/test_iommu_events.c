@@ -1,4 +1,4 @@
-/* The IOMMU event log reader (hv/iommu_events.c): entries handed on in
+/* The IOMMU event log reader (hv/memory/iommu_events.c): entries handed on in
  * order across the ring's wrap, each cleared and never handed on twice,
  * at most one lap; and the rate limit of the refusal log lines. */
 #include <setjmp.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "hv/iommu_events.h"
+#include "hv/memory/iommu_events.h"
 
 #define ENTRIES 8u
 

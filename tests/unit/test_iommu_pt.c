@@ -1,4 +1,4 @@
-/* The I/O page table of DMA protection (hv/iommu_pt.c): every device
+/* The I/O page table of DMA protection (hv/memory/iommu_pt.c): every device
  * address below top is identity-mapped read/write except the hypervisor's
  * region, which is refused; nothing above top is mapped; few table pages.
  * Checked by walking the built table as the IOMMU walks it, at every 4 KiB
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "arch/x86/amd_iommu.h"
-#include "hv/iommu_pt.h"
+#include "hv/memory/iommu_pt.h"
 
 #define KB4 PAGE_SIZE
 #define GB(x) ((uint64_t)(x) << 30)

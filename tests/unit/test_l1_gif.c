@@ -1,4 +1,4 @@
-/* L1's GIF (hv/l1_gif.c), both ways: emulated (STGI/CLGI always exit) and
+/* L1's GIF (hv/nested/l1_gif.c), both ways: emulated (STGI/CLGI always exit) and
  * with the host's vGIF (V_GIF in VMCB01, STGI exits only when something
  * is held). What is checked is what VMCB01 and the host's IF say after
  * each event, i.e. whether L1 could take an interrupt or an NMI. */
@@ -13,11 +13,11 @@
 #include "arch/x86/svm.h"
 #include "arch/x86/vectors.h"
 #include "arch/x86/cpu.h"
-#include "hv/l1_gif.h"
-#include "hv/l1_intercepts.h"
-#include "hv/host_caps.h"
-#include "hv/log.h"
-#include "hv/nested.h"
+#include "hv/nested/l1_gif.h"
+#include "hv/exit/l1_intercepts.h"
+#include "hv/core/host_caps.h"
+#include "hv/core/log.h"
+#include "hv/nested/nested.h"
 
 void log_printf(enum log_level level, const char *fmt, ...) { (void)level; (void)fmt; }
 void tlb_service_leaving_slow(struct vcpu *v) { (void)v; }
@@ -119,7 +119,7 @@ static void test_l2_runs_with_host_if(void **state)
     /* The host's IF in L2 is L1's IF at VMRUN (APM 15.21.1)... */
     vcpu.nested.l1_if_at_vmrun = false;
     assert_false(l1_gif_host_if(&vcpu));
-    /* ... and clear while L0 holds L2's interrupts (hv/nested_gif.h). */
+    /* ... and clear while L0 holds L2's interrupts (hv/nested/nested_gif.h). */
     vcpu.nested.l1_if_at_vmrun = true;
     vcpu.nested.intr_hold = true;
     assert_false(l1_gif_host_if(&vcpu));

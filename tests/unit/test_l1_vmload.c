@@ -1,4 +1,4 @@
-/* L1's VMLOAD/VMSAVE virtualization (hv/l1_vmload.c): VMCB01 lets the CPU
+/* L1's VMLOAD/VMSAVE virtualization (hv/nested/l1_vmload.c): VMCB01 lets the CPU
  * run them only where it virtualizes them (APM 15.33.1) and L1 has EFER.SVME
  * set; otherwise both stay intercepted and the bit is off. Nothing else of
  * VMCB01's intercepts or virtualization extensions changes. */
@@ -8,10 +8,10 @@
 #include <string.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include "hv/l1_intercepts.h"
-#include "hv/l1_vmload.h"
-#include "hv/host_caps.h"
-#include "hv/log.h"
+#include "hv/exit/l1_intercepts.h"
+#include "hv/nested/l1_vmload.h"
+#include "hv/core/host_caps.h"
+#include "hv/core/log.h"
 
 void log_printf(enum log_level level, const char *fmt, ...)
 {

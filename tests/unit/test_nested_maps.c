@@ -1,4 +1,4 @@
-/* VMCB02's merged permission maps (hv/nested_maps.c): L0's bits always,
+/* VMCB02's merged permission maps (hv/nested/nested_maps.c): L0's bits always,
  * L1's when it asks; the merge is cached and redone only when L1 points at
  * other maps or writes to the merged ones (write-protected meanwhile).
  * L1 "physical" addresses are host pointers here: the module reads L1
@@ -13,7 +13,7 @@
 #include "arch/x86/msr.h"
 #include "arch/x86/svm.h"
 #include "arch/x86/svm_bitmaps.h"
-#include "hv/nested_maps.h"
+#include "hv/nested/nested_maps.h"
 
 /* --- stand-ins for the hypervisor around the module ------------------- */
 static uint64_t ram_lo, ram_hi;       /* "L1 RAM" for l1_ram_ok */

@@ -1,4 +1,4 @@
-/* Exit routing for L2 (hv/nested_route.h): reflect to L1 exactly the exits
+/* Exit routing for L2 (hv/nested/nested_route.h): reflect to L1 exactly the exits
  * its VMCB12 intercepts. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include "arch/x86/svm.h"
-#include "hv/nested_route.h"
+#include "hv/nested/nested_route.h"
 
 static struct vmcb_control c12;
 

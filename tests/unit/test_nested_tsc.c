@@ -1,4 +1,4 @@
-/* TSC-offset arithmetic for L2 (hv/nested_tsc.h): L2 must read exactly
+/* TSC-offset arithmetic for L2 (hv/nested/nested_tsc.h): L2 must read exactly
  * what L1 asked for, L1's TSC plus VMCB12's offset, with two's-complement
  * (negative) offsets and wrap-around modulo 2^64 as the CPU adds them. */
 #include <setjmp.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "hv/nested_tsc.h"
+#include "hv/nested/nested_tsc.h"
 #include "tests/unit/xorshift.h"
 
 /* What a guest with this offset reads when the host's TSC is host_tsc

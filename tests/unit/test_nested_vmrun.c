@@ -1,4 +1,4 @@
-/* VMRUN emulation (hv/nested.c) on the host: VMCB12 is read once.
+/* VMRUN emulation (hv/nested/nested.c) on the host: VMCB12 is read once.
  *
  * L1's VMCB12 lives in its own mmap'ed page (L1 "physical" addresses are
  * host pointers: the hypervisor reads L1 memory through an identity map).
@@ -12,7 +12,7 @@
  * is not cached (clean bits cannot skip its checks next time); the fully
  * clean fast path re-reads exactly the always-read fields; VMCB02's TSC
  * offset is VMCB01's plus VMCB12's. And L2's CR-read exits on a CPU that
- * codes every MOV from CRn as a CR0 read (QEMU's TCG, hv/nested_cr_read.c):
+ * codes every MOV from CRn as a CR0 read (QEMU's TCG, hv/nested/nested_cr_read.c):
  * L1 gets the exit of the CR read, or none where it does not intercept it. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,21 +31,21 @@
 #include "arch/x86/svm_bitmaps.h"
 #include "arch/x86/vectors.h"
 #include "arch/x86/vmcb.h"
-#include "hv/exception.h"
-#include "hv/exit_dispatch.h"
-#include "hv/guest_mem.h"
-#include "hv/host_caps.h"
-#include "hv/log.h"
-#include "hv/memory.h"
-#include "hv/nested.h"
-#include "hv/nested_maps.h"
-#include "hv/nested_tsc.h"
-#include "hv/host_tsc.h"
-#include "hv/tlb.h"
-#include "hv/vmcb12_check.h"
+#include "hv/core/exception.h"
+#include "hv/exit/exit_dispatch.h"
+#include "hv/memory/guest_mem.h"
+#include "hv/core/host_caps.h"
+#include "hv/core/log.h"
+#include "hv/core/memory.h"
+#include "hv/nested/nested.h"
+#include "hv/nested/nested_maps.h"
+#include "hv/nested/nested_tsc.h"
+#include "hv/core/host_tsc.h"
+#include "hv/tlb/tlb.h"
+#include "hv/nested/vmcb12_check.h"
 #include "tests/unit/vmcb12_fixture.h"
 
-/* --- stand-ins for the hypervisor around hv/nested.c ------------------- */
+/* --- stand-ins for the hypervisor around hv/nested/nested.c ------------------- */
 void *hv_alloc_zeroed(uint64_t pages, uint64_t *pa)
 {
     void *p = aligned_alloc(4096, pages * 4096);
@@ -104,7 +104,7 @@ void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_error, uint3
 }
 void vcpu_skip_insn(struct vcpu *v) { v->vmcb01.va->save.rip += 3; }
 void vcpu_complete_insn_flags(struct vcpu *v) { (void)v; }
-/* The instruction at L2's RIP, as hv/guest_fetch.c would read it. */
+/* The instruction at L2's RIP, as hv/decode/guest_fetch.c would read it. */
 static uint8_t l2_insn[15];
 static unsigned l2_insn_len;
 unsigned guest_fetch_insn(const struct vcpu *v, uint8_t *buf, unsigned max)
@@ -115,7 +115,7 @@ unsigned guest_fetch_insn(const struct vcpu *v, uint8_t *buf, unsigned max)
     return n;
 }
 
-/* The host's TSC and TSC_AUX, as hv/host_tsc.c would read them. */
+/* The host's TSC and TSC_AUX, as hv/core/host_tsc.c would read them. */
 static uint64_t fake_host_tsc;
 static uint32_t fake_tsc_aux;
 uint64_t host_tsc_read(void) { return fake_host_tsc; }
@@ -463,7 +463,7 @@ static void test_tsc_offset_is_l1s_plus_vmcb12s(void **state)
     assert_int_equal(vcpu.nested.vmcb02.va->control.tsc_offset, (uint64_t)-8000);
 }
 
-/* L1's TSC ratio (hv/nested_tsc.h): VMCB02's offset scales L1's, and the
+/* L1's TSC ratio (hv/nested/nested_tsc.h): VMCB02's offset scales L1's, and the
  * CPU's ratio is L1's while L2 runs, 1.0 again once L1 runs. */
 static void test_tsc_ratio_is_l1s_while_l2_runs(void **state)
 {
@@ -528,7 +528,7 @@ static void test_cr0_read_stays_a_cr0_read(void **state)
 }
 
 /* L2's RDTSCP on a CPU that codes it as an RDTSC exit (QEMU's TCG,
- * hv/nested_rdtscp.c): Xen 4.17 intercepts both for its PVH domU. L2 in
+ * hv/nested/nested_rdtscp.c): Xen 4.17 intercepts both for its PVH domU. L2 in
  * long mode at rip runs `insn`; VMCB02's TSC offset is OFFSET01 + 5000. */
 #define L2_TSC_RIP 0xffffffff8107ee00ull
 static void l2_rdtsc_exit(uint32_t misc1, uint32_t misc2, const uint8_t *insn, unsigned len)
@@ -645,7 +645,7 @@ static void test_l2_rdtsc_stays_an_rdtsc_exit(void **state)
 }
 
 /* Decode assists passed on (L1 is offered them where the CPU has them,
- * hv/exit_cpuid.c): a #PF of L2 that L1 intercepts carries the bytes the
+ * hv/exit/exit_cpuid.c): a #PF of L2 that L1 intercepts carries the bytes the
  * CPU fetched; without the feature the field is reserved and left alone. */
 static const uint8_t pf_insn[] = { 0x48, 0x8b, 0x07 }; /* mov (%rdi),%rax */
 
@@ -684,7 +684,7 @@ static void test_no_decode_assist_bytes_without_the_feature(void **state)
 
 /* L1 injects an instruction's event (KVM emulating INT3 without NRIPS:
  * RIP already past it, #BP in EVENTINJ). L2's first exit, which L0
- * handles, cuts its delivery off: L1's, injected again (hv/cut_off_event.h),
+ * handles, cuts its delivery off: L1's, injected again (hv/nested/cut_off_event.h),
  * and still L1's at the exit after that; not at a later one (then an INT3
  * cut off is L2's own, its RIP at the instruction), nor with another RIP. */
 static void l2_exit_cutting_off(uint64_t intinfo, uint64_t rip)

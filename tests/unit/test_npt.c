@@ -1,4 +1,4 @@
-/* Unit tests for hv/npt.c (APM Vol. 2 15.25 nested paging). */
+/* Unit tests for hv/memory/npt.c (APM Vol. 2 15.25 nested paging). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "hv/npt.h"
+#include "hv/memory/npt.h"
 
 #define KB4 PAGE_SIZE
 #define MB2 PAGE_2M

@@ -1,5 +1,5 @@
 /*
- * Unit tests for hv/npt02.c: NPT12 walk and the shadow NPT02 of a nested
+ * Unit tests for hv/nested/npt02.c: NPT12 walk and the shadow NPT02 of a nested
  * guest (AMD APM Vol. 2 15.25).  The expected #NPF error codes are the
  * values kvm-unit-tests (x86/svm_npt.c) and the KVM selftest
  * nested_tdp_fault_test check on real hardware.
@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "arch/x86/svm.h"
-#include "hv/npt02.h"
+#include "hv/nested/npt02.h"
 
 #define KB4 PAGE_SIZE
 #define MB2 PAGE_2M
@@ -898,7 +898,7 @@ static void test_no_memory(void **state)
     pool.limit = POOL_PAGES;
 }
 
-/* npt02_move_free: one vCPU's L2 entries share its budget (hv/guest_mem.c);
+/* npt02_move_free: one vCPU's L2 entries share its budget (hv/memory/guest_mem.c);
  * an entry dropped for another gives it its tables, counts follow, and
  * the other maps from them without taking pages from the pool. */
 static void test_move_free(void **state)

@@ -1,4 +1,4 @@
-/* hv/rdtscp_decode.c: RDTSC and RDTSCP as binutils encodes them (objdump's
+/* hv/decode/rdtscp_decode.c: RDTSC and RDTSCP as binutils encodes them (objdump's
  * bytes; Xen's log of the PVH domU showed "0f 01 f9 66 90", RDTSCP followed
  * by a 2-byte NOP), with the prefixes that change nothing, and what is not
  * one of them. */
@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "hv/rdtscp_decode.h"
+#include "hv/decode/rdtscp_decode.h"
 
 static void expect(const uint8_t *b, unsigned n, bool lm, unsigned len, bool rdtscp)
 {

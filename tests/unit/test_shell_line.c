@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <cmocka.h>
-#include "hv/shell_line.h"
+#include "hv/console/shell_line.h"
 
 static enum shell_feed feed(struct shell_line *l, const char *s)
 {

@@ -1,7 +1,7 @@
 /*
- * Tests for hv/stats.c: the per-exit-code counts the debug shell's `stats`,
+ * Tests for hv/console/stats.c: the per-exit-code counts the debug shell's `stats`,
  * HV_CALL_STATS_TABLE and the power-off table show, with an L2 exit split
- * into "reflected to L1" and "handled by L0 alone" by the marks hv/nested.c
+ * into "reflected to L1" and "handled by L0 alone" by the marks hv/nested/nested.c
  * leaves on it; and the trace's names for a nested transition (the
  * VMRUN/#VMEXIT pair).
  */
@@ -14,10 +14,10 @@
 #include <cmocka.h>
 
 #include "arch/x86/svm.h"
-#include "hv/log.h"
-#include "hv/percpu.h"
-#include "hv/stats.h"
-#include "hv/vcpu.h"
+#include "hv/core/log.h"
+#include "hv/core/percpu.h"
+#include "hv/console/stats.h"
+#include "hv/core/vcpu.h"
 
 /* What stats.c links against in the core. */
 static struct vcpu vcpus[2];

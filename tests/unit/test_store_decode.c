@@ -1,4 +1,4 @@
-/* hv/store_decode.c against a reference decoder: binutils' objdump, which
+/* hv/decode/store_decode.c against a reference decoder: binutils' objdump, which
  * the build needs anyway. Every store form a compiler emits for an MMIO
  * write (MOV 88/89/C6/C7/A2/A3, XCHG 86/87) with every ModRM byte, a spread of
  * SIB bytes, the prefixes (66, 67, segment, LOCK, REX), in 64-bit and
@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "hv/store_decode.h"
+#include "hv/decode/store_decode.h"
 
 #define SLOT 32           /* one candidate per slot; NOPs after it resync objdump */
 #define MAX_CANDIDATES 120000

@@ -1,5 +1,5 @@
 /*
- * Tests for hv/tlb_policy.c (docs/design.md "TLB"; AMD APM Vol. 2 15.16 TLB control,
+ * Tests for hv/tlb/tlb_policy.c (docs/design.md "TLB"; AMD APM Vol. 2 15.16 TLB control,
  * 15.25 nested paging).
  *
  * QEMU's TCG flushes its whole TLB at every VMRUN, so no boot test can
@@ -42,7 +42,7 @@
  * nCR3 under the same vASID.  The architecture lets L2 keep what it
  * cached from the old tables until L1 flushes, and NPT02 only holds what
  * L2 used, so that is legal; the policy's drop there is a design choice
- * (hv/tlb_policy.h), which the model allows as a flush some event needed.
+ * (hv/tlb/tlb_policy.h), which the model allows as a flush some event needed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -55,7 +55,7 @@
 #include <cmocka.h>
 
 #include "arch/x86/vmcb.h"
-#include "hv/tlb_policy.h"
+#include "hv/tlb/tlb_policy.h"
 #include "tests/unit/xorshift.h"
 
 #define CTL_NONE VMCB_TLB_CONTROL_DO_NOTHING
@@ -699,7 +699,7 @@ struct model {
     int edit_root, edit_page;                 /* L1's last NPT12 edit */
 
     /* The CPU: one TLB per host ASID (indexed by page), who runs, and the
-     * ASID and NPT02 VMCB02 was given (hv/switch_vmcb.c). */
+     * ASID and NPT02 VMCB02 was given (hv/tlb/switch_vmcb.c). */
     struct tlbe tlb[N_SLOTS][N_PAGES];
     enum tlb_ctx running;
     bool launched;                        /* the first switch_to() happened */
@@ -974,7 +974,7 @@ static void drop_tree(struct model *m, unsigned t)
         m->npt02[t][x].present = false;
 }
 
-/* hv/tlb.c: the current entry's NPT02, if owed. */
+/* hv/tlb/tlb.c: the current entry's NPT02, if owed. */
 static void drop_npt02_if_owed(struct model *m)
 {
     unsigned t = m->pol.cur;
@@ -988,7 +988,7 @@ static void drop_npt02_if_owed(struct model *m)
     m->resyncs++;
 }
 
-/* What switch_vmcb() does (hv/switch_vmcb.c, hv/tlb.c): the leaving
+/* What switch_vmcb() does (hv/tlb/switch_vmcb.c, hv/tlb/tlb.c): the leaving
  * context's requests go into the VMCB it leaves, then the switch. Every
  * change of context, the launch included, goes through here. */
 static void switch_to(struct model *m, enum tlb_ctx to)
@@ -1101,7 +1101,7 @@ static bool tree_used(const struct model *m, unsigned t)
     return false;
 }
 
-/* hv/guest_mem.c out of NPT02 budget: the least recently used other entry
+/* hv/memory/guest_mem.c out of NPT02 budget: the least recently used other entry
  * with tables gives them up (its ASID owes a flush), else the current
  * one is recycled (a change of its NPT02). */
 static void l0_budget_runs_out(struct model *m)
@@ -1144,7 +1144,7 @@ static void l0_maybe_acts(struct model *m)
         m->may_flush[0] = true;
         allow_all_l2(m);
         pol_npt01_change(m);
-        /* hv/vcpu_request.c: the other CPU records it before its next
+        /* hv/smp/vcpu_request.c: the other CPU records it before its next
          * VMRUN, and this one waits for that before going on. */
         if (m->peer && m->mut != MUT_NO_REMOTE_FLUSH) {
             struct model *o = m->peer;
@@ -1262,12 +1262,12 @@ static void allow_vasid(struct model *m, uint32_t v)
     }
 }
 
-/* switch_vmcb() into L2 (hv/switch_vmcb.c): L1's requests left in
+/* switch_vmcb() into L2 (hv/tlb/switch_vmcb.c): L1's requests left in
  * VMCB01, then VMCB12's events and the entry they choose. */
 static void enter_l2(struct model *m, uint32_t vasid, int root, uint8_t ctl)
 {
     switch_to(m, L2);
-    /* hv/switch_vmcb.c: VMCB02 changes ASID and NPT02 only when the
+    /* hv/tlb/switch_vmcb.c: VMCB02 changes ASID and NPT02 only when the
      * policy says the entry changed. */
     if (pol_vmrun12(m, vasid, ncr3_of(root), ctl))
         use_entry(m);

@@ -1,4 +1,4 @@
-/* Requests between CPUs (hv/vcpu_request.c): real threads stand for the
+/* Requests between CPUs (hv/smp/vcpu_request.c): real threads stand for the
  * CPUs. Each target runs a loop like the run loop (serve requests, then
  * "VMRUN" with what it knows); the requester protects a page (bumps a
  * generation), asks every other CPU to flush and relies on it once the
@@ -14,8 +14,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "hv/log.h"
-#include "hv/vcpu_request.h"
+#include "hv/core/log.h"
+#include "hv/smp/vcpu_request.h"
 
 #define NCPUS 4
 #define ROUNDS 500

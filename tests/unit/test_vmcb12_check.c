@@ -1,5 +1,5 @@
 /*
- * Unit tests for hv/vmcb12_check.c (AMD APM Vol. 2 15.5.1 "Canonicalization
+ * Unit tests for hv/nested/vmcb12_check.c (AMD APM Vol. 2 15.5.1 "Canonicalization
  * and Consistency Checks", 15.20 EVENTINJ, 15.21.10 vNMI, plus our policy).
  *
  * Shape: three known-good VMCB12s (64-bit long mode, 32-bit protected mode,
@@ -22,7 +22,7 @@
 #include "arch/x86/svm.h"
 #include "arch/x86/svm_bitmaps.h"
 #include "arch/x86/vmcb.h"
-#include "hv/vmcb12_check.h"
+#include "hv/nested/vmcb12_check.h"
 #include "tests/unit/vmcb12_fixture.h"
 
 #define PHYS_LIMIT     (1ULL << 48)   /* MAXPHYADDR 48 for the default L1 */

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "arch/x86/svm.h"
-#include "hv/vmcb_decode.h"
+#include "hv/console/vmcb_decode.h"
 
 static char buf[1024];
 

@@ -1,6 +1,6 @@
 /* excheck: run inside the L1 Linux guest (tests/integration/test_linux.py)
  * to show that the exceptions the hypervisor always intercepts (#AC, #DB;
- * hv/exit_debug.c) still reach L1 as on a CPU: a misaligned load with
+ * hv/exit/exit_debug.c) still reach L1 as on a CPU: a misaligned load with
  * RFLAGS.AC set at CPL 3 is #AC (Linux: SIGBUS, BUS_ADRALN), an ICEBP is a
  * #DB trap after it (Linux: SIGTRAP). Prints
  *

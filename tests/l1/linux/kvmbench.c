@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include "hv/hypercall_guest.h"
+#include "hv/exit/hypercall_guest.h"
 #include "tinyvm.h"
 
 #define PORT 0x10
