@@ -593,12 +593,26 @@ static void write_exit_to_vmcb12(struct vcpu *v, uint64_t code, uint64_t info1, 
     nested_maps_l0_wrote(v, v->nested.vmcb12_pa);
 }
 
+/* L2 shut down (a triple fault, 15.14.3): L1's to handle, but a user
+ * debugging L1's guest wants to see where. Limited: L2 may do it often. */
+static __attribute__((noinline, cold)) void l2_shutdown_note(const struct vcpu *v)
+{
+    const struct vmcb *v02 = v->nested.vmcb02.va;
+    const struct vmcb_save *g = &v02->save;
+    pr_info_limited("cpu%u: L2 shut down (RIP %#lx RSP %#lx CR0 %#lx CR3 %#lx CR4 %#lx EFER %#lx, "
+                    "EXITINTINFO %#lx); the SHUTDOWN #VMEXIT goes to L1",
+                    v->id, g->rip, g->rsp, g->cr0, g->cr3, g->cr4, g->efer,
+                    v02->control.exitintinfo);
+}
+
 static void reflect(struct vcpu *v, uint64_t code, uint64_t info1, uint64_t info2)
 {
     struct vmcb_save *l1 = &v->vmcb01.va->save;
     const struct vmcb_save *l2 = &v->nested.vmcb02.va->save;
     struct nested *n = &v->nested;
     stats_mark_reflected(&v->stats); /* the trace and the statistics' L2 split */
+    if (__builtin_expect(code == VMEXIT_SHUTDOWN, 0))
+        l2_shutdown_note(v);
     /* L0 holding L2's interrupts (L2's GIF clear or a map step) is rare:
      * L0's TF and masking come off L2's state first, held events are
      * settled after. */

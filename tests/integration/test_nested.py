@@ -26,6 +26,7 @@ nested_msrpm_past_phys_limit_invalid nested_vmcb12_in_hv_memory_gp
 nested_vmload_hv_memory_gp nested_vmcb12_unaligned_gp
 nested_vmsave_values nested_vmload_values nested_vmload_restores nested_gif_holds_interrupts
 nested_tsc_offset nested_event_injection nested_exitintinfo_after_exit_during_delivery
+nested_l2_triple_fault_shutdown_reflected
 nested_vmcb_clean_bits nested_map_write_under_clean_bits nested_two_l2_asids
 nested_two_l2s_alternate_without_flush
 nested_timer_irq_intercepted_by_l1 nested_timer_irq_delivered_to_l2 nested_round_trips_no_leak
@@ -186,6 +187,14 @@ def test_same_scenarios_pass_bare_on_tcg(bare_run):
     for name, why in RDTSCP_BARE_SKIPS.items():
         assert f"[l1test] SKIP {name}: {why}\n" in bare_run.console, name
     assert bare_run.status == 0
+
+
+def test_l2_shutdown_is_logged_and_goes_to_l1(nested_run):
+    # nested_l2_triple_fault_shutdown_reflected: L1 got the SHUTDOWN exit;
+    # L0 said where L2 was, as information, not as its own error.
+    assert re.search(r"\[hv\] cpu\d+: L2 shut down \(RIP 0x[0-9a-f]+ RSP 0x[0-9a-f]+ CR0 0x[0-9a-f]+ "
+                     r"CR3 0x[0-9a-f]+ CR4 0x[0-9a-f]+ EFER 0x[0-9a-f]+, EXITINTINFO 0x[0-9a-f]+\); "
+                     r"the SHUTDOWN #VMEXIT goes to L1", nested_run.console)
 
 
 def test_l2_access_to_hypervisor_memory_is_logged(nested_run):

@@ -409,6 +409,16 @@ static void scenario_events(void)
     uint64_t ii = vmcb12.control.exitintinfo;
     check(code == VMEXIT_EXCP(VEC_NP) && (ii & VMCB_EVENT_V) && (ii & 0xFF) == VEC_UD,
           "nested_exitintinfo_after_exit_during_delivery", "exit %lx intinfo %lx", code, ii);
+
+    /* A triple fault in L2 is a shutdown, L1's when it intercepts SHUTDOWN
+     * (APM 15.12, 15.14): an empty IDT turns the injected #UD into #GP,
+     * #DF, shutdown. L0 logs where L2 was (hv/nested/nested.c). */
+    vmcb12_init_with_l2_idt(l2_cpuid_vmmcall);
+    vmcb12.save.idtr.limit = 0;
+    vmcb12.control.intercept_misc1 |= VMCB_INTERCEPT1_SHUTDOWN;
+    vmcb12.control.eventinj = vmcb_event_make(VEC_UD, VMCB_EVENT_TYPE_EXCEPTION, 0, 0);
+    code = run(&vmcb12);
+    check(code == VMEXIT_SHUTDOWN, "nested_l2_triple_fault_shutdown_reflected", "exit %lx", code);
 }
 
 /* A timer interrupt while L2 runs: with the INTR intercept it is L1's
