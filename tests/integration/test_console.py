@@ -363,7 +363,7 @@ def test_make_debug_breaks_in_nested_vmrun(tmp_path):
          "-batch", "-ex", "break nested_vmrun", "-ex", "continue", "-ex", "bt 2",
          "-ex", "print v->nested.vmruns"],
         capture_output=True, text=True, timeout=300).stdout
-    assert re.search(r"Breakpoint 1, nested_vmrun \(v=0xffffffff8[0-9a-f]+\) at hv/nested\.c", out), out
+    assert re.search(r"Breakpoint 1, nested_vmrun \(v=0xffffffff8[0-9a-f]+\) at hv/nested/nested\.c", out), out
     assert re.search(r"#1 .* in (dispatch|exit_dispatch) ", out), out
     assert re.search(r"^\$1 = 0$", out, re.M), out  # stopped at the first VMRUN
 
