@@ -47,7 +47,10 @@ def boot_kvmguest(tmp, cpu, smp=None, words=""):
     img = make_image(tmp, CONFIG.replace("kvmguest", f"kvmguest {words}".rstrip()),
                      extra_files=files)
     start = time.monotonic()
-    b = boot(tmp, img, cpu=cpu, smp=smp, mem="1G", timeout=TIMEOUT, extra=["-no-reboot"])
+    # A CPU the hypervisor halted on a fatal error (its dump is printed)
+    # ends the boot at once rather than at TIMEOUT: nothing can pass then.
+    b = boot(tmp, img, cpu=cpu, smp=smp, mem="1G", timeout=TIMEOUT, extra=["-no-reboot"],
+             until=r"\[hv\] error: CPU halted")
     print(f"kvmguest boot ({cpu}, smp {smp}, {words!r}): {time.monotonic() - start:.1f} s, "
           f"QEMU status {b.status}")
     return b
