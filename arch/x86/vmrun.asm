@@ -63,6 +63,8 @@ svm_run:
     mov r15, [rdi + G_R15]
     mov rdi, [rdi + G_RDI]
     vmrun
+global svm_run_resume
+svm_run_resume:
     ; #VMEXIT: RAX, RSP and the rest of the host state are back; GIF is 0.
     cli
     push rdi                    ; guest RDI; [rsp + 8] is regs

@@ -11,3 +11,5 @@ __attribute__((noreturn)) void run_loop(struct vcpu *v);
  * instant, hv/smp/ap_start.c). */
 void svm_run(struct guest_regs *regs, uint64_t vmcb_pa, uint64_t guest_cpu_pa,
              uint64_t host_state_pa, bool host_if);
+/* The instruction after svm_run's VMRUN: where the host resumes. */
+extern const char svm_run_resume[];
