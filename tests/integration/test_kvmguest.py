@@ -114,11 +114,28 @@ def test_kvm_in_l2_runs_kvmrun_as_l3(kvmguest_boot):
         assert int(m.group(2)) >= 1, f"no {exit_name} of L2 reflected to L1: {m.group(0)}"
 
 
+# What QEMU 10.0's multi-threaded TCG does when it loses one of cpu0's SVM
+# state changes (docs/design.md, "QEMU's multi-threaded TCG"): a lost
+# nested-paging clear at a #VMEXIT, which the hypervisor reports ...
+TCG_LOST_NPT_CLEAR = "the CPU wrote the hypervisor's own state into the VMCB"
+# ... and, seen only while that race was live, an L2 triple fault (a lost
+# nested-paging set at VMRUN runs L2 on its own page tables alone).
+L2_SHUTDOWN = re.compile(r"\[hv\] cpu0: L2 shut down \(")
+
+
+def xfail_if_tcg_lost_state(console):
+    """Expected failure only with the marks of QEMU's race on cpu0; any
+    other failure of a test with several CPUs fails it."""
+    if TCG_LOST_NPT_CLEAR in console:
+        pytest.xfail("QEMU's multi-threaded TCG lost cpu0's nested-paging clear at a #VMEXIT "
+                     "(the hypervisor's error line; docs/design.md)")
+    if L2_SHUTDOWN.search(console):
+        pytest.xfail("L2 shut down on cpu0, as seen only while QEMU's multi-threaded TCG race "
+                     "was live (docs/design.md); the line says where L2 was")
+
+
 @pytest.mark.long  # 1.5 to 3 minutes each under TCG (make test-long)
 @pytest.mark.parametrize("cpu", ["EPYC", "max"])
-@pytest.mark.xfail(strict=False, reason="known bugs, not yet found: now and then a VMCB "
-                   "comes back from one VMRUN holding the host's state, or L2 resets in its "
-                   "memory churn (see the docstring)")
 def test_two_vcpus_at_each_level(tmp_path, cpu):
     """L1 with 2 CPUs, L2 with 2 vCPUs (QEMU's threads on both of L1's
     CPUs, so two nested VMRUNs of L1's KVM in flight at once on our
@@ -127,27 +144,25 @@ def test_two_vcpus_at_each_level(tmp_path, cpu):
     faults through L2's page tables, KVM's NPT and our shadow of it) while
     the L3 VM keeps running on the other.
 
-    Two known failures, seen in 2026-11-27's runs (about 1 run in 5 fails,
-    mostly with -cpu max; CI's run of stop 17 was one of them):
-    - A VMCB comes back from one VMRUN with the host's state in its save
-      area (RIP just after svm_run's VMRUN, the host's CR3, RSP, GDTR and
-      IDTR, RAX = that VMCB's address) and exit code NPF, a nested page
-      fault on the walk of the host's page table (EXITINFO2 = the host's
-      CR3 page, or its entry 511). Seen for VMCB02 and for VMCB01 of cpu0.
-      A check of each VMRUN (a temporary build) showed the VMCB's save
-      area intact just before the VMRUN, VM_HSAVE_PA right before and
-      after it, and the host image in it just after it: it is written
-      inside the CPU's VMRUN/#VMEXIT, as if a second #VMEXIT were taken at
-      the host's first instruction with nested paging still on. QEMU's TCG
-      (its multi-threaded mode) is the suspect; not proven, not found.
-      The guest then runs on that image: L1 triple-faults, or L2's NPFs
-      reach L1.
-    - L2 resets (a triple fault, reflected to L1's KVM: QEMU in L1 exits
-      with status 0 and no "memory churn" line) during the memory churn,
-      only seen with -cpu max. Since this change L0 logs where L2 was when
-      it shut down ("L2 shut down (RIP ...)"), for the next run that
-      catches it. Not found."""
+    Expected to fail only with the marks of QEMU's multi-threaded TCG race
+    (docs/design.md, "QEMU's multi-threaded TCG"), which until 2026-11-27
+    made about 1 run in 5 fail here as two "known bugs":
+    - a VMCB coming back from one VMRUN with the hypervisor's own state in
+      its save area and exit code NPF (a nested page fault on the walk of
+      the host's page table): another vCPU's x87 state load undid cpu0's
+      clear of its nested-paging flag at that #VMEXIT, so the CPU took a
+      "#VMEXIT" from the hypervisor's first instruction. The hypervisor
+      now stops with an error line that says so (then: xfail);
+    - L2 triple-faulting on cpu0 during the memory churn (then: xfail),
+      consistent with the same race losing the flag's set at a VMRUN.
+    A QEMU 10.0.2 built here with only that clear made atomic passed this
+    test 20 times in 20; the same build without the fix failed 9 runs of
+    10 when the host had more runnable threads than cores (8 with the
+    error line, 1 with the L2 shutdown). QEMU's single-threaded TCG, which
+    has no such race, cannot run it either: L2 with 2 vCPUs hangs in its
+    boot there, bare on QEMU's own nested SVM as well."""
     b = boot_kvmguest(tmp_path, cpu, smp=2, words="kvmguest_smp=2")
+    xfail_if_tcg_lost_state(b.console)
     assert_in_order(
         b.console,
         r"(?m)^L1LINUX: starting L2 under QEMU\+KVM \(2 vCPU\)$",
