@@ -513,3 +513,13 @@ _Static_assert(sizeof(struct vmcb) == VMCB_SIZE,
 
 #undef VMCB_CHECK_CTRL
 #undef VMCB_CHECK_SAVE
+
+/* A save area holding the host's own state after a #VMEXIT: RIP where the
+ * host resumes after its VMRUN and the host's CR3. No guest state looks
+ * like that; QEMU's multi-threaded TCG produces it when it loses cpu0's
+ * nested-paging clear (docs/design.md, "QEMU's multi-threaded TCG"). */
+static inline int vmcb_save_is_host_image(const struct vmcb_save *s, uint64_t host_resume_rip,
+                                          uint64_t host_cr3)
+{
+    return s->rip == host_resume_rip && s->cr3 == host_cr3;
+}

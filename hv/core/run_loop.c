@@ -20,7 +20,7 @@
 static void __attribute__((noinline)) check_host_state_in_vmcb(struct vcpu *v)
 {
     const struct vmcb_save *s = &v->vmcb.va->save;
-    if (s->cr3 != read_cr3())
+    if (!vmcb_save_is_host_image(s, (uint64_t)svm_run_resume, read_cr3()))
         return; /* a guest RIP that happens to match */
     pr_err("cpu%u: the CPU wrote the hypervisor's own state into the VMCB at %#lx at this "
            "#VMEXIT (RIP after svm_run's VMRUN, the host's CR3 %#lx, exit code %#lx): the "

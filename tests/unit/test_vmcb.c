@@ -557,6 +557,24 @@ static void test_exit_names_dense_and_unknown(void **state)
     assert_null(svm_exit_name(UINT64_C(0x8000000000000000)));
 }
 
+/* hv/core/run_loop.c's check for a VMCB that came back holding the host's
+ * own state: both the host's resume RIP and its CR3, not either alone. */
+static void test_host_image_needs_resume_rip_and_host_cr3(void **state)
+{
+    (void)state;
+    const uint64_t resume = 0xffffffff80012559ULL, host_cr3 = 0x37f00000ULL;
+    struct vmcb_save s;
+    memset(&s, 0, sizeof s);
+    s.rip = resume;
+    s.cr3 = host_cr3;
+    assert_true(vmcb_save_is_host_image(&s, resume, host_cr3));
+    s.cr3 = 0x55d8000; /* a guest whose RIP happens to match */
+    assert_false(vmcb_save_is_host_image(&s, resume, host_cr3));
+    s.cr3 = host_cr3;
+    s.rip = 0xffffffff810dfa00ULL; /* a guest on the host's CR3 value */
+    assert_false(vmcb_save_is_host_image(&s, resume, host_cr3));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -570,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_intercept_bits_match_exit_codes),
         cmocka_unit_test(test_exit_names),
         cmocka_unit_test(test_exit_names_dense_and_unknown),
+        cmocka_unit_test(test_host_image_needs_resume_rip_and_host_cr3),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
