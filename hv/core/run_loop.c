@@ -24,8 +24,8 @@ static void __attribute__((noinline)) check_host_state_in_vmcb(struct vcpu *v)
         return; /* a guest RIP that happens to match */
     pr_err("cpu%u: the CPU wrote the hypervisor's own state into the VMCB at %#lx at this "
            "#VMEXIT (RIP after svm_run's VMRUN, the host's CR3 %#lx, exit code %#lx): the "
-           "guest's state is lost. QEMU's multi-threaded TCG does this (docs/design.md); "
-           "run TCG with one thread (-accel tcg,thread=single)",
+           "guest's state is lost. QEMU 10.0's multi-threaded TCG does this now and then "
+           "(docs/design.md, \"QEMU's multi-threaded TCG\"); real SVM hardware does not",
            v->id, v->vmcb.pa, s->cr3, v->vmcb.va->control.exitcode);
     vcpu_dump(v, "host state in a VMCB");
     hv_fatal_stop();
