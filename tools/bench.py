@@ -112,7 +112,8 @@ KVMBENCH_CODES = re.compile(r"kvmbench: (\w+): exits to L0 per L2 exit by code:(
 
 
 def kvmbench(tmp, label, hypervisor, cpu):
-    """kvmbench's lines from one Linux boot under -icount shift=0."""
+    """kvmbench's lines from one Linux boot under -icount shift=0, and
+    whether L0 found the CPU's VMLOAD/VMSAVE virtualization."""
     d, img = linux_image(tmp, label, hypervisor, " kvmbench")
     b = boot(d, img, cpu=cpu, mem="1G", smp=1, timeout=600,
              extra=["-no-reboot", "-icount", "shift=0"])
@@ -122,7 +123,27 @@ def kvmbench(tmp, label, hypervisor, cpu):
     exits = {m.group(1): (float(m.group(2)), int(m.group(4)))
              for m in KVMBENCH_EXITS.finditer(b.console)}
     codes = {m.group(1): m.group(2).strip() for m in KVMBENCH_CODES.finditer(b.console)}
-    return ticks, exits, codes
+    vmload_virt = "L1's VMLOAD/VMSAVE: the CPU's virtualization" in b.console
+    return ticks, exits, codes, vmload_virt
+
+
+def each_l2_exit(codes):
+    """Exits to L0 that every L2 exit causes: the codes kvmbench names (at
+    least one per 20 L2 exits), not "other" (the run's start and end, L1's
+    timer interrupts)."""
+    pairs = codes.split()
+    return sum(float(v) for k, v in zip(pairs[::2], pairs[1::2]) if k != "other")
+
+
+def real_client_target(with_vgif, vmload_virt):
+    worst_each = max(each_l2_exit(codes) for _, codes in with_vgif.values())
+    worst = max(n for n, _ in with_vgif.values())
+    figure = f"{worst_each:.2f} every L2 exit ({worst:.2f} with the rest)"
+    if not vmload_virt:
+        return (f"with vGIF here (-cpu max) {figure}: NOT met, this CPU model has no "
+                f"virtualized VMLOAD/VMSAVE, which L0 lets L1 use where the CPU has it "
+                f"(L1's VMLOAD and VMSAVE exit; see README)")
+    return f"{figure}: {'met' if worst_each <= 2 else 'NOT met'}"
 
 
 def print_real_client(tmp):
@@ -132,8 +153,8 @@ def print_real_client(tmp):
           f"{'added':>7}")
     with_vgif = {}
     for cpu, what in (("EPYC", "no vGIF"), ("max", "vGIF")):
-        ticks, exits, codes = kvmbench(tmp, f"kvmbench-hv-{cpu}", True, cpu)
-        bare, _, _ = kvmbench(tmp, f"kvmbench-bare-{cpu}", False, cpu)
+        ticks, exits, codes, vmload_virt = kvmbench(tmp, f"kvmbench-hv-{cpu}", True, cpu)
+        bare, _, _, _ = kvmbench(tmp, f"kvmbench-bare-{cpu}", False, cpu)
         for kind, name in (("out", "OUT to KVM's userspace"), ("cpuid", "CPUID in KVM's kernel")):
             n, l0 = exits[kind]
             label = f"{name}, {cpu} ({what})"
@@ -141,12 +162,9 @@ def print_real_client(tmp):
                   f"{ticks[kind] - bare[kind]:>7}")
             print(f"  {'':40}   by exit code: {codes[kind]}")
             if cpu == "max":
-                with_vgif[kind] = n
-    worst = max(with_vgif.values())
+                with_vgif[kind] = (n, codes[kind])
     print(f"  target: at most 2 exits to L0 per L2 exit on a CPU with vGIF and virtualized "
-          f"VMLOAD/VMSAVE: with vGIF here (-cpu max) {worst:.2f}: NOT met (TCG has no "
-          f"virtualized VMLOAD/VMSAVE, which L0 lets L1 use where the CPU has it; L1's CLGI "
-          f"exits, see README)" if worst > 2 else f"  target: at most 2 exits: {worst:.2f}: met")
+          f"VMLOAD/VMSAVE: {real_client_target(with_vgif, vmload_virt)}")
 
 
 BOOTS = 3  # wall times vary run to run: the median of this many, alternating

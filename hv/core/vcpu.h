@@ -51,6 +51,7 @@ struct nested {
     bool iret_guest_tf;      /* L1's own TF at that IRET */
     uint64_t iret_rip;       /* where that IRET is */
     bool intr_held;          /* with vGIF: an interrupt waits for L1's STGI */
+    bool intr_open;          /* with vGIF and GIF set: INTR goes to L1, CLGI exits */
     /* L2's GIF when VMCB12 has no vGIF (L2's unintercepted STGI/CLGI,
      * hv/nested/nested_gif.c): while clear, L2 takes no interrupt, NMI or V_IRQ. */
     bool l2_gif;

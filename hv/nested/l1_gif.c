@@ -13,6 +13,7 @@ void l1_gif_init(struct vcpu *v)
 {
     if (vgif)
         v->vmcb01.va->control.int_ctl |= VMCB_INT_CTL_VGIF_ENABLE;
+    v->nested.intr_open = true; /* an L1 that never runs CLGI pays nothing */
     l1_gif_set(v, true);
     if (v->id == 0)
         pr_info("L1's GIF: %s", vgif ? "the CPU's vGIF (L1's STGI exits only when something waits)"
@@ -33,7 +34,9 @@ static void set_bit32(uint32_t *word, uint32_t bit, bool on)
 
 /* VMCB01 after a change of GIF or of what is held. intr_held: an INTR exit
  * found GIF clear, the interrupt waits for STGI (vGIF only; the emulated
- * way always holds while GIF is clear). */
+ * way always holds while GIF is clear). intr_open (vGIF, GIF set): INTR
+ * is not intercepted and CLGI exits; otherwise INTR is intercepted and
+ * CLGI runs without an exit (l1_gif.h). */
 static void apply(struct vcpu *v)
 {
     struct nested *n = &v->nested;
@@ -44,8 +47,10 @@ static void apply(struct vcpu *v)
     /* NMIs are always intercepted (kicks from other CPUs, hv/smp/apic.c);
      * L1's own are injected while its GIF is set, held while clear. */
     if (vgif) {
+        bool open = n->gif && n->intr_open;
         set_bit32(&c->int_ctl, VMCB_INT_CTL_VGIF, n->gif);
-        set_bit32(&c->intercept_misc1, VMCB_INTERCEPT1_INTR, clear && !hold_intr);
+        set_bit32(&c->intercept_misc1, VMCB_INTERCEPT1_INTR, !open && !hold_intr);
+        set_bit32(&c->intercept_misc2, VMCB_INTERCEPT2_CLGI, open);
         set_bit32(&c->intercept_misc2, VMCB_INTERCEPT2_STGI, clear && (hold_intr || n->nmi_pending));
     }
 }
@@ -103,7 +108,9 @@ static void step_done(struct vcpu *v)
      * L0's TF may still be set: drop it unless it was L1's. */
     if (!n->iret_guest_tf)
         vmcb01->save.rflags &= ~RFLAGS_TF;
-    deliver_held_nmi(v);
+    /* With vGIF L1 may have run CLGI or STGI without an exit since L0
+     * last looked: take its GIF from VMCB01 before letting an NMI in. */
+    l1_gif_set(v, l1_gif(v));
 }
 
 void l1_nmi_step_check(struct vcpu *v)
@@ -136,8 +143,13 @@ void l1_gif_set(struct vcpu *v, bool gif)
     struct nested *n = &v->nested;
     n->gif = gif;
     if (gif) {
-        n->intr_held = false; /* host IF set again: it is delivered */
+        /* A held interrupt is delivered: the host IF is set again and,
+         * with vGIF, INTR is no longer intercepted (it goes straight in). */
+        n->intr_open |= n->intr_held;
+        n->intr_held = false;
         deliver_held_nmi(v);
+    } else {
+        n->intr_open = false; /* GIF clear: an arriving INTR must exit */
     }
     apply(v);
 }
@@ -151,11 +163,15 @@ void l1_gif_nmi_exit(struct vcpu *v)
 
 void l1_gif_intr_exit(struct vcpu *v)
 {
-    /* Only with vGIF. GIF set again: drop the intercept, the interrupt
-     * reaches L1 at the next VMRUN; still clear: hold it until STGI. */
-    if (!l1_gif(v))
+    /* Only with vGIF. GIF set (L1 ran STGI, or never CLGI, since L0 last
+     * looked): open, the interrupt reaches L1 at the next VMRUN and the
+     * next CLGI exits to close again; still clear: hold it until STGI. */
+    bool gif = l1_gif(v);
+    if (gif)
+        v->nested.intr_open = true;
+    else
         v->nested.intr_held = true;
-    l1_gif_set(v, l1_gif(v));
+    l1_gif_set(v, gif);
 }
 
 bool l1_gif_host_if(const struct vcpu *v)

@@ -8,15 +8,21 @@
  *  - emulated (no vGIF): STGI and CLGI always exit; while GIF is clear,
  *    VMCB01 sets V_INTR_MASKING and L1 runs with the host's IF clear, so
  *    physical interrupts stay pending; NMIs are intercepted and held.
- *  - with the host's vGIF: VMCB01's V_GIF is L1's GIF, and STGI only exits
- *    when something is held. CLGI still exits, because V_GIF=0 does not
- *    stop physical interrupts L0 does not intercept (L1 owns the interrupt
- *    controller, so VMCB01 intercepts none while GIF is set). While GIF is
- *    clear INTR and NMI are intercepted: an INTR exit finds out whether L1
- *    has set V_GIF since (then the interrupt is simply let through) or
- *    must wait (then it is held as in the emulated way, and STGI exits).
- * Saves one of the two exits of an L1 that wraps VMRUN in CLGI/STGI, as
- * KVM does. State machine unit-tested in tests/unit/test_l1_gif.c. */
+ *  - with the host's vGIF: VMCB01's V_GIF is L1's GIF, and L1's STGI and
+ *    CLGI change it without an exit. V_GIF=0 masks only virtual
+ *    interrupts (15.33.2), not physical ones L0 does not intercept, and
+ *    L1 owns the interrupt controller, so L0 keeps INTR intercepted
+ *    whenever L1 might clear GIF unseen ("closed"): an INTR exit then
+ *    reads V_GIF. Clear: the interrupt is held (host IF clear, V_INTR_
+ *    MASKING) and STGI exits to deliver it. Set: L0 "opens", INTR is
+ *    no longer intercepted, the CPU delivers it to L1 at the next VMRUN,
+ *    and CLGI exits (the only way GIF can go clear unseen) to close
+ *    again. An L1 that never runs CLGI stays open and never exits for an
+ *    interrupt; one that wraps VMRUN in CLGI/STGI, as KVM does, stays
+ *    closed and runs both without exits: one interrupt costs it an INTR
+ *    and a CLGI exit instead of each VMRUN a CLGI exit.
+ * With vGIF, STGI exits only when something is held. State machine
+ * unit-tested in tests/unit/test_l1_gif.c. */
 #pragma once
 #include <stdbool.h>
 #include "hv/core/vcpu.h"

@@ -48,6 +48,7 @@ static void reset_vcpu(struct vcpu *v)
     v->vmcb01.va->control.intercept_misc1 &= ~VMCB_INTERCEPT1_IRET;
     v->vmcb01.va->control.intercept_exceptions = L0_INTERCEPT_EXCEPTIONS;
     v->nested.intr_held = false;
+    v->nested.intr_open = true; /* as at start (hv/nested/l1_gif.c) */
     v->l1 = (struct l1_svm_msrs){ .tsc_ratio = TSC_RATIO_ONE };
     l1_vmload_update(v); /* EFER.SVME is 0 after INIT */
     v->apic.ldr = 0;

@@ -25,6 +25,7 @@ nested_np_hole_reflects_npf nested_npt12_to_hv_memory_gets_decoy
 nested_msrpm_past_phys_limit_invalid nested_vmcb12_in_hv_memory_gp
 nested_vmload_hv_memory_gp nested_vmcb12_unaligned_gp
 nested_vmsave_values nested_vmload_values nested_vmload_restores nested_gif_holds_interrupts
+nested_l1_clgi_exits_only_without_vgif
 nested_tsc_offset nested_event_injection nested_exitintinfo_after_exit_during_delivery
 nested_l2_triple_fault_shutdown_reflected
 nested_vmcb_clean_bits nested_map_write_under_clean_bits nested_two_l2_asids
@@ -124,6 +125,7 @@ BARE_SKIPS = {
     "nested_l2_vmload_unintercepted_no_np",
     "nested_msrpm_outside_ram_intercepts_all", "nested_iopm_outside_ram_intercepts_all",
     "nested_l1_db_through_l0", "nested_two_l2s_alternate_without_flush",
+    "nested_l1_clgi_exits_only_without_vgif",
 } | set(RDTSCP_BARE_SKIPS)
 BARE_ONLY = ["nested_round_trips"]  # without the hypervisor's counters
 HV_ONLY = ["nested_round_trips_no_leak"]

@@ -1,6 +1,6 @@
 /* L1's GIF (hv/nested/l1_gif.c), both ways: emulated (STGI/CLGI always exit) and
  * with the host's vGIF (V_GIF in VMCB01, STGI exits only when something
- * is held). What is checked is what VMCB01 and the host's IF say after
+ * is held, CLGI only while INTR goes straight to L1). What is checked is what VMCB01 and the host's IF say after
  * each event, i.e. whether L1 could take an interrupt or an NMI. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -76,6 +76,19 @@ static void silent_stgi(void) /* L1's STGI with vGIF and no intercept */
     vmcb01.control.int_ctl |= VMCB_INT_CTL_VGIF;
 }
 
+static void silent_clgi(void) /* L1's CLGI with vGIF and no intercept */
+{
+    assert_false(misc2(VMCB_INTERCEPT2_CLGI));
+    vmcb01.control.int_ctl &= ~VMCB_INT_CTL_VGIF;
+}
+
+/* Closed: an interrupt arriving now exits, whatever L1 does to V_GIF. */
+static bool closed(void)
+{
+    return misc1(VMCB_INTERCEPT1_INTR) && !misc2(VMCB_INTERCEPT2_CLGI) &&
+           !interrupts_held();
+}
+
 static void test_emulated_set(void **state)
 {
     (void)state;
@@ -134,7 +147,10 @@ static void test_vgif_set(void **state)
     assert_true(l1_gif(&vcpu));
     assert_true(interrupts_reach_l1());
     assert_false(misc2(VMCB_INTERCEPT2_STGI)); /* the exit vGIF saves */
-    assert_true(misc2(VMCB_INTERCEPT2_CLGI));  /* still needed, see l1_gif.h */
+    /* Open: an L1 that never clears GIF takes interrupts without exits,
+     * and its first CLGI exits. */
+    assert_false(misc1(VMCB_INTERCEPT1_INTR));
+    assert_true(misc2(VMCB_INTERCEPT2_CLGI));
 }
 
 /* CLGI: V_GIF clear, interrupts not delivered but intercepted (so an
@@ -150,6 +166,91 @@ static void test_vgif_clear_intercepts_instead_of_delivering(void **state)
     assert_true(misc1(VMCB_INTERCEPT1_INTR) && misc1(VMCB_INTERCEPT1_NMI));
     assert_true(l1_gif_host_if(&vcpu));
     assert_false(misc2(VMCB_INTERCEPT2_STGI));
+    assert_true(closed()); /* the next CLGI runs without an exit */
+}
+
+/* KVM's loop around VMRUN: once closed, L1's STGI and CLGI both run
+ * without exits, and an interrupt that comes while GIF is clear is still
+ * held until STGI, which then exits. */
+static void test_vgif_closed_clgi_and_stgi_do_not_exit(void **state)
+{
+    (void)state;
+    start(true);
+    l1_gif_set(&vcpu, false); /* the first CLGI exits: closed */
+    for (int i = 0; i < 3; i++) {
+        silent_stgi();
+        assert_true(closed());
+        silent_clgi();
+        assert_true(closed());
+        assert_false(misc2(VMCB_INTERCEPT2_STGI));
+    }
+    assert_false(l1_gif(&vcpu));
+    l1_gif_intr_exit(&vcpu); /* arrives with GIF clear, unseen by L0 */
+    assert_true(interrupts_held());
+    assert_false(misc1(VMCB_INTERCEPT1_INTR)); /* no exit storm */
+    assert_true(misc2(VMCB_INTERCEPT2_STGI));
+    l1_gif_set(&vcpu, true); /* the STGI exit: delivered, open */
+    assert_true(interrupts_reach_l1());
+    assert_true(misc2(VMCB_INTERCEPT2_CLGI));
+    l1_gif_set(&vcpu, false); /* so the next CLGI exits and closes */
+    assert_true(closed());
+}
+
+/* Closed with GIF set (L1 ran STGI unseen): the interrupt's exit opens,
+ * the CPU delivers it, and the next CLGI exits to close again. */
+static void test_vgif_interrupt_with_gif_set_opens(void **state)
+{
+    (void)state;
+    start(true);
+    l1_gif_set(&vcpu, false);
+    silent_stgi();
+    l1_gif_intr_exit(&vcpu);
+    assert_true(interrupts_reach_l1());
+    assert_true(misc2(VMCB_INTERCEPT2_CLGI));
+    assert_false(misc2(VMCB_INTERCEPT2_STGI));
+    assert_int_equal(vmcb01.control.eventinj, 0);
+}
+
+/* A reflected #VMEXIT clears GIF in the open state too: closed again,
+ * else an interrupt would reach L1 with GIF clear. */
+static void test_vgif_reflected_exit_closes(void **state)
+{
+    (void)state;
+    start(true);
+    assert_true(interrupts_reach_l1()); /* open */
+    vcpu.nested.l1_if_at_vmrun = true;
+    l1_gif_set(&vcpu, true); /* VMRUN */
+    switch_vmcb(&vcpu, TLB_CTX_L2);
+    switch_vmcb(&vcpu, TLB_CTX_L1);
+    l1_gif_set(&vcpu, false); /* the #VMEXIT */
+    assert_false(interrupts_reach_l1());
+    assert_true(closed());
+}
+
+/* L0 ends its step over the IRET of L1's NMI handler with a held NMI,
+ * after L1 cleared GIF unseen: the NMI must wait for STGI. */
+static void test_vgif_held_nmi_after_step_waits_for_unseen_clgi(void **state)
+{
+    (void)state;
+    start(true);
+    l1_gif_set(&vcpu, false);
+    silent_stgi();
+    l1_gif_nmi_exit(&vcpu); /* GIF set: injected, NMIs masked */
+    assert_true(nmi_injected());
+    vmcb01.control.eventinj = 0;
+    l1_gif_nmi_exit(&vcpu); /* a second one, held while masked */
+    assert_false(nmi_injected());
+    vmcb01.save.rflags = 0x2;
+    vmcb01.save.rip = 0x5000;
+    l1_nmi_iret(&vcpu);
+    silent_clgi();          /* the handler returned into a CLGI */
+    vmcb01.save.rip = 0x6000;
+    vmcb01.save.dr6 = 0xFFFF0FF0 | (1u << 14);
+    assert_true(l1_nmi_iret_done(&vcpu));
+    assert_false(nmi_injected());
+    assert_true(misc2(VMCB_INTERCEPT2_STGI));
+    l1_gif_set(&vcpu, true); /* the STGI exit */
+    assert_true(nmi_injected());
 }
 
 /* An interrupt while GIF is still clear: held until STGI, which exits. */
@@ -206,6 +307,8 @@ static void test_vgif_nmi_after_silent_stgi_is_delivered(void **state)
     l1_gif_nmi_exit(&vcpu);
     assert_true(nmi_injected());
     assert_true(misc1(VMCB_INTERCEPT1_NMI)); /* always: other CPUs' kicks */
+    /* L0 saw GIF set, but L1 may clear it again unseen: still closed. */
+    assert_true(closed());
 }
 
 /* A #VMEXIT reflected to L1 clears GIF like CLGI; an interrupt held from
@@ -308,6 +411,10 @@ int main(void)
         cmocka_unit_test(test_vgif_nmi_while_clear_waits_for_stgi),
         cmocka_unit_test(test_vgif_nmi_after_silent_stgi_is_delivered),
         cmocka_unit_test(test_vgif_reflected_exit_keeps_held_interrupt),
+        cmocka_unit_test(test_vgif_closed_clgi_and_stgi_do_not_exit),
+        cmocka_unit_test(test_vgif_interrupt_with_gif_set_opens),
+        cmocka_unit_test(test_vgif_reflected_exit_closes),
+        cmocka_unit_test(test_vgif_held_nmi_after_step_waits_for_unseen_clgi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
