@@ -16,7 +16,7 @@ void l1_gif_init(struct vcpu *v)
     v->nested.intr_open = true; /* an L1 that never runs CLGI pays nothing */
     l1_gif_set(v, true);
     if (v->id == 0)
-        pr_info("L1's GIF: %s", vgif ? "the CPU's vGIF (L1's STGI exits only when something waits)"
+        pr_info("L1's GIF: %s", vgif ? "the CPU's vGIF (L1's STGI and CLGI exit only when needed)"
                                      : "emulated (L1's STGI and CLGI exit)");
 }
 

@@ -577,9 +577,14 @@ static void check_reflected(const struct vcpu *v, const struct at_vmrun *a, cons
     w.int_ctl &= ~GIF_INT_CTL;
     c.intercept_misc1 &= ~VMCB_INTERCEPT1_INTR;
     w.intercept_misc1 &= ~VMCB_INTERCEPT1_INTR;
-    c.intercept_misc2 &= ~VMCB_INTERCEPT2_STGI;
-    w.intercept_misc2 &= ~VMCB_INTERCEPT2_STGI;
+    /* L1's GIF: V_GIF, V_INTR_MASKING and the INTR, STGI and CLGI
+     * intercepts (hv/nested/l1_gif.h), which must hold interrupts now. */
+    c.intercept_misc2 &= ~(VMCB_INTERCEPT2_STGI | VMCB_INTERCEPT2_CLGI);
+    w.intercept_misc2 &= ~(VMCB_INTERCEPT2_STGI | VMCB_INTERCEPT2_CLGI);
     FUZZ_CHECK(!memcmp(&c, &w, sizeof c), "L1's VMCB01 controls come back intact (but its GIF)");
+    FUZZ_CHECK((v01->control.intercept_misc1 & VMCB_INTERCEPT1_INTR) ||
+                   ((v01->control.int_ctl & VMCB_INT_CTL_V_INTR_MASKING) && !l1_gif_host_if(v)),
+               "after a #VMEXIT no interrupt reaches L1 (its GIF is clear)");
 
     const uint8_t *now = (const uint8_t *)page, *was = (const uint8_t *)was_page;
     l0_wrote_check((uint64_t)(uintptr_t)page);

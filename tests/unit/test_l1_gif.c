@@ -253,6 +253,90 @@ static void test_vgif_held_nmi_after_step_waits_for_unseen_clgi(void **state)
     assert_true(nmi_injected());
 }
 
+/* Any sequence of what L1 and the CPU do, with vGIF: an interrupt reaches
+ * L1 only while V_GIF is set and L0 would see a CLGI; an INTR exit never
+ * leaves INTR intercepted (no exit storm); a held interrupt or NMI always
+ * has an STGI exit to release it; an NMI goes in only with V_GIF set. A fixed-seed generator, so a failure repeats. */
+static uint32_t rng_state = 12345;
+static unsigned rnd(unsigned n)
+{
+    rng_state = rng_state * 1103515245u + 12345u;
+    return (rng_state >> 16) % n;
+}
+
+static void check_vgif_invariants(void)
+{
+    bool vgif_set = int_ctl(VMCB_INT_CTL_VGIF);
+    if (interrupts_reach_l1())
+        assert_true(vgif_set && misc2(VMCB_INTERCEPT2_CLGI));
+    if (interrupts_held())
+        assert_true(!vgif_set && misc2(VMCB_INTERCEPT2_STGI) && !misc1(VMCB_INTERCEPT1_INTR));
+    if (vcpu.nested.nmi_pending && !vgif_set)
+        assert_true(misc2(VMCB_INTERCEPT2_STGI));
+    assert_true(misc1(VMCB_INTERCEPT1_INTR) || interrupts_reach_l1() || interrupts_held());
+}
+
+static void test_vgif_random_sequences_keep_invariants(void **state)
+{
+    (void)state;
+    for (int run = 0; run < 200; run++) {
+        start(true);
+        bool intr_pending = false;
+        for (int step = 0; step < 60; step++) {
+            switch (rnd(6)) {
+            case 0: /* CLGI */
+                if (misc2(VMCB_INTERCEPT2_CLGI))
+                    l1_gif_set(&vcpu, false);
+                else
+                    vmcb01.control.int_ctl &= ~VMCB_INT_CTL_VGIF;
+                break;
+            case 1: /* STGI */
+                if (misc2(VMCB_INTERCEPT2_STGI))
+                    l1_gif_set(&vcpu, true);
+                else
+                    vmcb01.control.int_ctl |= VMCB_INT_CTL_VGIF;
+                break;
+            case 2: /* a device raises an interrupt (L1's IF set) */
+                intr_pending = true;
+                break;
+            case 3: /* an NMI: always an exit */
+                l1_gif_nmi_exit(&vcpu);
+                break;
+            case 4: /* VMRUN (L1's GIF is not looked at while L2 runs), a #VMEXIT */
+                switch_vmcb(&vcpu, TLB_CTX_L2);
+                switch_vmcb(&vcpu, TLB_CTX_L1);
+                l1_gif_set(&vcpu, false);
+                break;
+            default: /* time passes */
+                break;
+            }
+            /* L1 runs again: an NMI L0 injected is taken first, and its
+             * handler's IRET stepped (which may let a held one in). */
+            while (nmi_injected()) {
+                assert_true(int_ctl(VMCB_INT_CTL_VGIF));
+                vmcb01.control.eventinj = 0;
+                vmcb01.save.rflags = 0x2;
+                vmcb01.save.rip = 0x5000;
+                l1_nmi_iret(&vcpu);
+                vmcb01.save.rip = 0x5001;
+                vmcb01.save.dr6 = 0xFFFF0FF0 | (1u << 14);
+                assert_true(l1_nmi_iret_done(&vcpu));
+            }
+            if (intr_pending) { /* what the CPU does with it now */
+                if (misc1(VMCB_INTERCEPT1_INTR)) {
+                    l1_gif_intr_exit(&vcpu);
+                    /* delivered or held, never another exit for it */
+                    assert_false(misc1(VMCB_INTERCEPT1_INTR));
+                } else if (interrupts_reach_l1()) {
+                    assert_true(int_ctl(VMCB_INT_CTL_VGIF));
+                    intr_pending = false;
+                }
+            }
+            check_vgif_invariants();
+        }
+    }
+}
+
 /* An interrupt while GIF is still clear: held until STGI, which exits. */
 static void test_vgif_interrupt_while_clear_waits_for_stgi(void **state)
 {
@@ -415,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_vgif_interrupt_with_gif_set_opens),
         cmocka_unit_test(test_vgif_reflected_exit_closes),
         cmocka_unit_test(test_vgif_held_nmi_after_step_waits_for_unseen_clgi),
+        cmocka_unit_test(test_vgif_random_sequences_keep_invariants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
