@@ -107,7 +107,7 @@ UNIT_SRC_cr_read_decode := hv/decode/cr_read_decode.c
 UNIT_SRC_rdtscp_decode := hv/decode/rdtscp_decode.c
 UNIT_SRC_vcpu_request := hv/smp/vcpu_request.c
 UNIT_LDFLAGS_vcpu_request := -lpthread
-UNIT_SRC_l1_gif       := hv/nested/l1_gif.c hv/core/host_caps.c hv/tlb/switch_vmcb.c
+UNIT_SRC_l1_gif       := hv/nested/l1_gif.c hv/nested/l1_vmload.c hv/core/host_caps.c hv/tlb/switch_vmcb.c
 UNIT_SRC_l1_vmload    := hv/nested/l1_vmload.c hv/core/host_caps.c
 UNIT_SRC_nested_vmrun := hv/nested/nested.c hv/nested/nested_gif.c hv/nested/l1_gif.c hv/nested/nested_maps.c hv/nested/vmcb12_check.c arch/x86/svm_bitmaps.c \
 	hv/core/host_caps.c hv/tlb/switch_vmcb.c hv/nested/nested_cr_read.c hv/decode/cr_read_decode.c hv/nested/nested_tsc.c \
