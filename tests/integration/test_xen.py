@@ -63,18 +63,42 @@ def xen_files(tmp_path_factory):
             (os.path.join(XEN, "dom0.img"), "\\EFI\\xen\\dom0.img")]
 
 
-def run_xen(tmp_path_factory, files, config):
+def run_xen(tmp_path_factory, files, config, cpu):
     tmp = tmp_path_factory.mktemp("xen")
     img = make_image(tmp, config, extra_files=files)
     start = time.monotonic()
-    b = boot(tmp, img, mem="2G", timeout=TIMEOUT, extra=["-no-reboot"])
-    print(f"xen boot: {time.monotonic() - start:.1f} s, QEMU status {b.status}")
+    b = boot(tmp, img, cpu=cpu, mem="2G", timeout=TIMEOUT, extra=["-no-reboot"])
+    print(f"xen boot ({cpu}): {time.monotonic() - start:.1f} s, QEMU status {b.status}")
+    b.cpu = cpu
     return b
 
 
-@pytest.fixture(scope="module")
-def xen_boot(tmp_path_factory, xen_files):
-    return run_xen(tmp_path_factory, xen_files, CONFIG)
+# EPYC: L1's GIF emulated (each STGI and CLGI exits). max: the CPU's vGIF,
+# with which Xen's CLGI/STGI around each VMRUN run without exits
+# (hv/nested/l1_gif.h) while Xen takes interrupts with its GIF clear.
+@pytest.fixture(scope="module", params=["EPYC", "max"])
+def xen_boot(request, tmp_path_factory, xen_files):
+    return run_xen(tmp_path_factory, xen_files, CONFIG, request.param)
+
+
+def exits(console, name):
+    m = re.search(r"\[hv\]\s+0x[0-9a-f]+\s+" + name + r"\s+(\d+)", console)
+    return int(m.group(1)) if m else 0
+
+
+def test_xen_gif_exits(xen_boot):
+    """Xen wraps every VMRUN in CLGI/STGI. Emulated, each CLGI exits; with
+    the CPU's vGIF only those after an interrupt reached Xen do (then the
+    hypervisor intercepts interrupts until one finds Xen's GIF set), a
+    small fraction of its VMRUNs."""
+    c = xen_boot.console
+    vmruns, clgis = exits(c, "VMRUN"), exits(c, "CLGI")
+    assert vmruns >= 1000, f"{vmruns} VMRUNs"
+    if xen_boot.cpu == "max":
+        assert "[hv] L1's GIF: the CPU's vGIF" in c
+        assert clgis * 10 < vmruns, f"{clgis} CLGI exits for {vmruns} VMRUNs"
+    else:
+        assert clgis >= vmruns, f"{clgis} CLGI exits for {vmruns} VMRUNs"
 
 
 def test_xen_boots_as_l1_with_svm_and_hap(xen_boot):
