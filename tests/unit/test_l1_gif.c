@@ -82,6 +82,15 @@ static void silent_stgi(void) /* L1's STGI with vGIF and no intercept */
     vmcb01.control.int_ctl |= VMCB_INT_CTL_VGIF;
 }
 
+/* L1's VMRUN (its GIF is not looked at while L2 runs) and the #VMEXIT
+ * reflected to it, which clears its GIF (nested.c). */
+static void l2_round_trip(void)
+{
+    switch_vmcb(&vcpu, TLB_CTX_L2);
+    switch_vmcb(&vcpu, TLB_CTX_L1);
+    l1_gif_set(&vcpu, false);
+}
+
 static void silent_clgi(void) /* L1's CLGI with vGIF and no intercept */
 {
     assert_false(misc2(VMCB_INTERCEPT2_CLGI));
@@ -224,11 +233,7 @@ static void test_vgif_reflected_exit_closes(void **state)
     (void)state;
     start(true);
     assert_true(interrupts_reach_l1()); /* open */
-    vcpu.nested.l1_if_at_vmrun = true;
-    l1_gif_set(&vcpu, true); /* VMRUN */
-    switch_vmcb(&vcpu, TLB_CTX_L2);
-    switch_vmcb(&vcpu, TLB_CTX_L1);
-    l1_gif_set(&vcpu, false); /* the #VMEXIT */
+    l2_round_trip();
     assert_false(interrupts_reach_l1());
     assert_true(closed());
 }
@@ -276,10 +281,7 @@ static void test_kvm_loop_exits_only_at_vmrun(void **state)
         silent_clgi();
         assert_false(misc2(VMCB_INTERCEPT2_VMLOAD));
         assert_true(misc2(VMCB_INTERCEPT2_VMRUN));
-        /* L0 runs L2 for the VMRUN; L2 exits; L0 reflects it: GIF clear */
-        switch_vmcb(&vcpu, TLB_CTX_L2);
-        switch_vmcb(&vcpu, TLB_CTX_L1);
-        l1_gif_set(&vcpu, false);
+        l2_round_trip(); /* the VMRUN exits; L2 exits; L0 reflects it */
         assert_false(misc2(VMCB_INTERCEPT2_VMSAVE) || misc2(VMCB_INTERCEPT2_VMLOAD));
         silent_stgi();
         assert_true(closed());
@@ -335,10 +337,8 @@ static void test_vgif_random_sequences_keep_invariants(void **state)
             case 3: /* an NMI: always an exit */
                 l1_gif_nmi_exit(&vcpu);
                 break;
-            case 4: /* VMRUN (L1's GIF is not looked at while L2 runs), a #VMEXIT */
-                switch_vmcb(&vcpu, TLB_CTX_L2);
-                switch_vmcb(&vcpu, TLB_CTX_L1);
-                l1_gif_set(&vcpu, false);
+            case 4:
+                l2_round_trip();
                 break;
             default: /* time passes */
                 break;
